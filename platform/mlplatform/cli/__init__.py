@@ -1,0 +1,1 @@
+"""The ``mlp`` command line: click groups, one module per noun, imported lazily."""

@@ -1,0 +1,74 @@
+"""Root of the ``mlp`` CLI.
+
+Sub-commands are listed here by module path and imported only when invoked, so
+``mlp --help`` starts no JVM and imports neither pyspark nor mlflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib import import_module
+
+import click
+
+from mlplatform.errors import PlatformError
+
+__all__ = ["cli", "main", "COMMANDS"]
+
+# name -> (module, attribute, one-line help shown by `mlp --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "doctor": ("mlplatform.cli.doctor", "doctor", "Check Python, Java, Spark, Delta, MLflow and config."),
+    "setup": ("mlplatform.cli.setup", "setup", "Fetch the JVM jars (Delta) into the project."),
+    "config": ("mlplatform.cli.config", "config", "Show the settings in effect."),
+    "submit": ("mlplatform.cli.submit", "submit", "Run a driver in jobs/ with spark-submit."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except PlatformError as exc:
+            if ctx.obj and ctx.obj.get("verbose"):
+                raise
+            raise click.ClickException(exc.render()) from exc
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--conf", "conf_file", type=click.Path(dir_okay=False), help="Platform config file (else MLP_CONF, conf/platform.yaml).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging and full tracebacks.")
+@click.version_option(package_name="mlplatform", prog_name="mlp")
+@click.pass_context
+def cli(ctx: click.Context, conf_file: str | None, verbose: bool) -> None:
+    """mlplatform: environments, features, training, scoring and lineage on Spark."""
+    ctx.obj = {"verbose": verbose}
+    if conf_file:
+        os.environ["MLP_CONF"] = os.path.abspath(conf_file)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "mlp: %(message)s",
+    )
+    for noisy in ("py4j", "alembic", "urllib3", "mlflow", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="mlp")

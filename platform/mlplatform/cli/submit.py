@@ -1,0 +1,37 @@
+"""``mlp submit``: run a driver in ``jobs/`` with spark-submit."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+
+def _parse_conf(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="--spark-conf")
+        out[key] = value
+    return out
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--profile", help="Spark profile in conf/spark/ (default: spark_profile setting).")
+@click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE", help="Extra Spark setting (repeatable).")
+@click.option("--print", "print_only", is_flag=True, help="Print the command instead of running it.")
+@click.argument("job")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def submit(profile: str | None, spark_conf: tuple[str, ...], print_only: bool, job: str, args: tuple[str, ...]) -> None:
+    """Run JOB (jobs/JOB.py or a path) with spark-submit; ARGS go to the driver."""
+    from mlplatform.config import load_settings
+    from mlplatform.submit import build_submit
+
+    command = build_submit(load_settings(), job, args, profile=profile, extra_conf=_parse_conf(spark_conf))
+    if print_only:
+        click.echo(command.render())
+        return
+    sys.stdout.flush()
+    os.execve(command.argv[0], command.argv, command.full_env())

@@ -1,0 +1,97 @@
+"""Build the full spark-submit command line for a driver in ``jobs/``."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from mlplatform.config import Settings, project_root
+from mlplatform.errors import SubmitError
+from mlplatform.java import find_java
+from mlplatform.pyfiles import platform_zip
+from mlplatform.spark import base_conf, spark_home
+
+__all__ = ["SubmitCommand", "build_submit", "job_path"]
+
+_FLAG_SETTINGS = {
+    "spark.master": "--master",
+    "spark.submit.deployMode": "--deploy-mode",
+}
+
+
+@dataclass(frozen=True)
+class SubmitCommand:
+    """A spark-submit invocation: the argument list and the environment it needs."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> str:
+        """A shell line a user can copy: environment assignments, then the command."""
+        assigns = [f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items())]
+        return " ".join(assigns + [shlex.quote(a) for a in self.argv])
+
+    def full_env(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+
+def job_path(job: str) -> Path:
+    """``jobs/<job>.py`` of the project, or an explicit path to a driver file."""
+    candidate = Path(job)
+    if candidate.suffix == ".py" and candidate.is_file():
+        return candidate.resolve()
+    path = project_root() / "jobs" / f"{job}.py"
+    if not path.is_file():
+        known = sorted(p.stem for p in (project_root() / "jobs").glob("*.py") if not p.stem.startswith("_"))
+        raise SubmitError(f"job '{job}' not found at {path}", f"known jobs: {', '.join(known) or 'none'}")
+    return path
+
+
+def build_submit(
+    settings: Settings,
+    job: str,
+    args: Sequence[str] = (),
+    profile: str | None = None,
+    extra_conf: Mapping[str, str] | None = None,
+    app_name: str | None = None,
+) -> SubmitCommand:
+    """The spark-submit command for ``job`` under ``profile`` (default: the configured one)."""
+    profile = profile or settings.spark_profile
+    driver = job_path(job)
+    conf = base_conf(settings, profile)
+    conf.update(extra_conf or {})
+    master = conf["spark.master"]
+    if master.startswith("yarn") and not (settings.hadoop_conf_dir or os.environ.get("HADOOP_CONF_DIR")):
+        raise SubmitError(
+            f"profile '{profile}' submits to YARN but HADOOP_CONF_DIR is not set",
+            "run 'mlp hadoop up' or set hadoop_conf_dir in conf/platform.yaml",
+        )
+    home = spark_home(settings)
+    argv = [str(home / "bin" / "spark-submit")]
+    for key, flag in _FLAG_SETTINGS.items():
+        if key in conf:
+            argv += [flag, conf.pop(key)]
+    argv += ["--name", app_name or f"mlp-{driver.stem}"]
+    jars = conf.pop("spark.jars", "")
+    if jars:
+        argv += ["--jars", jars]
+    argv += ["--py-files", str(platform_zip(Path(settings.home) / "dist"))]
+    for key, value in sorted(conf.items()):
+        argv += ["--conf", f"{key}={value}"]
+    argv.append(str(driver))
+    argv += list(args)
+    env = {
+        "JAVA_HOME": str(find_java().home),
+        "SPARK_HOME": str(home),
+        "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        "MLP_SPARK_PROFILE": profile,
+    }
+    if settings.hadoop_conf_dir:
+        env["HADOOP_CONF_DIR"] = settings.hadoop_conf_dir
+    return SubmitCommand(argv=argv, env=env)

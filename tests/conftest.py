@@ -1,0 +1,69 @@
+"""Shared fixtures.
+
+- Every test gets its own platform home (``MLP_HOME``) under ``tmp_path``: its own
+  warehouse, artifacts and MLflow store. The Delta jars stay in the project cache.
+- ``spark`` is one session-scoped ``local[*]`` SparkSession with Delta. One process
+  holds one SparkContext, so tests that must prove something about separate
+  executors (``local-cluster``, YARN) run a job in a subprocess through ``mlp submit``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+MLP = str(Path(sys.executable).with_name("mlp"))
+
+_CLEAN_VARS = [v for v in os.environ if v.startswith("MLP_")] + ["PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"]
+
+
+@pytest.fixture(autouse=True)
+def mlp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh platform home for each test; the project is this repository."""
+    for var in _CLEAN_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MLP_PROJECT", str(REPO))
+    home = tmp_path / ".mlp"
+    monkeypatch.setenv("MLP_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def settings(mlp_home: Path):
+    from mlplatform.config import load_settings
+
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator["object"]:
+    """The session-wide local[*] SparkSession with delta-spark."""
+    from mlplatform.config import load_settings
+    from mlplatform.spark import session
+
+    home = tmp_path_factory.mktemp("spark-session") / ".mlp"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(home))
+        spark = session(app_name="mlp-tests", conf={"spark.sql.shuffle.partitions": "4"}, settings=load_settings())
+    yield spark
+    spark.stop()
+
+
+def run_mlp(args: Sequence[str], env: dict[str, str] | None = None, cwd: Path = REPO, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real ``mlp`` console script in a subprocess with the test's MLP_* variables."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([MLP, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def mlp():
+    """Callable that runs ``mlp ARGS...`` as a subprocess."""
+    return run_mlp
