@@ -15,6 +15,7 @@ __all__ = [
     "TableError",
     "FeatureError",
     "TrainingError",
+    "ModelError",
     "ScoringError",
     "LineageError",
     "LifecycleError",
@@ -66,6 +67,10 @@ class FeatureError(PlatformError):
 
 class TrainingError(PlatformError):
     """Model specs, hyperparameter search and registration."""
+
+
+class ModelError(PlatformError):
+    """Registered models: references, versions, aliases."""
 
 
 class ScoringError(PlatformError):

@@ -1,0 +1,78 @@
+"""Association edges between artifacts, appended to one Delta table that is also the audit log.
+
+An edge reads "``from_id`` is the ``relation`` of ``to_id``": upstream on the left,
+the product on the right, e.g. ``Edge("fs:activity@v3", "feature_set", "ts:churn@v1")``.
+Relations used by the platform: ``feature_set``, ``label_source``, ``training_set``,
+``environment``, ``code``, ``model``, ``input``, ``promoted``.
+Each row also says which action of which job run wrote it, by whom and when.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping, Sequence
+
+from mlplatform.config import Settings
+
+__all__ = ["Edge", "record", "lineage_table", "COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["from_id", "relation", "to_id", "action", "job_run", "actor", "at", "details"]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``from_id`` is the ``relation`` of ``to_id``."""
+
+    from_id: str
+    relation: str
+    to_id: str
+
+
+def lineage_table(settings: Settings) -> str:
+    """URI of the lineage/audit Delta table."""
+    from mlplatform.tables import table_uri
+
+    return table_uri(settings, "_platform", "lineage")
+
+
+def record(
+    settings: Settings,
+    edges: Sequence[Edge],
+    action: str,
+    job_run: str,
+    details: Mapping[str, Any] | None = None,
+    subject: str | None = None,
+) -> int:
+    """Append ``edges`` (or, with none, one audit row about ``subject``) in one commit.
+
+    Args:
+        action: what happened: build, register, promote, rollback, score, export, ...
+        job_run: the run that did it (an MLflow run id or a job run key).
+        details: small JSON-able facts for the audit log.
+        subject: the artifact an edge-less audit row is about.
+
+    Returns:
+        The Delta version of the lineage table after the commit.
+    """
+    import pandas as pd
+
+    from mlplatform import tables
+
+    at = datetime.now(timezone.utc)
+    actor = getpass.getuser()
+    info = json.dumps(dict(details or {}), sort_keys=True, default=str)
+    rows = [(e.from_id, e.relation, e.to_id) for e in edges] or [(subject or "", "audit", subject or "")]
+    frame = pd.DataFrame(
+        [{"from_id": f, "relation": r, "to_id": t, "action": action, "job_run": job_run, "actor": actor, "at": at, "details": info} for f, r, t in rows],
+        columns=COLUMNS,
+    )
+    frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    version = tables.write_pandas(frame, lineage_table(settings), mode="append", metadata=tables.commit_metadata(job=action, run_id=job_run))
+    log.info("lineage: %s recorded %d edge(s) at version %d", action, len(edges), version)
+    return version

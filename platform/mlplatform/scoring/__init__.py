@@ -1,0 +1,1 @@
+"""Batch scoring (Spark, mapInArrow), the online WSGI server and the Docker exporter."""

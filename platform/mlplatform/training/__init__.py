@@ -1,0 +1,1 @@
+"""Model specs, hyperparameter search, trial execution, metrics and registration."""
