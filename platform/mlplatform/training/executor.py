@@ -1,0 +1,280 @@
+"""What runs inside a Spark task, in the *model's* environment.
+
+This module imports only the standard library, numpy, pandas, pyarrow,
+scikit-learn and cloudpickle (never mlflow, click, pydantic or the platform's
+config), because executors import it with the interpreter and packages of the
+model's environment archive. Everything crossing the driver/executor boundary is
+plain Python (dicts, lists, str, int, float, bytes) plus one Arrow IPC buffer, so
+the driver and the environment may run different numpy, pandas and scikit-learn
+versions. The fitted model leaves a task only as cloudpickle bytes; the driver
+never unpickles it.
+
+A task is a dict::
+
+    {"kind": "cv" | "refit", "trial": int, "fold": int, "params": {...}}
+
+and the broadcast payload is a dict::
+
+    {"data": <Arrow IPC stream bytes>, "estimator": "sklearn.ensemble.RandomForestClassifier",
+     "fixed_params": {...}, "features": [...], "label": "churned",
+     "metrics": [...], "packages": [...]}
+
+where the Arrow table holds the feature and label columns plus ``__fold__``
+(the CV fold a row is tested in, -1 for held-out rows) and ``__holdout__``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import time
+import traceback
+from typing import Any, Callable, Iterable, Iterator
+
+__all__ = [
+    "METRICS",
+    "FOLD_COLUMN",
+    "HOLDOUT_COLUMN",
+    "resolve_estimator",
+    "build_estimator",
+    "encode_frame",
+    "decode_frame",
+    "run_task",
+    "run_partition",
+    "environment_report",
+]
+
+FOLD_COLUMN = "__fold__"
+HOLDOUT_COLUMN = "__holdout__"
+
+# metric name -> (higher is better, needs a score/probability, description recorded with the model)
+METRICS: dict[str, tuple[bool, bool, str]] = {
+    "roc_auc": (True, True, "sklearn.metrics.roc_auc_score(y, score); score = predict_proba[:, 1] or decision_function"),
+    "average_precision": (True, True, "sklearn.metrics.average_precision_score(y, score, pos_label=classes_[1])"),
+    "accuracy": (True, False, "sklearn.metrics.accuracy_score(y, predict(X))"),
+    "precision": (True, False, "sklearn.metrics.precision_score(y, predict(X), pos_label=classes_[1])"),
+    "recall": (True, False, "sklearn.metrics.recall_score(y, predict(X), pos_label=classes_[1])"),
+    "f1": (True, False, "sklearn.metrics.f1_score(y, predict(X), pos_label=classes_[1])"),
+    "log_loss": (False, True, "sklearn.metrics.log_loss(y, predict_proba(X)); needs predict_proba"),
+    "brier": (False, True, "sklearn.metrics.brier_score_loss(y, predict_proba[:, 1], pos_label=classes_[1])"),
+}
+
+_CURVE_POINTS = 201
+_EXAMPLE_ROWS = 5
+
+
+def resolve_estimator(path: str) -> Callable[[], Any]:
+    """The class or factory named by ``module.Name`` or ``module:name``."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ValueError(f"'{path}' is not a dotted path such as sklearn.ensemble.RandomForestClassifier")
+    module = importlib.import_module(module_name)
+    target = module
+    for part in attr.split("."):
+        target = getattr(target, part)
+    if not callable(target):
+        raise TypeError(f"'{path}' is not a class or a factory function")
+    return target
+
+
+def build_estimator(path: str, params: dict[str, Any]) -> Any:
+    """A fresh estimator from ``path`` (class or no-argument factory) with ``params`` set."""
+    estimator = resolve_estimator(path)()
+    if params:
+        estimator.set_params(**params)
+    return estimator
+
+
+def encode_frame(frame: Any) -> bytes:
+    """An Arrow IPC stream of ``frame`` (pandas), readable by any pyarrow version."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def decode_frame(data: bytes) -> Any:
+    """The pandas frame of an Arrow IPC stream written by :func:`encode_frame`."""
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(io.BytesIO(data)).read_all().to_pandas()
+
+
+def environment_report(packages: Iterable[str] = ()) -> dict[str, Any]:
+    """Interpreter and package versions of this process (recorded as run tags)."""
+    import platform
+    import sys
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"python": platform.python_version(), "executable": sys.executable, "packages": versions}
+
+
+def _scores(model: Any, X: Any) -> tuple[Any, Any]:
+    """(positive-class score, full probability matrix or None)."""
+    if hasattr(model, "predict_proba"):
+        proba = model.predict_proba(X)
+        return proba[:, 1], proba
+    return model.decision_function(X), None
+
+
+def _metrics(model: Any, X: Any, y: Any, names: Iterable[str]) -> dict[str, float]:
+    from sklearn import metrics as skm
+
+    score, proba = _scores(model, X)
+    predicted = model.predict(X)
+    positive = model.classes_[1]
+    out: dict[str, float] = {}
+    for name in names:
+        if name == "roc_auc":
+            value = skm.roc_auc_score(y, score)
+        elif name == "average_precision":
+            value = skm.average_precision_score(y, score, pos_label=positive)
+        elif name == "accuracy":
+            value = skm.accuracy_score(y, predicted)
+        elif name == "precision":
+            value = skm.precision_score(y, predicted, pos_label=positive, zero_division=0)
+        elif name == "recall":
+            value = skm.recall_score(y, predicted, pos_label=positive, zero_division=0)
+        elif name == "f1":
+            value = skm.f1_score(y, predicted, pos_label=positive, zero_division=0)
+        elif name == "log_loss":
+            value = skm.log_loss(y, proba, labels=model.classes_) if proba is not None else float("nan")
+        elif name == "brier":
+            value = skm.brier_score_loss(y, score, pos_label=positive) if proba is not None else float("nan")
+        else:
+            raise ValueError(f"unknown metric '{name}'")
+        out[name] = float(value)
+    return out
+
+
+def _thin(*columns: Any) -> list[list[float]]:
+    """At most ``_CURVE_POINTS`` evenly spaced points of equally long columns, as lists."""
+    import numpy as np
+
+    n = len(columns[0])
+    keep = np.unique(np.linspace(0, n - 1, min(n, _CURVE_POINTS)).round().astype(int)) if n else []
+    return [[float(c[i]) for i in keep] for c in columns]
+
+
+def _importances(model: Any, features: list[str]) -> list[dict[str, Any]] | None:
+    import numpy as np
+
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    values = getattr(final, "feature_importances_", None)
+    if values is None and getattr(final, "coef_", None) is not None:
+        values = np.abs(np.ravel(final.coef_))
+    if values is None or len(values) != len(features):
+        return None
+    order = np.argsort(-np.asarray(values), kind="stable")
+    return [{"feature": features[i], "importance": float(values[i])} for i in order]
+
+
+def _evaluation(model: Any, X: Any, y: Any, names: list[str], features: list[str]) -> dict[str, Any]:
+    """Held-out metrics, ROC/PR curve points, confusion matrix and importances."""
+    from sklearn import metrics as skm
+
+    score, _ = _scores(model, X)
+    positive = model.classes_[1]
+    fpr, tpr, roc_thr = skm.roc_curve(y, score, pos_label=positive)
+    precision, recall, pr_thr = skm.precision_recall_curve(y, score, pos_label=positive)
+    matrix = skm.confusion_matrix(y, model.predict(X), labels=model.classes_)
+    roc = dict(zip(("fpr", "tpr", "threshold"), _thin(fpr, tpr, roc_thr)))
+    pr = dict(zip(("recall", "precision"), _thin(recall, precision)))
+    return {
+        "metrics": _metrics(model, X, y, names),
+        "roc_curve": roc,
+        "pr_curve": pr,
+        "confusion_matrix": {"labels": [_plain(c) for c in model.classes_], "matrix": matrix.tolist()},
+        "feature_importances": _importances(model, features),
+        "rows": int(len(y)),
+        "positives": int((y == positive).sum()),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the equivalent Python value (for pickling across numpy versions)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _pickle_model(model: Any) -> bytes:
+    try:
+        import cloudpickle
+    except ImportError:  # pyspark ships a copy on every executor
+        from pyspark import cloudpickle  # type: ignore[no-redef]
+    return cloudpickle.dumps(model)
+
+
+def run_task(task: dict[str, Any], payload: dict[str, Any], frame: Any) -> dict[str, Any]:
+    """Evaluate one (trial, fold) task, or refit on all training rows for ``kind == "refit"``.
+
+    Returns plain data. A failing fit is reported in ``error`` (not raised), so a bad
+    parameter combination fails its trial instead of the Spark job.
+    """
+    started = time.time()
+    result: dict[str, Any] = {"kind": task["kind"], "trial": task["trial"], "fold": task["fold"], "error": None}
+    try:
+        features, label = payload["features"], payload["label"]
+        params = {**payload.get("fixed_params", {}), **task["params"]}
+        model = build_estimator(payload["estimator"], params)
+        if task["kind"] == "refit":
+            train = frame[~frame[HOLDOUT_COLUMN]]
+            test = frame[frame[HOLDOUT_COLUMN]]
+        else:
+            train = frame[(frame[FOLD_COLUMN] != task["fold"]) & ~frame[HOLDOUT_COLUMN]]
+            test = frame[frame[FOLD_COLUMN] == task["fold"]]
+        fit_start = time.perf_counter()
+        model.fit(train[features], train[label])
+        result["fit_time"] = time.perf_counter() - fit_start
+        score_start = time.perf_counter()
+        if task["kind"] == "refit":
+            result["evaluation"] = _evaluation(model, test[features], test[label], payload["metrics"], features)
+            result["metrics"] = result["evaluation"]["metrics"]
+            example = train[features].head(_EXAMPLE_ROWS)
+            result["example_predictions"] = [_plain(v) for v in model.predict(example)]
+            result["model_bytes"] = _pickle_model(model)
+        else:
+            result["metrics"] = _metrics(model, test[features], test[label], payload["metrics"])
+        result["score_time"] = time.perf_counter() - score_start
+    except Exception as exc:  # noqa: BLE001 - reported to the driver as the trial's failure
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        result["traceback"] = traceback.format_exc(limit=8)
+    result["task_time"] = time.time() - started
+    return result
+
+
+_FRAMES: dict[int, Any] = {}
+
+
+def _frame_of(payload: dict[str, Any]) -> Any:
+    """Decode the broadcast data once per Python worker (workers are reused across tasks)."""
+    key = id(payload["data"])
+    if key not in _FRAMES:
+        _FRAMES.clear()
+        _FRAMES[key] = decode_frame(payload["data"])
+    return _FRAMES[key]
+
+
+def run_partition(broadcast: Any, tasks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Spark ``mapPartitions`` body: run each task of the partition against the broadcast data."""
+    from pyspark import TaskContext
+
+    payload = broadcast.value
+    frame = _frame_of(payload)
+    context = TaskContext.get()
+    env = environment_report(payload.get("packages", ()))
+    for task in tasks:
+        result = run_task(task, payload, frame)
+        result["attempt"] = context.attemptNumber() if context else 0
+        result["environment"] = env
+        yield result

@@ -1,0 +1,211 @@
+"""Run a search on Spark: each batch of (trial, fold) tasks is one Spark job.
+
+The training data is broadcast once (an Arrow IPC buffer); a batch's tasks are
+parallelized with one partition per task, so a cluster with dynamic allocation
+sees as many pending tasks as there is work and scales out. Results come back with
+``collect()`` and are recorded by the driver keyed by (trial, fold): a task Spark
+re-runs after losing an executor is still counted once.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.errors import TrainingError
+from mlplatform.training.executor import encode_frame, run_partition
+from mlplatform.training.prepare import Prepared
+from mlplatform.training.search import Trial, make_strategy
+from mlplatform.training.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["TrialResult", "SearchResult", "run_search", "run_refit", "REPORTED_PACKAGES"]
+
+log = logging.getLogger(__name__)
+
+REPORTED_PACKAGES = ("scikit-learn", "numpy", "pandas", "pyarrow", "scipy", "cloudpickle")
+
+
+@dataclass
+class TrialResult:
+    """A trial's outcome across its folds."""
+
+    number: int
+    params: dict[str, Any]
+    batch: int
+    fold_metrics: dict[str, list[float]] = field(default_factory=dict)
+    fit_times: list[float] = field(default_factory=list)
+    score_times: list[float] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+    error: str | None = None
+
+    def mean(self, metric: str) -> float:
+        import numpy as np
+
+        values = self.fold_metrics.get(metric)
+        return float(np.mean(values)) if values and self.error is None else float("nan")
+
+    def std(self, metric: str) -> float:
+        import numpy as np
+
+        values = self.fold_metrics.get(metric)
+        return float(np.std(values)) if values and self.error is None else float("nan")
+
+    @property
+    def fit_time(self) -> float:
+        return float(sum(self.fit_times))
+
+
+@dataclass
+class SearchResult:
+    """Every trial once, the best one, and how the Spark jobs went."""
+
+    trials: list[TrialResult]
+    best: TrialResult
+    primary: str
+    wall_time: float
+    batches: list[int]
+    environment: dict[str, Any]
+    retried_tasks: int
+
+    @property
+    def fit_time(self) -> float:
+        return sum(t.fit_time for t in self.trials)
+
+
+class _Broadcaster:
+    """The payload broadcast to executors, created once per search."""
+
+    def __init__(self, spark: "SparkSession", spec: ModelSpec, prepared: Prepared) -> None:
+        payload = {
+            "data": encode_frame(prepared.frame),
+            "estimator": spec.estimator,
+            "fixed_params": dict(spec.params),
+            "features": list(prepared.features),
+            "label": prepared.label,
+            "metrics": spec.metrics.names(),
+            "packages": list(REPORTED_PACKAGES),
+        }
+        self.size = len(payload["data"])
+        self.sc = spark.sparkContext
+        self.broadcast = self.sc.broadcast(payload)
+        log.info("model %s: broadcast %.1f MB of training data once", spec.name, self.size / 1e6)
+
+    def run(self, tasks: list[dict[str, Any]], description: str) -> list[dict[str, Any]]:
+        """One Spark job with one partition per task; the tasks' results."""
+        self.sc.setJobDescription(description)
+        try:
+            rdd = self.sc.parallelize(tasks, len(tasks))
+            return rdd.mapPartitions(functools.partial(run_partition, self.broadcast)).collect()
+        except Exception as exc:
+            raise TrainingError(f"{description} failed on Spark: {_last_line(exc)}", "see the Spark log above; executors may lack the model's environment") from exc
+        finally:
+            self.sc.setJobDescription(None)
+
+    def close(self) -> None:
+        self.broadcast.unpersist()
+
+
+def _last_line(exc: Exception) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "Exception" in line]
+    return (errors[-1] if errors else lines[-1] if lines else type(exc).__name__).strip()[:500]
+
+
+def _record(trials: dict[int, TrialResult], results: list[dict[str, Any]], folds: int) -> int:
+    """Fold results into trials exactly once per (trial, fold); returns how many tasks were retried."""
+    seen: set[tuple[int, int]] = set()
+    retried = 0
+    for result in results:
+        key = (result["trial"], result["fold"])
+        if key in seen:
+            log.warning("dropping a duplicate result for trial %d fold %d", *key)
+            continue
+        seen.add(key)
+        trial = trials[result["trial"]]
+        trial.attempts.append(int(result.get("attempt", 0)))
+        retried += int(result.get("attempt", 0) > 0)
+        if result["error"]:
+            trial.error = trial.error or f"fold {result['fold']}: {result['error']}"
+            continue
+        trial.fit_times.append(float(result["fit_time"]))
+        trial.score_times.append(float(result["score_time"]))
+        for name, value in result["metrics"].items():
+            trial.fold_metrics.setdefault(name, []).append(float(value))
+    for number, trial in trials.items():
+        missing = [f for f in range(folds) if (number, f) not in seen]
+        if missing:
+            raise TrainingError(f"trial {number} has no result for fold(s) {missing}", "the Spark job returned too few results; re-run the search")
+    return retried
+
+
+def _better(candidate: float, best: float, maximize: bool) -> bool:
+    if math.isnan(candidate):
+        return False
+    if math.isnan(best):
+        return True
+    return candidate > best if maximize else candidate < best
+
+
+def run_search(spark: "SparkSession", spec: ModelSpec, prepared: Prepared) -> tuple[SearchResult, "_Broadcaster"]:
+    """Evaluate every trial of the spec's search; the broadcaster is reused for the refit.
+
+    Raises:
+        TrainingError: when every trial failed (the first error is shown).
+    """
+    maximize = spec.metrics.higher_is_better()
+    strategy = make_strategy(spec.search, maximize)
+    primary = spec.metrics.primary
+    folds = spec.cv.folds
+    broadcaster = _Broadcaster(spark, spec, prepared)
+    results: list[TrialResult] = []
+    batches: list[int] = []
+    environment: dict[str, Any] = {}
+    retried = 0
+    started = time.perf_counter()
+    while not strategy.done():
+        batch: list[Trial] = strategy.ask()
+        if not batch:
+            break
+        number = len(batches) + 1
+        tasks = [{"kind": "cv", "trial": t.number, "fold": f, "params": t.params} for t in batch for f in range(folds)]
+        description = f"mlp train {spec.name}: batch {number} ({len(batch)} trials x {folds} folds = {len(tasks)} tasks)"
+        log.info("%s", description)
+        raw = broadcaster.run(tasks, description)
+        environment = environment or raw[0].get("environment", {})
+        trials = {t.number: TrialResult(t.number, t.params, number) for t in batch}
+        retried += _record(trials, raw, folds)
+        for trial in batch:
+            strategy.tell(trial, trials[trial.number].mean(primary))
+        results.extend(trials[t.number] for t in batch)
+        batches.append(len(tasks))
+    wall = time.perf_counter() - started
+    best = None
+    for trial in sorted(results, key=lambda t: t.number):
+        if best is None or _better(trial.mean(primary), best.mean(primary), maximize):
+            best = trial
+    if best is None or math.isnan(best.mean(primary)):
+        broadcaster.close()
+        first = next((t.error for t in results if t.error), "no trial produced a score")
+        raise TrainingError(f"model '{spec.name}': every trial failed; first error: {first}", "check the estimator, its parameters and the feature types")
+    log.info("model %s: best trial %d, mean %s %.4f (%d trials in %.1f s)", spec.name, best.number, primary, best.mean(primary), len(results), wall)
+    result = SearchResult(results, best, primary, wall, batches, environment, retried)
+    return result, broadcaster
+
+
+def run_refit(broadcaster: "_Broadcaster", spec: ModelSpec, best: TrialResult) -> dict[str, Any]:
+    """Refit the best parameters on all training rows inside the environment; evaluate on the held-out rows."""
+    task = {"kind": "refit", "trial": best.number, "fold": -1, "params": best.params}
+    try:
+        (result,) = broadcaster.run([task], f"mlp train {spec.name}: refit trial {best.number} and evaluate on held-out rows")
+    finally:
+        broadcaster.close()
+    if result["error"]:
+        raise TrainingError(f"model '{spec.name}': refitting trial {best.number} failed: {result['error']}", result.get("traceback", ""))
+    return result
