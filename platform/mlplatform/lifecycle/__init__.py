@@ -1,0 +1,1 @@
+"""The model lifecycle: retrain -> benchmark champion and challenger -> promote or keep, rollback."""
