@@ -1,0 +1,40 @@
+"""gunicorn settings of the scoring image, copied into the build context as ``gunicorn.conf.py``.
+
+The same file serves the Docker image and ``mlp serve``; both set it up through
+environment variables only:
+
+========================  =============================================  ==========
+variable                  meaning                                        default
+========================  =============================================  ==========
+``MLP_HOST``              address to bind                                ``0.0.0.0``
+``MLP_PORT``              port to bind                                   ``8080``
+``MLP_WORKERS``           worker processes                               usable CPUs
+``MLP_THREADS``           threads per worker (>1 selects ``gthread``)    ``1``
+``MLP_TIMEOUT``           seconds before a silent worker is restarted    ``30``
+``MLP_MAX_BODY_BYTES``    request body limit (read by the app)           8 MiB
+``MLP_ACCESS_LOG``        ``1`` to log every request to stdout           off
+========================  =============================================  ==========
+
+Each worker scores with one OpenMP/BLAS thread unless ``OMP_NUM_THREADS`` is set:
+workers, not threads inside one prediction, use the cores.
+"""
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+bind = f"{os.environ.get('MLP_HOST', '0.0.0.0')}:{os.environ.get('MLP_PORT', '8080')}"
+workers = int(os.environ.get("MLP_WORKERS") or len(os.sched_getaffinity(0)) or 1)
+threads = int(os.environ.get("MLP_THREADS") or 1)
+timeout = int(os.environ.get("MLP_TIMEOUT") or 30)
+graceful_timeout = 10
+keepalive = 5
+accesslog = "-" if os.environ.get("MLP_ACCESS_LOG") == "1" else None
+proc_name = "mlp-scoring"
+# Load the model once in the master, then fork: workers start ready and share its pages.
+preload_app = True
+# No runtime control socket: several servers may run side by side under one user.
+control_socket_disable = True
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
