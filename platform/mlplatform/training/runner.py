@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from mlplatform.errors import TrainingError
 from mlplatform.training.executor import encode_frame, run_partition
@@ -153,8 +153,16 @@ def _better(candidate: float, best: float, maximize: bool) -> bool:
     return candidate > best if maximize else candidate < best
 
 
-def run_search(spark: "SparkSession", spec: ModelSpec, prepared: Prepared) -> tuple[SearchResult, "_Broadcaster"]:
+def run_search(
+    spark: "SparkSession",
+    spec: ModelSpec,
+    prepared: Prepared,
+    on_batch: Callable[[list[TrialResult]], Any] | None = None,
+) -> tuple[SearchResult, "_Broadcaster"]:
     """Evaluate every trial of the spec's search; the broadcaster is reused for the refit.
+
+    ``on_batch`` gets each batch's trials once their results are collected (the
+    driver records them there, e.g. as MLflow child runs).
 
     Raises:
         TrainingError: when every trial failed (the first error is shown).
@@ -169,22 +177,29 @@ def run_search(spark: "SparkSession", spec: ModelSpec, prepared: Prepared) -> tu
     environment: dict[str, Any] = {}
     retried = 0
     started = time.perf_counter()
-    while not strategy.done():
-        batch: list[Trial] = strategy.ask()
-        if not batch:
-            break
-        number = len(batches) + 1
-        tasks = [{"kind": "cv", "trial": t.number, "fold": f, "params": t.params} for t in batch for f in range(folds)]
-        description = f"mlp train {spec.name}: batch {number} ({len(batch)} trials x {folds} folds = {len(tasks)} tasks)"
-        log.info("%s", description)
-        raw = broadcaster.run(tasks, description)
-        environment = environment or raw[0].get("environment", {})
-        trials = {t.number: TrialResult(t.number, t.params, number) for t in batch}
-        retried += _record(trials, raw, folds)
-        for trial in batch:
-            strategy.tell(trial, trials[trial.number].mean(primary))
-        results.extend(trials[t.number] for t in batch)
-        batches.append(len(tasks))
+    try:
+        while not strategy.done():
+            batch: list[Trial] = strategy.ask()
+            if not batch:
+                break
+            number = len(batches) + 1
+            tasks = [{"kind": "cv", "trial": t.number, "fold": f, "params": t.params} for t in batch for f in range(folds)]
+            description = f"mlp train {spec.name}: batch {number} ({len(batch)} trials x {folds} folds = {len(tasks)} tasks)"
+            log.info("%s", description)
+            raw = broadcaster.run(tasks, description)
+            environment = environment or raw[0].get("environment", {})
+            trials = {t.number: TrialResult(t.number, t.params, number) for t in batch}
+            retried += _record(trials, raw, folds)
+            for trial in batch:
+                strategy.tell(trial, trials[trial.number].mean(primary))
+            done = [trials[t.number] for t in batch]
+            if on_batch is not None:
+                on_batch(done)
+            results.extend(done)
+            batches.append(len(tasks))
+    except BaseException:
+        broadcaster.close()
+        raise
     wall = time.perf_counter() - started
     best = None
     for trial in sorted(results, key=lambda t: t.number):

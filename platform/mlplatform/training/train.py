@@ -1,0 +1,365 @@
+"""``mlp train MODEL``: check, search on Spark, refit, log to MLflow, register if the bars are met.
+
+Everything that can be wrong with the spec, the estimator, the training set or
+the environment is checked before the first Spark job. Results are recorded by
+the driver after each batch's ``collect()``, one MLflow child run per trial.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.config import Settings, load_settings
+from mlplatform.errors import PlatformError, TrainingError
+from mlplatform.training.prepare import Prepared, check_estimator, prepare
+from mlplatform.training.runner import SearchResult, TrialResult, run_refit, run_search
+from mlplatform.training.spec import ModelSpec, Threshold, load_spec
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["TrainingData", "TrainResult", "ThresholdError", "train", "load_training_data", "check_thresholds"]
+
+log = logging.getLogger(__name__)
+
+
+class ThresholdError(TrainingError):
+    """The refit model missed a bar: the run is kept, the model is not registered."""
+
+    def __init__(self, message: str, hint: str | None, result: "TrainResult") -> None:
+        super().__init__(message, hint)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The rows to train on and where they came from."""
+
+    frame: Any
+    training_set_id: str | None = None
+    feature_sets: tuple[str, ...] = ()
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    model: str
+    run_id: str
+    best_trial: int
+    best_params: dict[str, Any]
+    cv_score: float
+    holdout_metrics: dict[str, float]
+    trials: int
+    search_wall_time: float
+    search_fit_time: float
+    efficiency: float
+    retried_tasks: int
+    executor: dict[str, Any]
+    version: int | None = None
+    misses: list[str] = field(default_factory=list)
+
+    @property
+    def model_id(self) -> str | None:
+        return f"model:{self.model}@{self.version}" if self.version is not None else None
+
+
+def load_training_data(spec: ModelSpec, settings: Settings, version: int | None = None) -> TrainingData:
+    """Read the spec's training set (pandas, no Spark) with its id and feature-set versions.
+
+    Raises:
+        TrainingError: the training set or the requested version does not exist.
+    """
+    from mlplatform import features
+
+    name = spec.training_set.name
+    wanted = version if version is not None else spec.training_set.version
+    try:
+        manifest = features.trainset_manifest(name, version=wanted)
+        frame = features.read_trainset(name, version=manifest.version)
+    except PlatformError as exc:
+        at = f"version {wanted}" if wanted is not None else "latest version"
+        raise TrainingError(f"model '{spec.name}': training set '{name}' ({at}) cannot be read: {exc.message}", exc.hint) from exc
+    return TrainingData(frame=frame, training_set_id=manifest.id, feature_sets=tuple(manifest.feature_set_ids))
+
+
+def check_thresholds(thresholds: list[Threshold], metrics: dict[str, float]) -> list[str]:
+    """One line per missed bar: metric, value, bar and by how much it missed."""
+    misses = []
+    for bar in thresholds:
+        value = metrics.get(bar.metric, float("nan"))
+        if value != value or not bar.passes(value):
+            miss = "no value" if value != value else f"missed by {bar.miss(value):.4f}"
+            misses.append(f"{bar.metric} = {value:.4f}, bar {bar} ({miss})")
+    return misses
+
+
+class _Tracker:
+    """The parent MLflow run and one child run per trial, written through one client."""
+
+    def __init__(self, spec: ModelSpec, settings: Settings, tags: dict[str, str]) -> None:
+        from mlflow import MlflowClient
+
+        from mlplatform.tracking import experiment_id
+
+        self.spec = spec
+        self.experiment = experiment_id(spec.name, settings)
+        self.client = MlflowClient()
+        run = self.client.create_run(self.experiment, run_name=f"train-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", tags=tags)
+        self.run_id = run.info.run_id
+        self.artifact_uri = run.info.artifact_uri
+        self.log(params=_flat_params(spec))
+
+    def log(self, run_id: str | None = None, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None, tags: dict[str, str] | None = None) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id or self.run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items() if v == v],
+            params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+        )
+
+    def trial(self, trial: TrialResult) -> None:
+        """A child run with the trial's params, fold metrics, mean/std and fit time."""
+        from mlflow.entities import Metric
+
+        child = self.client.create_run(
+            self.experiment,
+            run_name=f"trial-{trial.number:03d}",
+            tags={"mlflow.parentRunId": self.run_id, "mlp.trial": str(trial.number), "mlp.batch": str(trial.batch)},
+        )
+        child_id = child.info.run_id
+        metrics: dict[str, float] = {"fit_time": trial.fit_time, "fit_time_mean": trial.fit_time / max(len(trial.fit_times), 1)}
+        for name in trial.fold_metrics:
+            metrics[f"mean_{name}"] = trial.mean(name)
+            metrics[f"std_{name}"] = trial.std(name)
+        tags = {"mlp.task_attempts": json.dumps(trial.attempts)}
+        if trial.error:
+            tags["mlp.error"] = trial.error[:5000]
+        self.log(child_id, params=trial.params, metrics=metrics, tags=tags)
+        now = int(time.time() * 1000)
+        folds = [Metric(f"fold_{name}", value, now, step) for name, values in trial.fold_metrics.items() for step, value in enumerate(values)]
+        if folds:
+            self.client.log_batch(child_id, metrics=folds)
+        self.client.set_terminated(child_id, "FAILED" if trial.error else "FINISHED")
+
+    def finish(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status)
+
+
+def _flat_params(spec: ModelSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "estimator": spec.estimator,
+        "strategy": spec.search.strategy,
+        "trials": spec.search.trials,
+        "parallelism": spec.search.parallelism,
+        "cv_folds": spec.cv.folds,
+        "cv_stratified": spec.cv.stratified,
+        "cv_seed": spec.cv.seed,
+        "holdout_fraction": spec.holdout.fraction,
+        "primary_metric": spec.metrics.primary,
+        "thresholds": "; ".join(spec.metrics.thresholds),
+        "search_space": json.dumps(spec.model_dump(mode="json")["search"]["space"], sort_keys=True),
+    }
+    out.update({f"fixed.{k}": v for k, v in spec.params.items()})
+    return out
+
+
+def _resolve_env(spec: ModelSpec, explicit: str | None) -> Any:
+    """The environment artifact the spec (or ``--env``) names, or None for the driver's Python."""
+    ref = explicit or spec.env
+    if not ref:
+        return None
+    from mlplatform import envs
+
+    try:
+        return envs.resolve(ref)
+    except PlatformError as exc:
+        raise TrainingError(f"model '{spec.name}': environment '{ref}' cannot be resolved: {exc.message}", exc.hint) from exc
+
+
+def _session(spec: ModelSpec, settings: Settings, env: Any, profile: str | None) -> "SparkSession":
+    from mlplatform import spark as sparklib
+
+    kwargs: dict[str, Any] = {"profile": profile, "app_name": f"mlp-train-{spec.name}", "settings": settings}
+    if env is not None:
+        kwargs["env"] = env
+    session = sparklib.session(**kwargs)
+    if env is not None:
+        from mlplatform import envs
+
+        envs.preflight(session, env)
+    return session
+
+
+def _register(spec: ModelSpec, settings: Settings, tracker: _Tracker, tags: dict[str, str]) -> int:
+    """A new model version from the run's ``model/`` artifact, alias challenger, lineage edges."""
+    from mlflow.exceptions import MlflowException
+
+    from mlplatform.lineage import Edge, record
+    from mlplatform.registry import ALIAS_CHALLENGER, MODEL_ARTIFACT, TAG_CODE_VERSION, TAG_ENV_ID, TAG_TRAINING_SET
+
+    client = tracker.client
+    try:
+        client.get_registered_model(spec.name)
+    except MlflowException:
+        client.create_registered_model(spec.name, description=spec.description or None)
+    mv = client.create_model_version(spec.name, source=f"{tracker.artifact_uri}/{MODEL_ARTIFACT}", run_id=tracker.run_id, tags=tags)
+    version = int(mv.version)
+    client.set_registered_model_alias(spec.name, ALIAS_CHALLENGER, str(version))
+    model_id = f"model:{spec.name}@{version}"
+    edges = [Edge(tags[TAG_CODE_VERSION] if tags[TAG_CODE_VERSION].startswith("code:") else f"code:{tags[TAG_CODE_VERSION]}", "code", model_id)]
+    if tags.get(TAG_ENV_ID):
+        edges.append(Edge(tags[TAG_ENV_ID], "environment", model_id))
+    if tags.get(TAG_TRAINING_SET):
+        edges.append(Edge(tags[TAG_TRAINING_SET], "training_set", model_id))
+    record(settings, edges, action="register", job_run=tracker.run_id, details={"alias": ALIAS_CHALLENGER, "spec_hash": spec.digest()})
+    log.info("registered %s (alias %s)", model_id, ALIAS_CHALLENGER)
+    return version
+
+
+def _log_model(tracker: _Tracker, prepared: Prepared, refit: dict[str, Any], env: Any, workdir: Path) -> None:
+    from mlplatform.registry import MODEL_ARTIFACT
+    from mlplatform.training.modeldir import requirements_from, write_model_dir
+
+    executor = refit["environment"]
+    packages = executor.get("packages", {})
+    lock = list(getattr(env, "requirements", None) or []) if env is not None else None
+    example = prepared.frame[~prepared.frame["__holdout__"]][prepared.features].head(len(refit["example_predictions"]))
+    model_dir = write_model_dir(
+        workdir / MODEL_ARTIFACT,
+        refit["model_bytes"],
+        example.reset_index(drop=True),
+        refit["example_predictions"],
+        sklearn_version=packages.get("scikit-learn") or "unknown",
+        python_version=executor.get("python", ""),
+        requirements=requirements_from(packages, lock),
+        run_id=tracker.run_id,
+    )
+    tracker.client.log_artifacts(tracker.run_id, str(model_dir), MODEL_ARTIFACT)
+
+
+def _search_summary(search: SearchResult, cores: int) -> dict[str, float]:
+    efficiency = (search.fit_time / max(cores, 1)) / search.wall_time if search.wall_time else 0.0
+    return {
+        "search_wall_time": search.wall_time,
+        "search_fit_time": search.fit_time,
+        "search_efficiency": efficiency,
+        "search_tasks": float(sum(search.batches)),
+        "search_jobs": float(len(search.batches)),
+        "task_retries": float(search.retried_tasks),
+        "trials_failed": float(sum(1 for t in search.trials if t.error)),
+    }
+
+
+def train(
+    model: str | ModelSpec,
+    settings: Settings | None = None,
+    spark: "SparkSession | None" = None,
+    data: TrainingData | None = None,
+    training_set_version: int | None = None,
+    code_version: str | None = None,
+    env: str | None = None,
+    profile: str | None = None,
+) -> TrainResult:
+    """Tune, refit, log and (if every threshold passes) register ``model``.
+
+    Args:
+        model: a model name (``conf/models/<name>.yaml``), a spec file, or a :class:`ModelSpec`.
+        spark: a session to use (default: one for ``profile`` running the model's environment).
+        data: rows to train on instead of reading the spec's training set.
+        training_set_version: overrides the spec's training set version.
+        code_version: recorded code version (default: git commit of the project).
+        env: environment name or id overriding the spec's ``env``.
+
+    Raises:
+        TrainingError: bad spec or input (before any Spark job), a failed search.
+        ThresholdError: the model missed a bar; the run is kept, nothing is registered.
+    """
+    from mlplatform import tracking
+    from mlplatform.registry import TAG_CODE_VERSION, TAG_ENV_ID, TAG_FEATURE_SETS, TAG_METRICS, TAG_PRIMARY_METRIC, TAG_SPEC_HASH, TAG_TRAINING_SET
+
+    settings = settings or load_settings()
+    spec = model if isinstance(model, ModelSpec) else load_spec(model)
+    check_estimator(spec)
+    artifact = _resolve_env(spec, env)
+    data = data or load_training_data(spec, settings, training_set_version)
+    prepared = prepare(spec, data.frame)
+    tracking.configure(settings)
+    tags = {
+        TAG_SPEC_HASH: spec.digest(),
+        TAG_CODE_VERSION: tracking.code_version(settings, code_version),
+        TAG_METRICS: json.dumps(spec.metric_definitions(), sort_keys=True),
+        TAG_PRIMARY_METRIC: spec.metrics.primary,
+        TAG_TRAINING_SET: data.training_set_id or "",
+        TAG_FEATURE_SETS: json.dumps(list(data.feature_sets)),
+        TAG_ENV_ID: getattr(artifact, "id", "") if artifact is not None else "",
+    }
+    tags = {k: v for k, v in tags.items() if v}
+    spark = spark or _session(spec, settings, artifact, profile)
+    tracker = _Tracker(spec, settings, {**tags, "mlp.model": spec.name, "mlp.strategy": spec.search.strategy})
+    try:
+        search, broadcaster = run_search(spark, spec, prepared, on_batch=lambda trials: [tracker.trial(t) for t in trials])
+        refit = run_refit(broadcaster, spec, search.best)
+        executor = refit["environment"]
+        holdout = refit["metrics"]
+        summary = _search_summary(search, spark.sparkContext.defaultParallelism)
+        tracker.log(
+            params={f"best.{k}": v for k, v in search.best.params.items()},
+            metrics={**summary, f"best_cv_{search.primary}": search.best.mean(search.primary), **{f"holdout_{k}": v for k, v in holdout.items()}, "refit_fit_time": refit["fit_time"]},
+            tags={
+                "mlp.best_trial": str(search.best.number),
+                "mlp.executor.python": executor.get("python", ""),
+                "mlp.executor.executable": executor.get("executable", ""),
+                "mlp.executor.sklearn": executor.get("packages", {}).get("scikit-learn") or "",
+                "mlp.executor.packages": json.dumps(executor.get("packages", {}), sort_keys=True),
+            },
+        )
+        with tempfile.TemporaryDirectory(prefix="mlp-train-") as tmp:
+            from mlplatform.training.report import write_evaluation
+
+            write_evaluation(refit["evaluation"], tmp, f"{spec.name} trial {search.best.number}")
+            trials_summary = [{"trial": t.number, "params": t.params, "mean": t.mean(search.primary), "std": t.std(search.primary), "fit_time": t.fit_time, "attempts": t.attempts, "error": t.error} for t in search.trials]
+            (Path(tmp) / "evaluation" / "trials.json").write_text(json.dumps(trials_summary, indent=1, default=str))
+            tracker.client.log_artifacts(tracker.run_id, str(Path(tmp) / "plots"), "plots")
+            tracker.client.log_artifacts(tracker.run_id, str(Path(tmp) / "evaluation"), "evaluation")
+            _log_model(tracker, prepared, refit, artifact, Path(tmp))
+        result = TrainResult(
+            model=spec.name,
+            run_id=tracker.run_id,
+            best_trial=search.best.number,
+            best_params=search.best.params,
+            cv_score=search.best.mean(search.primary),
+            holdout_metrics=holdout,
+            trials=len(search.trials),
+            search_wall_time=search.wall_time,
+            search_fit_time=search.fit_time,
+            efficiency=summary["search_efficiency"],
+            retried_tasks=search.retried_tasks,
+            executor=executor,
+        )
+        result.misses = check_thresholds(spec.metrics.parsed_thresholds(), holdout)
+        if result.misses:
+            tracker.log(tags={"mlp.registered": "false", "mlp.threshold_misses": json.dumps(result.misses)})
+        else:
+            result.version = _register(spec, settings, tracker, tags)
+            tracker.log(tags={"mlp.registered": "true", "mlp.model_version": str(result.version)})
+    except BaseException:
+        tracker.finish("FAILED")
+        raise
+    tracker.finish()
+    if result.misses:
+        raise ThresholdError(
+            f"model '{spec.name}' not registered: held-out " + "; ".join(result.misses),
+            f"run {result.run_id} is kept in experiment '{spec.name}'; improve the model or revisit the bar",
+            result,
+        )
+    return result
