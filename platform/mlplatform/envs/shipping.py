@@ -1,0 +1,158 @@
+"""Ship an environment with a Spark job and check it on the executors.
+
+- Cluster masters (``local-cluster``, ``yarn``, ...): the archive goes with the job
+  (``spark.archives=<uri>#environment``), executors run ``./environment/bin/python``
+  in their working directory, and on YARN the application master gets the same
+  Python for cluster mode.
+- ``local[*]``: there are no separate executors, so Python workers run a locally
+  unpacked copy of the same archive (``<home>/envs/local/<name>-<hash12>``).
+
+:func:`preflight` runs one small task per core before the real work and fails with
+an :class:`EnvError` that says what to do when the archive cannot run there.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+from mlplatform import storage
+from mlplatform.config import Settings, load_settings
+from mlplatform.envs.artifacts import EnvArtifact, resolve, unpack, verify_archive
+from mlplatform.envs.spec import arrow_requirements
+from mlplatform.errors import EnvError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["spark_conf", "preflight", "ENV_ID_CONF", "ARCHIVE_PYTHON", "is_local_master"]
+
+log = logging.getLogger(__name__)
+
+ENV_ID_CONF = "spark.mlplatform.env.id"
+ARCHIVE_PYTHON = "./environment/bin/python"
+
+
+def is_local_master(master: str) -> bool:
+    """``local`` / ``local[N]``: one JVM, no executor working directories."""
+    return master == "local" or master.startswith("local[")
+
+
+def _spark_uri(uri: str) -> str:
+    return f"file://{storage.local_path(uri)}" if storage.is_local(uri) else uri
+
+
+def _check_driver_python(artifact: EnvArtifact) -> None:
+    driver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    env_minor = ".".join(artifact.python_version.split(".")[:2])
+    if env_minor != driver:
+        raise EnvError(
+            f"{artifact.id} runs Python {artifact.python_version} but this driver runs Python {driver}; "
+            "PySpark needs the same minor version on the driver and the executors",
+            f"run the driver with Python {env_minor}, use YARN cluster mode, or build the env with python: \"{driver}\"",
+        )
+
+
+def spark_conf(
+    artifact: "EnvArtifact | str",
+    settings: Settings | None = None,
+    profile: str | None = None,
+    conf: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Spark settings that make a job's Python workers run in ``artifact``.
+
+    Args:
+        artifact: an :class:`EnvArtifact` or a reference for :func:`resolve`.
+        settings: platform settings (default: :func:`load_settings`).
+        profile: Spark profile whose master decides how the env is shipped.
+        conf: settings applied on top of the profile (they may change master or deploy mode).
+
+    The archive is checked first (exists, sha256 matches the manifest).
+
+    Raises:
+        EnvError: archive missing or corrupt, or Python minor version differs from the driver's.
+    """
+    from mlplatform.spark import load_profile
+
+    settings = settings or load_settings()
+    artifact = resolve(artifact, settings)
+    effective = {**load_profile(profile or settings.spark_profile), **(conf or {})}
+    master = effective["spark.master"]
+    cluster_mode = effective.get("spark.submit.deployMode", "client") == "cluster"
+    verify_archive(artifact, settings)
+    if not cluster_mode:
+        _check_driver_python(artifact)
+    out = {ENV_ID_CONF: artifact.id}
+    if is_local_master(master):
+        out["spark.pyspark.python"] = str(unpack(artifact, settings) / "bin" / "python")
+        return out
+    out["spark.archives"] = f"{_spark_uri(artifact.uri)}#environment"
+    out["spark.pyspark.python"] = ARCHIVE_PYTHON
+    if master.startswith("yarn"):
+        out["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = ARCHIVE_PYTHON
+        if cluster_mode:
+            out["spark.yarn.appMasterEnv.PYSPARK_DRIVER_PYTHON"] = ARCHIVE_PYTHON
+    return out
+
+
+def _key_packages(artifact: EnvArtifact) -> list[str]:
+    wanted = set(artifact.manifest.get("key_packages", []))
+    wanted |= {req.name.lower() for req in arrow_requirements()}
+    return sorted(name for name in wanted if name in artifact.packages)
+
+
+def _explain(exc: Exception, artifact: EnvArtifact) -> EnvError:
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    cause = next((line for line in lines if "Cannot run program" in line or "PYTHON_VERSION_MISMATCH" in line), lines[0] if lines else text)
+    base = artifact.base_interpreter
+    if base and ("Cannot run program" in text or "error=2" in text or "No such file" in text):
+        return EnvError(
+            f"{artifact.id} cannot start Python on the executors ({cause[:300]}): its venv archive links to the base "
+            f"interpreter {base}, which must exist at that path on every node",
+            f"install Python {artifact.python_version} at {base} on the nodes, or rebuild the env with builder: conda "
+            "(the archive then carries its interpreter)",
+        )
+    return EnvError(f"{artifact.id} failed its preflight task on the executors: {cause[:500]}",
+                    "check the executor logs; run 'mlp submit --env ID probe' to see what the executors run")
+
+
+def preflight(spark: "SparkSession", artifact: "EnvArtifact | str") -> None:
+    """Run a task per core and check the interpreter and key package versions against the manifest.
+
+    Raises:
+        EnvError: Python cannot start from the archive (e.g. the venv's base
+            interpreter is missing on a node), or it reports another Python
+            version, prefix or package version than the environment's lock.
+    """
+    from mlplatform.probe import executor_report
+
+    artifact = resolve(artifact)
+    sc = spark.sparkContext
+    packages = _key_packages(artifact)
+    try:
+        reports = executor_report(spark, packages, tasks=max(2, sc.defaultParallelism))
+    except Exception as exc:
+        raise _explain(exc, artifact) from exc
+    worker_python = sc.pythonExec
+    problems: set[str] = set()
+    for report in reports:
+        prefix = Path(str(report["prefix"]))
+        where = f"{report['host']}:{report['cwd']}"
+        if worker_python == ARCHIVE_PYTHON and prefix.name != "environment":
+            problems.add(f"{where} runs {report['executable']}, not the shipped ./environment")
+        elif worker_python != ARCHIVE_PYTHON and prefix != Path(worker_python).parent.parent:
+            problems.add(f"{where} runs {report['executable']}, not {worker_python}")
+        if report["python"] != artifact.python_version:
+            problems.add(f"{where} runs Python {report['python']}, the env has {artifact.python_version}")
+        versions = report["packages"] if isinstance(report["packages"], dict) else {}
+        for name in packages:
+            if versions.get(name) != artifact.packages[name]:
+                problems.add(f"{where} has {name} {versions.get(name)}, the lock has {artifact.packages[name]}")
+    if problems:
+        raise EnvError(f"{artifact.id} failed its preflight on the executors: " + "; ".join(sorted(problems)),
+                       "check spark.archives / spark.pyspark.python of the job (mlp submit --print shows them)")
+    hosts = sorted({f"{r['host']}:{r['pid']}" for r in reports})
+    log.info("preflight of %s passed on %d Python workers (%s)", artifact.id, len(hosts), ", ".join(packages))
