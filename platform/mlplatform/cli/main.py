@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "setup": ("mlplatform.cli.setup", "setup", "Fetch the JVM jars (Delta) into the project."),
     "config": ("mlplatform.cli.config", "config", "Show the settings in effect."),
     "submit": ("mlplatform.cli.submit", "submit", "Run a driver in jobs/ with spark-submit."),
+    "env": ("mlplatform.cli.env", "env", "Model environments: lock, build, list, show, ship."),
 }
 
 
