@@ -23,6 +23,8 @@ from mlplatform.pyfiles import platform_zip
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from mlplatform.envs import EnvArtifact
+
 __all__ = ["load_profile", "profile_names", "session", "spark_home", "pyspark_home", "delta_conf", "LOG4J_FILE"]
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,7 @@ def session(
     app_name: str = "mlplatform",
     conf: Mapping[str, str] | None = None,
     settings: Settings | None = None,
+    env: "str | EnvArtifact | None" = None,
 ) -> "SparkSession":
     """Get or create the SparkSession for a profile.
 
@@ -132,9 +135,12 @@ def session(
         app_name: Spark application name.
         conf: extra Spark settings, applied last.
         settings: platform settings (default: :func:`load_settings`).
+        env: an environment (``env:<name>@<hash12>``, a name, or an ``EnvArtifact``) whose
+            archive the Python workers run in; checked by a preflight task once Spark is up.
 
     Inside a driver started by spark-submit (``mlp submit``) the launcher already
-    applied the profile, jars and archives; only ``conf`` is added then.
+    applied the profile, jars and archives; only ``conf`` is added then, and the
+    environment shipped with ``mlp submit --env`` gets its preflight check.
     """
     from pyspark.sql import SparkSession
 
@@ -142,18 +148,71 @@ def session(
         builder = SparkSession.builder.appName(app_name)
         for key, value in (conf or {}).items():
             builder = builder.config(key, value)
-        return builder.getOrCreate()
+        spark = builder.getOrCreate()
+        _preflight_submitted_env(spark, settings)
+        return spark
     settings = settings or load_settings()
     profile = profile or settings.spark_profile
     full = base_conf(settings, profile)
     full["spark.submit.pyFiles"] = str(platform_zip(Path(settings.home) / "dist"))
     full.update(conf or {})
+    artifact = None
+    if env is not None:
+        from mlplatform import envs
+
+        artifact = envs.resolve(env, settings)
+        full.update(envs.spark_conf(artifact, settings, profile, full))
     prepare_process_env(settings, full["spark.master"])
 
     builder = SparkSession.builder.appName(app_name)
     for key, value in full.items():
         builder = builder.config(key, value)
     log.info("starting Spark (profile %s, master %s)", profile, full["spark.master"])
-    spark = builder.getOrCreate()
+    if artifact is None:
+        spark = builder.getOrCreate()
+    else:
+        spark = _start_with_worker_python(builder, full["spark.pyspark.python"], artifact.id)
     spark.sparkContext.setLogLevel("ERROR")
+    if artifact is not None:
+        from mlplatform import envs
+
+        envs.preflight(spark, artifact)
     return spark
+
+
+def _start_with_worker_python(builder: "SparkSession.Builder", python: str, env_id: str) -> "SparkSession":
+    """Start the context with ``PYSPARK_PYTHON=python`` (read once, at start), then restore the variable."""
+    from pyspark import SparkContext
+
+    active = SparkContext._active_spark_context
+    if active is not None and active.pythonExec != python:
+        raise SparkSetupError(
+            f"a SparkSession is already running with Python workers on {active.pythonExec}, so {env_id} cannot be applied",
+            "stop it first (spark.stop()), or start the session with env= before anything else",
+        )
+    previous = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = python
+    try:
+        return builder.getOrCreate()
+    finally:
+        if previous is None:
+            os.environ.pop("PYSPARK_PYTHON", None)
+        else:
+            os.environ["PYSPARK_PYTHON"] = previous
+
+
+_PREFLIGHT_DONE: set[str] = set()
+
+
+def _preflight_submitted_env(spark: "SparkSession", settings: Settings | None) -> None:
+    """Inside a spark-submit driver: check the environment ``mlp submit --env`` shipped, once per application."""
+    from mlplatform.envs.shipping import ENV_ID_CONF
+
+    env_id = spark.conf.get(ENV_ID_CONF, None)
+    key = f"{spark.sparkContext.applicationId}/{env_id}"
+    if not env_id or key in _PREFLIGHT_DONE:
+        return
+    from mlplatform import envs
+
+    envs.preflight(spark, envs.resolve(env_id, settings or load_settings()))
+    _PREFLIGHT_DONE.add(key)

@@ -7,13 +7,16 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from mlplatform.config import Settings, project_root
 from mlplatform.errors import SubmitError
 from mlplatform.java import find_java
 from mlplatform.pyfiles import platform_zip
 from mlplatform.spark import base_conf, spark_home
+
+if TYPE_CHECKING:
+    from mlplatform.envs import EnvArtifact
 
 __all__ = ["SubmitCommand", "build_submit", "job_path"]
 
@@ -58,12 +61,22 @@ def build_submit(
     profile: str | None = None,
     extra_conf: Mapping[str, str] | None = None,
     app_name: str | None = None,
+    env: "str | EnvArtifact | None" = None,
 ) -> SubmitCommand:
-    """The spark-submit command for ``job`` under ``profile`` (default: the configured one)."""
+    """The spark-submit command for ``job`` under ``profile`` (default: the configured one).
+
+    With ``env`` (``env:<name>@<hash12>``, a name or an ``EnvArtifact``) the archive is
+    checked and shipped (``--archives <uri>#environment``) and executors run
+    ``./environment/bin/python``; the driver runs a preflight check of it.
+    """
     profile = profile or settings.spark_profile
     driver = job_path(job)
     conf = base_conf(settings, profile)
     conf.update(extra_conf or {})
+    if env is not None:
+        from mlplatform import envs
+
+        conf.update(envs.spark_conf(env, settings, profile, conf))
     master = conf["spark.master"]
     if master.startswith("yarn") and not (settings.hadoop_conf_dir or os.environ.get("HADOOP_CONF_DIR")):
         raise SubmitError(
@@ -79,6 +92,9 @@ def build_submit(
     jars = conf.pop("spark.jars", "")
     if jars:
         argv += ["--jars", jars]
+    archives = conf.pop("spark.archives", "")
+    if archives:
+        argv += ["--archives", archives]
     argv += ["--py-files", str(platform_zip(Path(settings.home) / "dist"))]
     for key, value in sorted(conf.items()):
         argv += ["--conf", f"{key}={value}"]

@@ -85,6 +85,9 @@ def spark_conf(
     if not cluster_mode:
         _check_driver_python(artifact)
     out = {ENV_ID_CONF: artifact.id}
+    if not cluster_mode:
+        # spark-submit would otherwise start the driver with spark.pyspark.python too.
+        out["spark.pyspark.driver.python"] = sys.executable
     if is_local_master(master):
         out["spark.pyspark.python"] = str(unpack(artifact, settings) / "bin" / "python")
         return out
