@@ -92,6 +92,7 @@ class Decision:
     checks: tuple[Check, ...]
     primary: str
     margin: float
+    higher_is_better: bool = True
 
     @property
     def reasons(self) -> list[str]:
@@ -154,4 +155,4 @@ def decide(champion: Mapping[str, float], challenger: Mapping[str, float], gates
     else:
         detail = f"challenger {gates.primary} = {new:.4f} vs champion {old:.4f}: gain {gain:+.4f} is below the margin {gates.margin:g} ({direction} is better)"
     checks.append(Check(f"{gates.primary} margin", ok, detail, gain, gates.margin))
-    return Decision(all(c.passed for c in checks), tuple(checks), gates.primary, gates.margin)
+    return Decision(all(c.passed for c in checks), tuple(checks), gates.primary, gates.margin, gates.higher_is_better)

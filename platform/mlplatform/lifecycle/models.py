@@ -234,13 +234,16 @@ def describe(name: str, settings: Settings) -> ModelDescription:
     return ModelDescription(summary, registered.description or "", tuple(rows), tuple(_history(registered)), definitions)
 
 
-def champion_version(name: str, settings: Settings) -> int:
-    """The version behind ``champion``; NoChampionError when the alias is not set."""
+def champion_version(name: str, settings: Settings, alias: str = ALIAS_CHAMPION) -> int:
+    """The version behind ``alias`` (default ``champion``); NoChampionError when it is not set."""
     registered = _registered(client(settings), name)
-    champion = _alias(registered, ALIAS_CHAMPION)
-    if champion is None:
-        raise NoChampionError(f"model '{name}' has no champion", f"promote a version first: mlp models promote {name} VERSION")
-    return champion
+    version = _alias(registered, alias)
+    if version is None:
+        if alias == ALIAS_CHAMPION:
+            raise NoChampionError(f"model '{name}' has no champion", f"promote a version first: mlp models promote {name} VERSION")
+        known = ", ".join(f"{a}={v}" for a, v in sorted((registered.aliases or {}).items())) or "none"
+        raise UnknownModelError(f"model '{name}' has no alias '{alias}'", f"aliases of '{name}': {known}")
+    return version
 
 
 def _job_run(action: str, job_run: str | None) -> str:

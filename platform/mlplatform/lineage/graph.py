@@ -158,6 +158,17 @@ class LineageGraph:
         """Edges out of ``artifact_id``: what was made from it."""
         return list(self._outgoing.get(artifact_id, []))
 
+    def latest(self, artifact_id: str) -> str:
+        """``kind:name@latest`` -> the recorded id of that name with the highest version number."""
+        kind, _, rest = check_id(artifact_id).partition(":")
+        name, _, selector = rest.rpartition("@")
+        if selector != "latest":
+            return artifact_id.strip()
+        versions = [(int(i.rsplit("@", 1)[1].lstrip("v")), i) for i in self.ids if i.startswith(f"{kind}:{name}@") and i.rsplit("@", 1)[1].lstrip("v").isdigit()]
+        if not versions:
+            raise UnknownIdError(f"no version of {kind}:{name} is recorded in the lineage table", self._suggest(f"{kind}:{name}@"))
+        return max(versions)[1]
+
     def walk(self, artifact_id: str, depth: int | None = None) -> Walk:
         """All edges upstream and downstream of ``artifact_id`` (breadth first, ``depth`` hops at most).
 

@@ -1,0 +1,90 @@
+"""``mlp models list | describe | promote | rollback``: the registry and the champion alias."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group()
+def models() -> None:
+    """Registered models, their versions, champion and challenger."""
+
+
+@models.command("list")
+def list_() -> None:
+    """Every registered model with its champion, challenger and latest version."""
+    from mlplatform.cli.textfmt import table
+    from mlplatform.config import load_settings
+    from mlplatform.lifecycle.models import list_models
+
+    found = list_models(load_settings())
+    if not found:
+        click.echo("no registered models; train one with 'mlp train NAME'")
+        return
+    rows = [(m.name, m.versions, m.latest, m.champion, m.challenger, m.primary_metric, m.updated_at) for m in found]
+    click.echo(table(["model", "versions", "latest", "champion", "challenger", "primary metric", "updated (UTC)"], rows))
+
+
+@models.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def describe(name: str, as_json: bool) -> None:
+    """NAME's versions with their env, training set, code version and held-out metrics."""
+    from dataclasses import asdict
+
+    from mlplatform.cli.textfmt import cell, table
+    from mlplatform.config import load_settings
+    from mlplatform.lifecycle.benchmark import history
+    from mlplatform.lifecycle.models import describe as describe_model
+
+    settings = load_settings()
+    found = describe_model(name, settings)
+    benchmarks = history(settings, model=name, limit=5)
+    if as_json:
+        click.echo(json.dumps({**asdict(found), "benchmarks": benchmarks}, indent=2, default=str))
+        return
+    s = found.summary
+    click.echo(f"model {s.name}: {s.versions} version(s), champion {cell(s.champion)}, challenger {cell(s.challenger)}")
+    if found.description:
+        click.echo(found.description)
+    d = found.definitions
+    if d:
+        bars = ", ".join(f"{t['metric']} {t['op']} {t['value']:g}" for t in d.get("thresholds", [])) or "none"
+        click.echo(f"primary metric {d.get('primary')} ({'higher' if d.get('higher_is_better', True) else 'lower'} is better); thresholds: {bars}")
+    history_text = " -> ".join(str(v) for v in found.champion_history) or "none recorded"
+    click.echo(f"champion history: {history_text}")
+    names = list(dict.fromkeys(k for v in found.versions for k in v.metrics))[:5]
+    rows = [(v.version, ",".join(v.aliases), v.created_at, v.env_id, v.training_set, v.code_version, *(v.metrics.get(n) for n in names)) for v in found.versions]
+    click.echo("")
+    click.echo(table(["version", "aliases", "created (UTC)", "env", "training set", "code", *names], rows, max_width=32))
+    if benchmarks:
+        click.echo("")
+        click.echo("recent benchmarks:")
+        rows = [(b["run_date"], b["champion_version"], b["challenger_version"], b["primary_metric"], b["champion_primary"], b["challenger_primary"], b["decision"]) for b in benchmarks]
+        click.echo(table(["run date", "champion", "challenger", "metric", "champion value", "challenger value", "decision"], rows))
+
+
+@models.command()
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--reason", default="manual promotion", show_default=True, help="Why: kept in the audit log.")
+def promote(name: str, version: int, reason: str) -> None:
+    """Make VERSION the champion of NAME (the previous champion is remembered for rollback)."""
+    from mlplatform.config import load_settings
+    from mlplatform.lifecycle.models import promote as do_promote
+
+    click.echo(do_promote(name, version, load_settings(), reason=reason).describe())
+
+
+@models.command()
+@click.argument("name")
+@click.option("--to", "to", type=int, help="Roll back to this version (default: the previous champion).")
+@click.option("--reason", default="manual rollback", show_default=True, help="Why: kept in the audit log.")
+def rollback(name: str, to: int | None, reason: str) -> None:
+    """Restore the previous champion of NAME."""
+    from mlplatform.config import load_settings
+    from mlplatform.lifecycle.models import rollback as do_rollback
+
+    click.echo(do_rollback(name, load_settings(), to=to, reason=reason).describe())
