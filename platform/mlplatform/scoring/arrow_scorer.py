@@ -1,0 +1,298 @@
+"""Executor side of batch scoring: Arrow record batches in, predictions out.
+
+This module runs inside the *model's* environment, in Spark's Python workers. It
+imports only the standard library, numpy, pyarrow and cloudpickle at module level
+(pandas only for models that need a DataFrame, the model's own libraries through
+unpickling) — never click, mlflow or the platform's configuration.
+
+The driver ships ``model.pkl`` with ``SparkContext.addFile`` and hands
+:func:`score_batches` (or :func:`probe`) a :class:`ScorerSpec` to ``mapInArrow``.
+The model is unpickled once per Python worker and kept in a module-level cache
+keyed by the sha256 of its bytes; Spark reuses Python workers across tasks, so a
+worker scoring many partitions loads the model once.
+
+Features go to the model as one C-ordered float64 numpy matrix when the model
+accepts that (decided once by :func:`probe` on a sample); the outputs come back as
+numpy arrays and leave as Arrow arrays without a pandas round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = [
+    "ScorerSpec",
+    "score_batches",
+    "probe",
+    "load_model",
+    "NULL_MARKER",
+    "PROBE_SAMPLE_ROWS",
+    "FROM_PROBA",
+]
+
+# An executor error whose text carries this marker means: null features for a model
+# that does not accept NaN. The driver then counts the nulls exactly and reports them.
+NULL_MARKER = "MLP-NULL-FEATURES"
+
+PROBE_SAMPLE_ROWS = 32
+
+# Estimators whose ``predict`` is exactly ``classes_[argmax(predict_proba)]``: for these
+# one ``predict_proba`` call yields both outputs (a second pass would double the cost).
+FROM_PROBA = frozenset(
+    {
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.ensemble._forest.ExtraTreesClassifier",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.tree._classes.ExtraTreeClassifier",
+    }
+)
+
+# numpy input loses column names; scikit-learn warns about that on every call.
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+_MODELS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """Everything a worker needs to score: where the model is, which columns, what comes out.
+
+    The first group is known before any task runs; the second comes from :func:`probe`.
+    """
+
+    model_file: str  # a name given to SparkContext.addFile, or an absolute path
+    model_sha256: str
+    features: tuple[str, ...]  # in the order the model expects them
+    keys: tuple[str, ...] = ()  # passed through unchanged
+    # filled from the probe
+    input_mode: str = "numpy"  # "numpy" (float64 matrix) | "pandas" (DataFrame with feature names)
+    proba: str = "none"  # "none" | "binary" | "multiclass"
+    predict_from_proba: bool = False
+    prediction_type: str = "double"  # Arrow type name of the prediction column
+    classes: tuple[Any, ...] | None = None
+    allow_nan: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _model_path(spec: ScorerSpec) -> str:
+    if os.path.isabs(spec.model_file):
+        return spec.model_file
+    from pyspark import SparkFiles
+
+    return SparkFiles.get(spec.model_file)
+
+
+def load_model(spec: ScorerSpec) -> Any:
+    """The unpickled model, loaded once per process (cached by the sha256 of ``model.pkl``)."""
+    model = _MODELS.get(spec.model_sha256)
+    if model is not None:
+        return model
+    with _LOCK:
+        model = _MODELS.get(spec.model_sha256)
+        if model is None:
+            import cloudpickle
+
+            with open(_model_path(spec), "rb") as fh:
+                model = cloudpickle.load(fh)
+            _MODELS[spec.model_sha256] = model
+    return model
+
+
+def _column_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_boolean(column.type) or pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        if column.null_count:
+            column = column.cast(pa.float64())
+        return column.to_numpy(zero_copy_only=False)
+    return np.asarray(column.to_pylist(), dtype=object)
+
+
+def _matrix(batch: pa.RecordBatch, features: Sequence[str]) -> np.ndarray:
+    """Features as one C-ordered float64 matrix; nulls become NaN."""
+    X = np.empty((batch.num_rows, len(features)), dtype=np.float64)
+    for i, name in enumerate(features):
+        X[:, i] = _column_numpy(batch.column(name))
+    return X
+
+
+def _frame(batch: pa.RecordBatch, features: Sequence[str]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({name: _column_numpy(batch.column(name)) for name in features}, columns=list(features))
+
+
+def _inputs(batch: pa.RecordBatch, spec: ScorerSpec) -> Any:
+    return _matrix(batch, spec.features) if spec.input_mode == "numpy" else _frame(batch, spec.features)
+
+
+def _null_counts(batch: pa.RecordBatch, features: Sequence[str]) -> dict[str, int]:
+    return {name: batch.column(name).null_count for name in features if batch.column(name).null_count}
+
+
+def _check_nulls(batch: pa.RecordBatch, spec: ScorerSpec) -> None:
+    if spec.allow_nan:
+        return
+    counts = _null_counts(batch, spec.features)
+    if counts:
+        raise ValueError(f"{NULL_MARKER} {json.dumps(counts, sort_keys=True)} (in one batch of {batch.num_rows} rows)")
+
+
+def _estimator_name(model: Any) -> str:
+    final = model
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps:
+        final = steps[-1][1]
+    cls = type(final)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _allow_nan(model: Any) -> bool | None:
+    """scikit-learn's ``allow_nan`` estimator tag, None when the model does not say."""
+    try:
+        from sklearn.utils import get_tags
+
+        return bool(get_tags(model).input_tags.allow_nan)
+    except Exception:  # noqa: BLE001 - older scikit-learn or not a scikit-learn model
+        pass
+    try:
+        return bool(model._get_tags()["allow_nan"])  # scikit-learn < 1.6
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _arrow_type_name(values: np.ndarray) -> str:
+    kind = values.dtype.kind
+    if kind == "b":
+        return "bool"
+    if kind in "iu":
+        return "int64"
+    if kind == "f":
+        return "double"
+    return "string"
+
+
+def _predict(model: Any, X: Any, spec: ScorerSpec) -> tuple[np.ndarray, np.ndarray | None]:
+    if spec.proba == "none":
+        return np.asarray(model.predict(X)), None
+    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+    if spec.predict_from_proba:
+        prediction = np.asarray(spec.classes if spec.classes is not None else model.classes_)[proba.argmax(axis=1)]
+    else:
+        prediction = np.asarray(model.predict(X))
+    return prediction, proba
+
+
+_ARROW_TYPES = {"bool": pa.bool_(), "int64": pa.int64(), "double": pa.float64(), "string": pa.string()}
+
+
+def _prediction_array(prediction: np.ndarray, spec: ScorerSpec) -> pa.Array:
+    kind = spec.prediction_type
+    if kind == "string":
+        return pa.array([None if v is None else str(v) for v in prediction.tolist()], type=pa.string())
+    return pa.array(prediction, type=_ARROW_TYPES[kind])
+
+
+def _proba_array(proba: np.ndarray, spec: ScorerSpec) -> pa.Array:
+    if spec.proba == "binary":
+        return pa.array(np.ascontiguousarray(proba[:, 1]), type=pa.float64())
+    n, k = proba.shape
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(proba.reshape(-1), type=pa.float64()))
+
+
+def score_batch(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> pa.RecordBatch:
+    """Score one record batch: key columns, ``prediction`` and (classifiers) ``probability``."""
+    _check_nulls(batch, spec)
+    prediction, proba = _predict(model, _inputs(batch, spec), spec)
+    arrays = [batch.column(k) for k in spec.keys] + [_prediction_array(prediction, spec)]
+    names = list(spec.keys) + ["prediction"]
+    if proba is not None:
+        arrays.append(_proba_array(proba, spec))
+        names.append("probability")
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def score_batches(batches: Iterator[pa.RecordBatch], spec: ScorerSpec) -> Iterator[pa.RecordBatch]:
+    """The ``mapInArrow`` function: the model is loaded on the first batch, once per worker."""
+    model = None
+    for batch in batches:
+        if model is None:
+            model = load_model(spec)
+        if batch.num_rows:
+            yield score_batch(model, batch, spec)
+
+
+def _json_value(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _sample_traits(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> dict[str, Any]:
+    """Decide input mode, output types and the predict-from-proba shortcut on sample rows."""
+    traits: dict[str, Any] = {}
+    has_proba = callable(getattr(model, "predict_proba", None)) and getattr(model, "classes_", None) is not None
+    classes = [_json_value(c) for c in np.asarray(model.classes_).tolist()] if has_proba else None
+    traits["classes"] = classes
+    traits["proba"] = "none" if not has_proba else ("binary" if len(classes or ()) == 2 else "multiclass")
+    complete = [i for i in range(batch.num_rows) if all(batch.column(f)[i].is_valid for f in spec.features)]
+    sample = batch.take(pa.array(complete, type=pa.int64())) if batch.num_rows else batch
+    traits["sample_scored"] = sample.num_rows
+    if not sample.num_rows:
+        traits["input_mode"] = "pandas"
+        traits["prediction_type"] = _arrow_type_name(np.asarray(classes)) if classes else "double"
+        traits["predict_from_proba"] = False
+        return traits
+    frame = _frame(sample, spec.features)
+    reference = np.asarray(model.predict(frame))
+    traits["prediction_type"] = _arrow_type_name(reference)
+    try:
+        same = np.array_equal(np.asarray(model.predict(_matrix(sample, spec.features))), reference)
+    except Exception:  # noqa: BLE001 - the model needs named columns (e.g. a ColumnTransformer)
+        same = False
+    traits["input_mode"] = "numpy" if same else "pandas"
+    if has_proba:
+        proba = np.asarray(model.predict_proba(frame))
+        derived = np.asarray(classes)[proba.argmax(axis=1)]
+        traits["predict_from_proba"] = _estimator_name(model) in FROM_PROBA and np.array_equal(derived, reference)
+    else:
+        traits["predict_from_proba"] = False
+    return traits
+
+
+def probe(batches: Iterator[pa.RecordBatch], spec: ScorerSpec) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` over a few sample rows: one JSON row describing worker, model and sample.
+
+    Reports the interpreter (to show the model's environment is in use), the
+    model's class, whether it accepts NaN, and the traits :class:`ScorerSpec` needs.
+    Scoring the sample here also loads the model into this worker's cache.
+    """
+    from mlplatform.probe import report_from
+
+    rows = [b for b in batches if b.num_rows]
+    batch = pa.Table.from_batches(rows).combine_chunks().to_batches()[0] if rows else None
+    info: dict[str, Any] = {"worker": report_from(["numpy", "pyarrow", "pandas", "scikit-learn", "cloudpickle"])}
+    try:
+        model = load_model(spec)
+        info["estimator"] = _estimator_name(model)
+        info["allow_nan"] = _allow_nan(model)
+        names = getattr(model, "feature_names_in_", None)
+        info["feature_names_in"] = [str(n) for n in names] if names is not None else None
+        if info["feature_names_in"] and sorted(info["feature_names_in"]) == sorted(spec.features):
+            spec = replace(spec, features=tuple(info["feature_names_in"]))
+        info["features"] = list(spec.features)
+        info["sample_rows"] = batch.num_rows if batch is not None else 0
+        if batch is not None:
+            info.update(_sample_traits(model, batch, spec))
+    except Exception as exc:  # noqa: BLE001 - reported to the driver, which raises a ScoringError
+        info["error"] = f"{type(exc).__name__}: {exc}"
+    yield pa.RecordBatch.from_arrays([pa.array([json.dumps(info, default=str)], type=pa.string())], names=["info"])

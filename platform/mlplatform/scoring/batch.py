@@ -1,0 +1,513 @@
+"""Batch scoring on Spark: a registered model over a Delta table, into a versioned scores table.
+
+One call of :func:`score`:
+
+1. resolves ``MODEL@ALIAS|VERSION`` in the registry and downloads its MLflow directory;
+2. pins the input table's current Delta version and reads exactly that version;
+3. checks the input columns and types against the model signature (no task runs yet);
+4. ships ``model.pkl`` with ``SparkContext.addFile`` and runs one small *probe* task
+   in the model's environment on a few sample rows: the model loads, accepts the
+   input, and reports its output types (and the input is not empty);
+5. scores every row with ``mapInArrow`` (:mod:`mlplatform.scoring.arrow_scorer`);
+6. replaces the run date's partition of ``<warehouse>/scores/<model>`` in one Delta
+   commit (``replaceWhere``): a failed or killed run commits nothing and leaves the
+   previous result; re-running a run date replaces it; Spark's task retries (a lost
+   executor) add no rows because only successful task attempts are committed;
+7. records lineage edges model version / environment / input table version -> scores.
+
+Null features: a row with a null feature is scored when the model accepts missing
+values (scikit-learn's ``allow_nan`` tag, e.g. HistGradientBoosting); otherwise the
+run is refused with a :class:`ScoringError` naming each column and its null count,
+and nothing is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from mlplatform import registry
+from mlplatform.config import Settings
+from mlplatform.errors import PlatformError, ScoringError
+from mlplatform.scoring.arrow_scorer import NULL_MARKER, PROBE_SAMPLE_ROWS, ScorerSpec, probe, score_batches
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from mlplatform.submit import SubmitCommand
+
+__all__ = [
+    "InputTable",
+    "ScoreResult",
+    "OUTPUT_COLUMNS",
+    "score",
+    "resolve_input",
+    "check_columns",
+    "scores_uri",
+    "parse_run_date",
+    "batch_rows",
+    "score_command",
+]
+
+log = logging.getLogger(__name__)
+
+# Columns every scores table has besides the entity keys, prediction and probability.
+OUTPUT_COLUMNS = (
+    "model_name",
+    "model_version",
+    "env_id",
+    "input_table",
+    "input_version",
+    "scoring_run_id",
+    "scored_at",
+    "run_date",
+)
+_RESERVED = {"prediction", "probability", *OUTPUT_COLUMNS}
+
+# MLflow column-signature type -> Spark types accepted for it, and the cast applied.
+_NUMERIC = {"double", "float", "bigint", "int", "smallint", "tinyint"}
+_ACCEPTED: dict[str, tuple[set[str], str | None]] = {
+    "double": (_NUMERIC | {"decimal"}, "double"),
+    "float": (_NUMERIC | {"decimal"}, "double"),
+    "long": ({"bigint", "int", "smallint", "tinyint"}, "bigint"),
+    "integer": ({"int", "smallint", "tinyint"}, "int"),
+    "boolean": ({"boolean"}, None),
+    "string": ({"string"}, None),
+    "binary": ({"binary"}, None),
+    "datetime": ({"timestamp", "timestamp_ntz", "date"}, None),
+}
+
+# Feature data per Arrow batch handed to the model (rows = this / (8 bytes * features)).
+_BATCH_BYTES = 64 << 20
+_MAX_BATCH_ROWS = 100_000
+_MIN_BATCH_ROWS = 1_000
+
+_INPUT_NAME = re.compile(r"^(?:(?:fs|features):)?(?P<name>[A-Za-z0-9_.\-]+)(?:@v(?P<version>\d+))?$")
+
+
+@dataclass(frozen=True)
+class InputTable:
+    """The table a run scores, pinned to one Delta version.
+
+    Attributes:
+        id: lineage id, ``fs:<name>@v<n>`` for a feature set, ``delta:<uri>@v<n>`` otherwise.
+        uri: table location.
+        version: the Delta version read.
+        keys: entity key columns declared by the feature set (empty for plain tables).
+    """
+
+    id: str
+    uri: str
+    version: int
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What a scoring run wrote."""
+
+    model: str
+    model_version: int
+    env_id: str | None
+    input_id: str
+    run_date: str
+    run_id: str
+    table: str
+    table_version: int
+    rows: int
+    seconds: float
+    columns: tuple[str, ...] = ()
+    workers: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def scores_id(self) -> str:
+        return f"scores:{self.model}@v{self.table_version}"
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "scores_id": self.scores_id}, sort_keys=True)
+
+
+def parse_run_date(text: str | date | None) -> date:
+    """``YYYY-MM-DD`` (default: today, UTC) as a date; a clear error otherwise."""
+    if text is None:
+        return datetime.now(timezone.utc).date()
+    if isinstance(text, date):
+        return text
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ScoringError(f"run date '{text}' is not a date", "write it as YYYY-MM-DD, e.g. 2024-06-30") from exc
+
+
+def scores_uri(settings: Settings, model_name: str) -> str:
+    """``<warehouse>/scores/<model>``."""
+    from mlplatform import tables
+
+    return tables.table_uri(settings, "scores", model_name)
+
+
+def resolve_input(settings: Settings, text: str, version: int | None = None) -> InputTable:
+    """A feature set (``NAME``, ``fs:NAME``, ``fs:NAME@v3``) or a Delta table path/URI, pinned to a version.
+
+    Without a version the table's current version is taken, so the run reads a
+    snapshot that later ingestion cannot change under it.
+    """
+    from mlplatform import tables
+
+    is_path = "://" in text or text.startswith(("/", ".", "~"))
+    match = None if is_path else _INPUT_NAME.match(text)
+    if not is_path and match is None:
+        raise ScoringError(f"input '{text}' is neither a feature-set name nor a table path", "pass NAME, fs:NAME@vN or a Delta table path/URI")
+    if match is not None:
+        name = match.group("name")
+        uri = tables.table_uri(settings, "features", name)
+        version = int(match.group("version")) if match.group("version") else version
+        keys = _feature_set_keys(name)
+    else:
+        uri = str(Path(text).expanduser().resolve()) if not "://" in text else text
+        keys = ()
+    current = tables.version(uri, settings=settings)
+    if current is None:
+        hint = "ingest the feature set first ('mlp features ingest NAME')" if match else "check the path; it must be a Delta table"
+        raise ScoringError(f"input table {uri} does not exist", hint)
+    if version is not None and version > current:
+        raise ScoringError(f"input table {uri} has no version {version}", f"its latest version is {current}")
+    pinned = current if version is None else version
+    ident = f"fs:{match.group('name')}@v{pinned}" if match else f"delta:{uri}@v{pinned}"
+    return InputTable(id=ident, uri=uri, version=pinned, keys=keys)
+
+
+def _feature_set_keys(name: str) -> tuple[str, ...]:
+    """Entity keys of ``conf/features/<name>.yaml`` when the definition exists."""
+    from mlplatform.features.definitions import features_dir, load_feature_set
+
+    path = features_dir() / f"{name}.yaml"
+    if not path.is_file():
+        return ()
+    return tuple(c.name for c in load_feature_set(path).entities)
+
+
+def _spark_type(simple: str) -> str:
+    base = simple.split("(", 1)[0]
+    return {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}.get(base, base)
+
+
+def check_columns(
+    input_types: Sequence[tuple[str, str]],
+    signature: Sequence[dict[str, Any]],
+    keys: Sequence[str] | None,
+    model_id: str,
+    input_id: str,
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """Check the input's (column, Spark type) pairs against the model's column signature.
+
+    Returns:
+        (features in signature order, key columns, casts {column: spark type}).
+
+    Raises:
+        ScoringError: naming every missing or mistyped column (with the type found
+            and the type expected), or a key column that is missing or collides with
+            an output column.
+    """
+    types = {name: _spark_type(t) for name, t in input_types}
+    features = [str(c["name"]) for c in signature]
+    unnamed = [c for c in signature if not c.get("name")]
+    if unnamed:
+        raise ScoringError(f"{model_id} has a signature without column names", "log the model with a pandas input example")
+    missing = [f for f in features if f not in types]
+    wrong: list[str] = []
+    casts: dict[str, str] = {}
+    for column in signature:
+        name, expected = str(column["name"]), str(column.get("type"))
+        if name not in types:
+            continue
+        accepted, cast = _ACCEPTED.get(expected, ({expected}, None))
+        found = types[name]
+        if found not in accepted:
+            wrong.append(f"{name} is {found}, the model expects {expected}")
+        elif cast and found != cast:
+            casts[name] = cast
+    problems = []
+    if missing:
+        problems.append(f"missing feature column(s) {', '.join(missing)}")
+    if wrong:
+        problems.append("; ".join(wrong))
+    if problems:
+        available = ", ".join(f"{n}:{t}" for n, t in input_types)
+        raise ScoringError(
+            f"input {input_id} does not match the signature of {model_id}: " + "; ".join(problems),
+            f"the input has {available}; select, rename or cast the columns (or pick another input)",
+        )
+    if keys is None or not keys:
+        keys = [name for name, _ in input_types if name not in features] if keys is None else []
+    unknown = [k for k in keys if k not in types]
+    if unknown:
+        raise ScoringError(f"key column(s) {', '.join(unknown)} not in input {input_id}", f"the input has {', '.join(types)}")
+    clashing = sorted(set(keys) & _RESERVED)
+    if clashing:
+        raise ScoringError(f"key column(s) {', '.join(clashing)} of input {input_id} clash with scores table columns",
+                           "rename them in the input or pass other --keys")
+    return features, list(keys), casts
+
+
+def batch_rows(n_features: int) -> int:
+    """Rows per Arrow batch: about 64 MB of float64 features, between 1,000 and 100,000 rows."""
+    return max(_MIN_BATCH_ROWS, min(_MAX_BATCH_ROWS, _BATCH_BYTES // (8 * max(1, n_features))))
+
+
+def _fetch_model(settings: Settings, info: registry.ModelVersionInfo) -> tuple[Path, Path, str]:
+    """The model directory (downloaded once per version) and its ``model.pkl`` under a content-named copy.
+
+    Returns (model directory, file to ship with ``addFile``, sha256 of ``model.pkl``).
+    """
+    cache = Path(settings.home) / "cache" / "models" / info.name / str(info.version)
+    model_dir = cache / registry.MODEL_ARTIFACT
+    if not (model_dir / registry.MODEL_PICKLE).is_file():
+        staging = cache.with_name(f".{info.version}.{uuid.uuid4().hex[:8]}")
+        downloaded = registry.download(info, staging, settings)
+        if not (downloaded / registry.MODEL_PICKLE).is_file():
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ScoringError(f"{info.id} has no {registry.MODEL_PICKLE} in its model directory",
+                               "register models in the platform format (mlflow.sklearn, serialization_format='cloudpickle')")
+        cache.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(model_dir, ignore_errors=True)
+        downloaded.replace(model_dir)
+        shutil.rmtree(staging, ignore_errors=True)
+    data = (model_dir / registry.MODEL_PICKLE).read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    shipped = cache / f"mlp-model-{sha[:16]}.pkl"
+    if not shipped.is_file():
+        shutil.copyfile(model_dir / registry.MODEL_PICKLE, shipped)
+    return model_dir, shipped, sha
+
+
+def _check_session_env(spark: "SparkSession", info: registry.ModelVersionInfo) -> None:
+    """The session's workers must run the model's environment when both are known."""
+    from mlplatform.envs.shipping import ENV_ID_CONF
+
+    shipped = spark.conf.get(ENV_ID_CONF, None)
+    if info.env_id and shipped and shipped != info.env_id:
+        raise ScoringError(f"{info.id} needs {info.env_id} but this Spark session ships {shipped}",
+                           f"run it with 'mlp score' or 'mlp submit --env {info.env_id} score ...'")
+    if not shipped:
+        log.warning("%s: this session ships no environment (%s wanted); scoring in the workers' own Python",
+                    info.id, info.env_id or "the model records none")
+
+
+def _run_probe(frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: str) -> dict[str, Any]:
+    rows = frame.limit(PROBE_SAMPLE_ROWS).mapInArrow(partial(probe, spec=spec), "info string").collect()
+    if not rows:
+        raise ScoringError(f"input {input_id} has no rows to score", "check the input table, its version and --where")
+    info = json.loads(rows[0]["info"])
+    if "error" in info:
+        raise ScoringError(f"{model_id} cannot score input {input_id} in its environment: {info['error']}",
+                           "check the model's environment and the input's values (the sample rows failed)")
+    if not info.get("sample_rows"):
+        raise ScoringError(f"input {input_id} has no rows to score", "check the input table, its version and --where")
+    return info
+
+
+def _final_spec(spec: ScorerSpec, info: dict[str, Any], model_id: str) -> ScorerSpec:
+    allow_nan = info.get("allow_nan")
+    if allow_nan is None:
+        log.warning("%s does not say whether it accepts missing values; rows with null features will be refused", model_id)
+    classes = info.get("classes")
+    return replace(
+        spec,
+        features=tuple(info.get("features") or spec.features),
+        input_mode=info.get("input_mode", "pandas"),
+        proba=info.get("proba", "none"),
+        predict_from_proba=bool(info.get("predict_from_proba")),
+        prediction_type=info.get("prediction_type", "double"),
+        classes=tuple(classes) if classes is not None else None,
+        allow_nan=bool(allow_nan),
+    )
+
+
+def _output_schema(frame: "DataFrame", spec: ScorerSpec) -> str:
+    from pyspark.sql.types import StructType
+
+    kinds = {"bool": "boolean", "int64": "bigint", "double": "double", "string": "string"}
+    fields = [frame.schema[k] for k in spec.keys]
+    parts = [f"`{f.name}` {f.dataType.simpleString()}" for f in fields]
+    parts.append(f"prediction {kinds[spec.prediction_type]}")
+    if spec.proba == "binary":
+        parts.append("probability double")
+    elif spec.proba == "multiclass":
+        parts.append("probability array<double>")
+    StructType.fromDDL(", ".join(parts))  # fail here, not inside a task, if a type does not round-trip
+    return ", ".join(parts)
+
+
+def _null_error(frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: str, estimator: str) -> ScoringError:
+    from pyspark.sql import functions as F
+
+    counts = frame.select([F.sum(F.col(f).isNull().cast("long")).alias(f) for f in spec.features]).first()
+    found = {f: int(counts[f] or 0) for f in spec.features if counts[f]}
+    listed = ", ".join(f"{k}: {v}" for k, v in found.items()) or "(in the rows scored)"
+    return ScoringError(
+        f"input {input_id} has null values in feature column(s) {listed}, and {model_id} ({estimator}) does not accept "
+        "missing values; nothing was written",
+        "fill or filter those rows (e.g. --where 'col IS NOT NULL'), or score with a model that accepts NaN",
+    )
+
+
+def _failure(exc: Exception, model_id: str, input_id: str) -> ScoringError:
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    cause = next((line for line in reversed(lines) if re.match(r"^[A-Za-z_.]*(Error|Exception):", line)), lines[0] if lines else text)
+    return ScoringError(f"scoring {model_id} on {input_id} failed, nothing was written: {cause[:500]}",
+                        "see the Spark executor log for the full trace; re-run the same run date when fixed")
+
+
+def score(
+    spark: "SparkSession",
+    settings: Settings,
+    model: str,
+    input: str,
+    run_date: str | date | None = None,
+    keys: Sequence[str] | None = None,
+    where: str | None = None,
+    input_version: int | None = None,
+    run_id: str | None = None,
+) -> ScoreResult:
+    """Score ``input`` with ``model`` and replace the run date's partition of its scores table.
+
+    Args:
+        spark: the session; its Python workers should run the model's environment
+            (``spark.session(env=...)`` or ``mlp submit --env``; ``jobs/score.py`` does it).
+        settings: platform settings.
+        model: ``NAME@ALIAS`` or ``NAME@VERSION`` (no selector: the champion).
+        input: a feature-set name (``churn_features``, ``fs:churn_features@v3``) or a Delta table path/URI.
+        run_date: the partition to replace, ``YYYY-MM-DD`` (default: today, UTC).
+        keys: columns copied next to each prediction. Default: the feature set's
+            entity keys, else every input column that is not a feature.
+        where: optional Spark SQL filter on the input rows.
+        input_version: read this Delta version of the input (default: the current one).
+        run_id: id of this scoring run (default: a new one).
+
+    Returns:
+        The :class:`ScoreResult` (scores table version, rows written, ...).
+
+    Raises:
+        ModelError: unknown model or alias (lists the registered versions and aliases).
+        ScoringError: input missing, empty, not matching the signature, null features
+            the model does not accept, or a failed job — in every case nothing is written.
+    """
+    from mlplatform import lineage, tables
+    from pyspark.sql import functions as F
+
+    started = time.monotonic()
+    day = parse_run_date(run_date)
+    run_id = run_id or f"score-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
+    info = registry.resolve(model, settings)
+    _check_session_env(spark, info)
+    source = resolve_input(settings, input, input_version)
+    model_dir, pickle_path, sha = _fetch_model(settings, info)
+    signature = registry.input_schema(model_dir)
+
+    frame = tables.read(spark, source.uri, version=source.version)
+    if where:
+        frame = frame.where(where)
+    wanted_keys = list(keys) if keys else (list(source.keys) or None)
+    features, key_cols, casts = check_columns(
+        [(f.name, f.dataType.simpleString()) for f in frame.schema.fields], signature, wanted_keys, info.id, source.id
+    )
+    selected = frame.select(*[F.col(k) for k in key_cols], *[F.col(f).cast(casts[f]).alias(f) if f in casts else F.col(f) for f in features])
+    spark.sparkContext.addFile(str(pickle_path))
+    spec = ScorerSpec(model_file=pickle_path.name, model_sha256=sha, features=tuple(features), keys=tuple(key_cols))
+
+    sample = _run_probe(selected, spec, info.id, source.id)
+    spec = _final_spec(spec, sample, info.id)
+    worker = sample.get("worker", {})
+    log.info("%s loads in %s (python %s) as %s; %s input, %s output", info.id, worker.get("prefix"), worker.get("python"),
+             sample.get("estimator"), spec.input_mode, spec.proba if spec.proba != "none" else "prediction-only")
+
+    scored_at = datetime.now(timezone.utc).replace(microsecond=0)
+    scored = selected.mapInArrow(partial(score_batches, spec=spec), _output_schema(selected, spec))
+    out = scored.select(
+        "*",
+        F.lit(info.name).alias("model_name"),
+        F.lit(info.version).cast("int").alias("model_version"),
+        F.lit(info.env_id).cast("string").alias("env_id"),
+        F.lit(source.uri).alias("input_table"),
+        F.lit(source.version).cast("long").alias("input_version"),
+        F.lit(run_id).alias("scoring_run_id"),
+        F.lit(scored_at).cast("timestamp").alias("scored_at"),
+        F.lit(day).cast("date").alias("run_date"),
+    )
+    target = scores_uri(settings, info.name)
+    metadata = tables.commit_metadata(job="score", run_id=run_id)
+    metadata.update({"model": info.id, "input": source.id, "run_date": day.isoformat(), "env_id": info.env_id or ""})
+    conf = spark.conf
+    previous = conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows(len(features))))
+    try:
+        version = tables.write(out, target, mode="overwrite", replace_where=f"run_date = '{day.isoformat()}'",
+                               partition_by=["run_date"], metadata=metadata)
+    except PlatformError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Spark raises Py4J/PySpark errors of many kinds
+        if NULL_MARKER in str(exc):
+            raise _null_error(selected, spec, info.id, source.id, str(sample.get("estimator"))) from exc
+        raise _failure(exc, info.id, source.id) from exc
+    finally:
+        conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
+    rows = tables.written_rows(target, version, settings=settings)
+    result = ScoreResult(
+        model=info.name,
+        model_version=info.version,
+        env_id=info.env_id,
+        input_id=source.id,
+        run_date=day.isoformat(),
+        run_id=run_id,
+        table=target,
+        table_version=version,
+        rows=rows,
+        seconds=round(time.monotonic() - started, 3),
+        columns=tuple(out.columns),
+        workers=(str(worker.get("executable")),),
+    )
+    edges = [lineage.Edge(info.id, "model", result.scores_id), lineage.Edge(source.id, "input", result.scores_id)]
+    if info.env_id:
+        edges.append(lineage.Edge(info.env_id, "environment", result.scores_id))
+    lineage.record(settings, edges, action="score", job_run=run_id,
+                   details={"run_date": result.run_date, "rows": rows, "table_version": version, "seconds": result.seconds})
+    log.info("scored %s on %s: %d rows -> %s (run date %s, %s)", info.id, source.id, rows, result.scores_id, result.run_date, run_id)
+    return result
+
+
+def score_command(
+    settings: Settings,
+    info: registry.ModelVersionInfo,
+    input: str,
+    run_date: date,
+    keys: Sequence[str] | None = None,
+    where: str | None = None,
+    input_version: int | None = None,
+    summary: str | None = None,
+    profile: str | None = None,
+) -> "SubmitCommand":
+    """The spark-submit command of ``jobs/score.py`` for exactly this model version, in its environment."""
+    from mlplatform.submit import build_submit
+
+    args = [f"{info.name}@{info.version}", "--input", input, "--run-date", run_date.isoformat()]
+    if keys:
+        args += ["--keys", ",".join(keys)]
+    if where:
+        args += ["--where", where]
+    if input_version is not None:
+        args += ["--input-version", str(input_version)]
+    if summary:
+        args += ["--summary", summary]
+    return build_submit(settings, "score", args, profile=profile, env=info.env_id, app_name=f"mlp-score-{info.name}")

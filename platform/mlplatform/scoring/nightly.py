@@ -1,0 +1,150 @@
+"""The nightly scoring run for schedulers: every model in ``conf/scoring.yaml``, one run date.
+
+``scripts/nightly-score [RUN_DATE]`` calls :func:`main`. Each model is resolved
+(alias ``champion`` unless the config says otherwise) and scored by its own
+spark-submit of ``jobs/score.py`` in its own environment, so one failing model does
+not stop the others. One log line per step goes to stderr; the Spark output of each
+job goes to ``<home>/logs/nightly-score/<run date>/<model>.log``. The exit code is
+0 when every model was scored, 1 when any failed, 2 when the config is unusable.
+Re-running a run date replaces that date's partition of every table: the run is
+idempotent and safe to retry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlplatform import registry
+from mlplatform.config import Settings, conf_dir, load_settings
+from mlplatform.errors import PlatformError, ScoringError
+
+__all__ = ["ScoringEntry", "ScoringConfig", "Outcome", "load_config", "run", "main"]
+
+log = logging.getLogger("mlp.nightly-score")
+
+
+class ScoringEntry(BaseModel):
+    """One model the nightly job scores."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="Registered model name.")
+    input: str = Field(description="Feature set (NAME) or Delta table path/URI to score.")
+    alias: str = Field(registry.ALIAS_CHAMPION, description="Alias of the version to score.")
+    keys: list[str] | None = Field(None, description="Columns copied next to each prediction (default: entity keys).")
+    where: str | None = Field(None, description="Spark SQL filter on the input rows.")
+
+
+class ScoringConfig(BaseModel):
+    """``conf/scoring.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: str | None = Field(None, description="Spark profile for the jobs (default: the spark_profile setting).")
+    models: list[ScoringEntry] = Field(default_factory=list, description="The models to score, in order.")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one model's nightly scoring ended."""
+
+    model: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+def load_config(path: str | Path | None = None) -> tuple[Path, ScoringConfig]:
+    """Parse ``conf/scoring.yaml`` (or ``path``); a ScoringError naming the file and key when invalid."""
+    file = Path(path) if path else conf_dir() / "scoring.yaml"
+    if not file.is_file():
+        raise ScoringError(f"scoring config {file} does not exist", "create it with a 'models:' list (see README, Batch scoring)")
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+        return file, ScoringConfig(**data)
+    except yaml.YAMLError as exc:
+        raise ScoringError(f"{file} is not valid YAML: {exc}", "fix the syntax") from exc
+    except (TypeError, ValidationError) as exc:
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
+        raise ScoringError(f"{file}: {detail}", "keys per model: model, input, alias, keys, where") from exc
+
+
+def _score_one(settings: Settings, entry: ScoringEntry, day: date, profile: str | None, logs: Path) -> Outcome:
+    started = time.monotonic()
+    ref = f"{entry.model}@{entry.alias}"
+    try:
+        info = registry.resolve(ref, settings)
+        log.info("%s: resolved to version %d (%s)", ref, info.version, info.env_id or "no env recorded")
+        from mlplatform.scoring.batch import score_command
+
+        summary = logs / f"{entry.model}.json"
+        summary.unlink(missing_ok=True)
+        command = score_command(settings, info, entry.input, day, keys=entry.keys, where=entry.where,
+                                summary=str(summary), profile=profile)
+    except PlatformError as exc:
+        return Outcome(ref, False, exc.render(), time.monotonic() - started)
+    job_log = logs / f"{entry.model}.log"
+    log.info("%s: scoring %s for %s (spark log: %s)", ref, entry.input, day.isoformat(), job_log)
+    with open(job_log, "w") as out:
+        code = subprocess.run(command.argv, env=command.full_env(), stdout=out, stderr=subprocess.STDOUT).returncode
+    result = json.loads(summary.read_text()) if summary.is_file() else {}
+    seconds = time.monotonic() - started
+    if code == 0 and result.get("ok"):
+        return Outcome(ref, True, f"{result['rows']} rows -> {result['scores_id']} (model version {result['model_version']})", seconds)
+    reason = result.get("error") or f"spark-submit exited with code {code}; see {job_log}"
+    return Outcome(ref, False, reason, seconds)
+
+
+def run(run_date: str | date | None = None, config: str | Path | None = None, settings: Settings | None = None) -> list[Outcome]:
+    """Score every configured model for ``run_date``; never stops at a failing model."""
+    from mlplatform.scoring.batch import parse_run_date
+
+    settings = settings or load_settings()
+    day = parse_run_date(run_date)
+    file, cfg = load_config(config)
+    logs = Path(settings.home) / "logs" / "nightly-score" / day.isoformat()
+    logs.mkdir(parents=True, exist_ok=True)
+    log.info("run date %s: %d model(s) from %s", day.isoformat(), len(cfg.models), file)
+    outcomes = []
+    for entry in cfg.models:
+        outcome = _score_one(settings, entry, day, cfg.profile, logs)
+        level = logging.INFO if outcome.ok else logging.ERROR
+        log.log(level, "%s: %s in %.1f s: %s", outcome.model, "ok" if outcome.ok else "FAILED", outcome.seconds, outcome.detail)
+        outcomes.append(outcome)
+    failed = [o.model for o in outcomes if not o.ok]
+    log.info("run date %s: %d scored, %d failed%s", day.isoformat(), len(outcomes) - len(failed), len(failed),
+             f" ({', '.join(failed)})" if failed else "")
+    return outcomes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``nightly-score [RUN_DATE] [--config FILE]``: exit 0 all scored, 1 any failed, 2 unusable config/date."""
+    parser = argparse.ArgumentParser(prog="nightly-score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_date", nargs="?", default=None, help="YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--config", default=None, help="scoring config (default: conf/scoring.yaml)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s nightly-score %(levelname)s %(message)s", stream=sys.stderr)
+    for noisy in ("py4j", "alembic", "mlflow", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        outcomes = run(args.run_date, args.config)
+    except PlatformError as exc:
+        log.error("%s", exc.render())
+        return 2
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
