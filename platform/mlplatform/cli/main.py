@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("mlplatform.cli.config", "config", "Show the settings in effect."),
     "submit": ("mlplatform.cli.submit", "submit", "Run a driver in jobs/ with spark-submit."),
     "env": ("mlplatform.cli.env", "env", "Model environments: lock, build, list, show, ship."),
+    "train": ("mlplatform.cli.train", "train", "Tune a model on Spark in its environment, log to MLflow, register it."),
 }
 
 

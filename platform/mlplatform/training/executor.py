@@ -25,6 +25,7 @@ where the Arrow table holds the feature and label columns plus ``__fold__``
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import time
@@ -265,6 +266,11 @@ def _frame_of(payload: dict[str, Any]) -> Any:
     return _FRAMES[key]
 
 
+@functools.lru_cache(maxsize=4)
+def _report_of(packages: tuple[str, ...]) -> dict[str, Any]:
+    return environment_report(packages)
+
+
 def run_partition(broadcast: Any, tasks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Spark ``mapPartitions`` body: run each task of the partition against the broadcast data."""
     from pyspark import TaskContext
@@ -272,7 +278,7 @@ def run_partition(broadcast: Any, tasks: Iterator[dict[str, Any]]) -> Iterator[d
     payload = broadcast.value
     frame = _frame_of(payload)
     context = TaskContext.get()
-    env = environment_report(payload.get("packages", ()))
+    env = _report_of(tuple(payload.get("packages", ())))
     for task in tasks:
         result = run_task(task, payload, frame)
         result["attempt"] = context.attemptNumber() if context else 0

@@ -24,7 +24,7 @@ from mlplatform.training.spec import ModelSpec, Threshold, load_spec
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["TrainingData", "TrainResult", "ThresholdError", "train", "load_training_data", "check_thresholds"]
+__all__ = ["TrainingData", "TrainResult", "ThresholdError", "train", "load_training_data", "check_thresholds", "summary_lines"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,21 @@ class TrainResult:
     @property
     def model_id(self) -> str | None:
         return f"model:{self.model}@{self.version}" if self.version is not None else None
+
+
+def summary_lines(result: TrainResult) -> list[str]:
+    """A short human report of a training run (for the CLI and the job's log)."""
+    holdout = ", ".join(f"{k} {v:.4f}" for k, v in result.holdout_metrics.items())
+    lines = [
+        f"model {result.model}: {result.trials} trials, best trial {result.best_trial} {result.best_params}",
+        f"  cv score {result.cv_score:.4f}; held-out {holdout}",
+        f"  search {result.search_wall_time:.1f} s wall, {result.search_fit_time:.1f} s of fits, efficiency {result.efficiency:.2f}, {result.retried_tasks} task(s) retried",
+        f"  executors ran Python {result.executor.get('python')} with scikit-learn {result.executor.get('packages', {}).get('scikit-learn')}",
+        f"  MLflow run {result.run_id}",
+    ]
+    if result.version is not None:
+        lines.append(f"registered {result.model_id} (alias challenger)")
+    return lines
 
 
 def load_training_data(spec: ModelSpec, settings: Settings, version: int | None = None) -> TrainingData:
@@ -173,31 +188,48 @@ def _flat_params(spec: ModelSpec) -> dict[str, Any]:
     return out
 
 
-def _resolve_env(spec: ModelSpec, explicit: str | None) -> Any:
-    """The environment artifact the spec (or ``--env``) names, or None for the driver's Python."""
-    ref = explicit or spec.env
+def _submitted_env_id() -> str | None:
+    """The env id ``mlp submit --env`` put in the Spark conf, inside a spark-submit driver."""
+    from mlplatform.spark import under_spark_submit
+
+    if not under_spark_submit():
+        return None
+    from pyspark import SparkConf
+
+    from mlplatform.envs import ENV_ID_CONF
+
+    return SparkConf().get(ENV_ID_CONF, None)
+
+
+def _resolve_env(spec: ModelSpec, settings: Settings, explicit: str | None) -> Any:
+    """The environment trials run in: ``--env``, else the one shipped by ``mlp submit --env``, else the spec's.
+
+    None means the driver's Python (no ``env`` anywhere).
+    """
+    from mlplatform.spark import under_spark_submit
+
+    shipped = _submitted_env_id()
+    ref = explicit or shipped or spec.env
     if not ref:
         return None
+    if under_spark_submit() and not shipped:
+        raise TrainingError(f"model '{spec.name}' runs in environment '{ref}' but this job was submitted without it", f"submit with: mlp submit --env {ref} tune {spec.name}")
     from mlplatform import envs
 
     try:
-        return envs.resolve(ref)
+        artifact = envs.resolve(ref, settings)
     except PlatformError as exc:
         raise TrainingError(f"model '{spec.name}': environment '{ref}' cannot be resolved: {exc.message}", exc.hint) from exc
+    if shipped and shipped != artifact.id:
+        raise TrainingError(f"model '{spec.name}' asks for {artifact.id} but the job was submitted with {shipped}", f"submit with --env {artifact.id}, or drop --env from the train arguments")
+    return artifact
 
 
 def _session(spec: ModelSpec, settings: Settings, env: Any, profile: str | None) -> "SparkSession":
-    from mlplatform import spark as sparklib
+    """A session whose executors run ``env`` (checked by a preflight task per core)."""
+    from mlplatform.spark import session
 
-    kwargs: dict[str, Any] = {"profile": profile, "app_name": f"mlp-train-{spec.name}", "settings": settings}
-    if env is not None:
-        kwargs["env"] = env
-    session = sparklib.session(**kwargs)
-    if env is not None:
-        from mlplatform import envs
-
-        envs.preflight(session, env)
-    return session
+    return session(profile=profile, app_name=f"mlp-train-{spec.name}", settings=settings, env=env)
 
 
 def _register(spec: ModelSpec, settings: Settings, tracker: _Tracker, tags: dict[str, str]) -> int:
@@ -232,7 +264,7 @@ def _log_model(tracker: _Tracker, prepared: Prepared, refit: dict[str, Any], env
 
     executor = refit["environment"]
     packages = executor.get("packages", {})
-    lock = list(getattr(env, "requirements", None) or []) if env is not None else None
+    lock = [f"{name}=={version}" for name, version in sorted(env.packages.items())] if env is not None else None
     example = prepared.frame[~prepared.frame["__holdout__"]][prepared.features].head(len(refit["example_predictions"]))
     model_dir = write_model_dir(
         workdir / MODEL_ARTIFACT,
@@ -290,7 +322,7 @@ def train(
     settings = settings or load_settings()
     spec = model if isinstance(model, ModelSpec) else load_spec(model)
     check_estimator(spec)
-    artifact = _resolve_env(spec, env)
+    artifact = _resolve_env(spec, settings, env)
     data = data or load_training_data(spec, settings, training_set_version)
     prepared = prepare(spec, data.frame)
     tracking.configure(settings)
