@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "submit": ("mlplatform.cli.submit", "submit", "Run a driver in jobs/ with spark-submit."),
     "env": ("mlplatform.cli.env", "env", "Model environments: lock, build, list, show, ship."),
     "train": ("mlplatform.cli.train", "train", "Tune a model on Spark in its environment, log to MLflow, register it."),
+    "features": ("mlplatform.cli.features", "features", "Feature sets: generate demo data, apply, ingest, list, search, describe."),
+    "trainset": ("mlplatform.cli.trainset", "trainset", "Point-in-time training sets: build, rebuild, list, describe."),
 }
 
 

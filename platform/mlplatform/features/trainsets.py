@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTO_MAX_BYTES", "AUTO_MAX_ROWS", "MANIFEST_KEY", "BuildResult", "Plan", "trainset_table", "plan",
-    "choose_engine", "build", "rebuild", "trainset_manifest", "read_trainset", "trainset_versions",
+    "choose_engine", "build", "rebuild", "trainset_manifest", "read_trainset", "trainset_versions", "canonical",
+    "same_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -357,6 +358,25 @@ def _nullable_pandas(table: "pa.Table") -> "pd.DataFrame":
                pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype(),
                pa.large_string(): pd.StringDtype()}
     return table.to_pandas(types_mapper=mapping.get)
+
+
+def canonical(frame: "pd.DataFrame", columns: list[str]) -> "pd.DataFrame":
+    """Rows in a comparable form: numbers as nullable floats, text as strings, sorted by every column."""
+    import pandas as pd
+
+    out = frame[list(columns)].copy()
+    for column in columns:
+        series = out[column]
+        if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+            out[column] = series.astype("Float64")
+        elif not pd.api.types.is_datetime64_any_dtype(series):
+            out[column] = series.astype("string")
+    return out.sort_values(list(columns)).reset_index(drop=True)
+
+
+def same_rows(a: "pd.DataFrame", b: "pd.DataFrame", columns: list[str]) -> bool:
+    """Whether two frames hold the same rows (as multisets) in ``columns``, whatever their order and dtypes."""
+    return len(a) == len(b) and canonical(a, columns).equals(canonical(b, columns))
 
 
 def rebuild(name: str, version: int | None = None, settings: Settings | None = None, engine: str | None = None,
