@@ -68,26 +68,24 @@ class _Local(_Backend):
     def exists(self, uri: str) -> bool:
         return os.path.lexists(local_path(uri))
 
-    def put(self, local: Path, uri: str) -> None:
-        target = Path(local_path(uri))
+    @staticmethod
+    def _copy(source: Path, target: Path) -> None:
+        """Copy under a temporary name in the target folder, then rename into place."""
+        if not source.is_file():
+            raise FileNotFoundError(str(source))
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(_tmp_name(target.name))
         try:
-            shutil.copyfile(local, partial)
+            shutil.copyfile(source, partial)
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
 
+    def put(self, local: Path, uri: str) -> None:
+        self._copy(local, Path(local_path(uri)))
+
     def get(self, uri: str, local: Path) -> None:
-        source = Path(local_path(uri))
-        if not source.is_file():
-            raise FileNotFoundError(str(source))
-        partial = local.with_name(_tmp_name(local.name))
-        try:
-            shutil.copyfile(source, partial)
-            os.replace(partial, local)
-        finally:
-            partial.unlink(missing_ok=True)
+        self._copy(Path(local_path(uri)), local)
 
     def delete(self, uri: str, recursive: bool) -> bool:
         path = Path(local_path(uri))

@@ -124,5 +124,5 @@ def pack_conda(prefix: Path, output: Path) -> None:
     try:
         conda_pack.pack(prefix=str(prefix), output=str(output), format="tar.gz", compress_level=4,
                         n_threads=os.cpu_count() or 1, force=True)
-    except conda_pack.CondaPackException as exc:
-        raise EnvError(f"conda-pack cannot pack {prefix}: {exc}", "build it with builder: conda from a clean prefix") from exc
+    except Exception as exc:  # conda-pack raises CondaPackException, and KeyError on malformed records
+        raise EnvError(f"conda-pack cannot pack {prefix}: {exc!r}", "build it with builder: conda from a clean prefix") from exc

@@ -91,7 +91,8 @@ def spark_conf(
     if is_local_master(master):
         out["spark.pyspark.python"] = str(unpack(artifact, settings) / "bin" / "python")
         return out
-    out["spark.archives"] = f"{_spark_uri(artifact.uri)}#environment"
+    archive = f"{_spark_uri(artifact.uri)}#environment"
+    out["spark.archives"] = ",".join(a for a in (effective.get("spark.archives"), archive) if a)
     out["spark.pyspark.python"] = ARCHIVE_PYTHON
     if master.startswith("yarn"):
         out["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = ARCHIVE_PYTHON
