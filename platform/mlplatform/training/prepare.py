@@ -75,7 +75,7 @@ def check_estimator(spec: ModelSpec) -> None:
             raise TrainingError(f"model '{spec.name}': {spec.estimator} rejects parameters {shown}: {exc}", "fix the value in params or search.space") from exc
 
 
-def _columns(spec: ModelSpec, frame: Any) -> list[str]:
+def _columns(spec: ModelSpec, frame: Any, exclude: tuple[str, ...]) -> list[str]:
     columns = list(frame.columns)
     if spec.label not in columns:
         raise TrainingError(
@@ -88,7 +88,8 @@ def _columns(spec: ModelSpec, frame: Any) -> list[str]:
             raise TrainingError(f"model '{spec.name}': feature column(s) {', '.join(missing)} are not in training set '{spec.training_set.name}'", f"its columns are: {', '.join(map(str, columns))}")
         features = list(spec.features)
     else:
-        features = [c for c in columns if c != spec.label and c not in spec.exclude]
+        skip = {spec.label, *spec.exclude, *exclude}
+        features = [c for c in columns if c not in skip]
     if spec.label in features:
         raise TrainingError(f"model '{spec.name}': the label '{spec.label}' is also listed as a feature", "remove it from features")
     if not features:
@@ -105,8 +106,10 @@ def cv_splits(spec: ModelSpec, y: Any) -> Any:
     return kind(n_splits=spec.cv.folds, shuffle=spec.cv.shuffle, random_state=seed)
 
 
-def prepare(spec: ModelSpec, frame: Any) -> Prepared:
+def prepare(spec: ModelSpec, frame: Any, exclude: tuple[str, ...] = ()) -> Prepared:
     """Select columns, check the label, draw the held-out split and the CV folds.
+
+    ``exclude`` adds columns that are never features (the training set's keys and event time).
 
     Raises:
         TrainingError: missing columns, a label that is not binary, too few rows per class.
@@ -114,7 +117,7 @@ def prepare(spec: ModelSpec, frame: Any) -> Prepared:
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    features = _columns(spec, frame)
+    features = _columns(spec, frame, exclude)
     data = frame[features + [spec.label]].reset_index(drop=True)
     y = data[spec.label]
     if y.isna().any():

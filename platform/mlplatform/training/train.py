@@ -44,6 +44,7 @@ class TrainingData:
     frame: Any
     training_set_id: str | None = None
     feature_sets: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # entity keys and event time: never features
 
 
 @dataclass
@@ -96,12 +97,19 @@ def load_training_data(spec: ModelSpec, settings: Settings, version: int | None 
     name = spec.training_set.name
     wanted = version if version is not None else spec.training_set.version
     try:
-        manifest = features.trainset_manifest(name, version=wanted)
-        frame = features.read_trainset(name, version=manifest.version)
+        manifest = features.trainset_manifest(name, version=wanted, settings=settings)
+        frame = features.read_trainset(name, version=manifest["version"], settings=settings)
     except PlatformError as exc:
         at = f"version {wanted}" if wanted is not None else "latest version"
         raise TrainingError(f"model '{spec.name}': training set '{name}' ({at}) cannot be read: {exc.message}", exc.hint) from exc
-    return TrainingData(frame=frame, training_set_id=manifest.id, feature_sets=tuple(manifest.feature_set_ids))
+    labels = manifest.get("spec", {}).get("labels", {})
+    keys = [*labels.get("keys", []), labels.get("event_timestamp")]
+    return TrainingData(
+        frame=frame,
+        training_set_id=manifest["id"],
+        feature_sets=tuple(sorted(f["id"] for f in manifest.get("features", {}).values())),
+        exclude=tuple(k for k in keys if k),
+    )
 
 
 def check_thresholds(thresholds: list[Threshold], metrics: dict[str, float]) -> list[str]:
@@ -324,7 +332,7 @@ def train(
     check_estimator(spec)
     artifact = _resolve_env(spec, settings, env)
     data = data or load_training_data(spec, settings, training_set_version)
-    prepared = prepare(spec, data.frame)
+    prepared = prepare(spec, data.frame, exclude=data.exclude)
     tracking.configure(settings)
     tags = {
         TAG_SPEC_HASH: spec.digest(),
