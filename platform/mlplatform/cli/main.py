@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("mlplatform.cli.config", "config", "Show the settings in effect."),
     "submit": ("mlplatform.cli.submit", "submit", "Run a driver in jobs/ with spark-submit."),
     "env": ("mlplatform.cli.env", "env", "Model environments: lock, build, list, show, ship."),
+    "serve": ("mlplatform.cli.serve", "serve", "Serve a model over HTTP locally, as its Docker image would."),
+    "export": ("mlplatform.cli.export", "export", "Export a model: a Docker build context for online scoring."),
     "train": ("mlplatform.cli.train", "train", "Tune a model on Spark in its environment, log to MLflow, register it."),
     "features": ("mlplatform.cli.features", "features", "Feature sets: generate demo data, apply, ingest, list, search, describe."),
     "trainset": ("mlplatform.cli.trainset", "trainset", "Point-in-time training sets: build, rebuild, list, describe."),

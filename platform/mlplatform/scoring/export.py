@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,8 @@ __all__ = [
     "render_dockerfile",
     "serving_config",
     "dependency_set",
+    "serve_command",
+    "ServeCommand",
     "context_venv",
 ]
 
@@ -67,16 +70,21 @@ _FORBIDDEN = ("mlflow", "mlflow-skinny", "flask", "pyspark", "mlplatform")
 
 @dataclass(frozen=True)
 class DependencySet:
-    """What the image installs: the env's Python and its exact lock.
+    """What the image installs: the model's environment, exactly as locked.
 
     Attributes:
-        env_id: ``env:<name>@<hash12>`` the lock comes from.
-        python_version: the env's Python (``3.11`` or ``3.11.7``), the base image tag.
-        lock: exact requirement lines (``name==version``), installed with ``--no-deps``.
+        env_id: ``env:<name>@<hash12>`` of the environment.
+        python_version: the environment's exact Python.
+        base_image: the image the dependency layer sits on (``python:<version>-slim``).
+        layer: Dockerfile lines from :func:`mlplatform.envs.dockerfile_dependency_layer`;
+            they install the lock into a venv that comes first on ``PATH``.
+        lock: the same pins as ``name==version`` lines.
     """
 
-    env_id: str | None
+    env_id: str
     python_version: str
+    base_image: str
+    layer: str
     lock: tuple[str, ...]
 
 
@@ -100,7 +108,13 @@ def dependency_set(info: ModelVersionInfo, settings: Settings) -> DependencySet:
             "register models through 'mlp train', or set the tag to the env id the model was trained in",
         )
     artifact = envs.resolve(info.env_id, settings)
-    return DependencySet(env_id=info.env_id, python_version=artifact.python_version, lock=tuple(artifact.packages))
+    return DependencySet(
+        env_id=artifact.id,
+        python_version=artifact.python_version,
+        base_image=envs.docker_base_image(artifact),
+        layer=envs.dockerfile_dependency_layer(artifact),
+        lock=tuple(f"{name}=={version}" for name, version in sorted(artifact.packages.items())),
+    )
 
 
 def server_requirements(lock: tuple[str, ...]) -> tuple[str, ...]:
@@ -179,27 +193,25 @@ def render_dockerfile(config: dict[str, Any], deps: DependencySet, server_reqs: 
 # environment {deps.env_id}; written by `mlp export docker` (mlplatform).
 # Build: docker build -t {config['model_name']}:{config['model_version']} .
 # Run:   docker run -p 8080:8080 {config['model_name']}:{config['model_version']}
-FROM python:{deps.python_version}-slim
+FROM {deps.base_image}
+USER root
 
 ENV PYTHONDONTWRITEBYTECODE=1 \\
     PYTHONUNBUFFERED=1 \\
     PIP_NO_CACHE_DIR=1 \\
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN groupadd --system --gid {UID} mlp \\
- && useradd --system --uid {UID} --gid mlp --no-create-home --home-dir {APP_DIR} --shell /usr/sbin/nologin mlp
-
-WORKDIR {APP_DIR}
-
-# Dependency layer: the environment lock, exactly as locked (no resolution).
-COPY {LOCK_FILE} {APP_DIR}/{LOCK_FILE}
-RUN pip install --no-deps -r {APP_DIR}/{LOCK_FILE}
+{deps.layer.rstrip()}
 
 # The WSGI server: {', '.join(server_reqs) or 'already in the lock'}.
 COPY {SERVER_REQUIREMENTS_FILE} {APP_DIR}/{SERVER_REQUIREMENTS_FILE}
-RUN pip install --no-deps -r {APP_DIR}/{SERVER_REQUIREMENTS_FILE}
+RUN python -m pip install --no-deps -r {APP_DIR}/{SERVER_REQUIREMENTS_FILE}
+
+RUN groupadd --system --gid {UID} mlp \\
+ && useradd --system --uid {UID} --gid mlp --no-create-home --home-dir {APP_DIR} --shell /usr/sbin/nologin mlp
 
 # The model and the server.
+WORKDIR {APP_DIR}
 COPY {MODEL_DIR}/ {APP_DIR}/{MODEL_DIR}/
 COPY {files}
 
@@ -249,13 +261,62 @@ def write_context(model_dir: str | os.PathLike[str], info: ModelVersionInfo, dep
 
 def export_docker(ref: str, out: str | os.PathLike[str], settings: Settings) -> Path:
     """Resolve ``ref`` (``NAME@ALIAS|VERSION``) and write its Docker build context to ``out``."""
-    from mlplatform.registry import download, resolve
+    from mlplatform.registry import resolve
 
-    info = resolve(ref, settings)
+    return _export(resolve(ref, settings), out, settings)
+
+
+def _export(info: ModelVersionInfo, out: str | os.PathLike[str], settings: Settings) -> Path:
+    from mlplatform.registry import download
+
     deps = dependency_set(info, settings)
     with tempfile.TemporaryDirectory(prefix="mlp-export-") as tmp:
         model_dir = download(info, tmp, settings)
         return write_context(model_dir, info, deps, out)
+
+
+@dataclass(frozen=True)
+class ServeCommand:
+    """The image's entrypoint, set up to run from a local build context."""
+
+    model_id: str
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str]
+    options: dict[str, str]
+
+    def render(self) -> str:
+        """A shell line a person can paste."""
+        variables = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.options.items()))
+        return f"cd {shlex.quote(str(self.cwd))} && {variables} {shlex.join(self.argv)}".replace("  ", " ")
+
+
+def serve_command(
+    ref: str,
+    settings: Settings,
+    options: dict[str, str],
+    python: str | None = None,
+    isolated: bool = False,
+    context: str | os.PathLike[str] | None = None,
+) -> ServeCommand:
+    """Export ``ref`` to a local context and return the command that serves it as the image would.
+
+    Args:
+        options: ``MLP_*`` server variables (``MLP_PORT``, ``MLP_WORKERS``...; see gunicorn.conf.py).
+        python: interpreter to run (default: the current one).
+        isolated: run in a venv of exactly the image's dependency set (built once, cached
+            under ``<home>/serving/venvs``).
+        context: where to write the context (default ``<home>/serving/<model>/<version>``).
+    """
+    from mlplatform.registry import resolve
+
+    info = resolve(ref, settings)
+    target = Path(context) if context else Path(settings.home) / "serving" / info.name / str(info.version)
+    written = _export(info, target, settings).resolve()
+    if isolated:
+        python = str(context_venv(written, Path(settings.home) / "serving" / "venvs", python) / "bin" / "python")
+    argv = (python or sys.executable, *ENTRYPOINT[1:])
+    return ServeCommand(info.id, argv, written, {**os.environ, **options}, dict(options))
 
 
 def context_venv(context: str | os.PathLike[str], cache_root: str | os.PathLike[str], python: str | None = None) -> Path:

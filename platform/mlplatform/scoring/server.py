@@ -349,7 +349,7 @@ def _columns_of_inputs(inputs: Any, key: str, columns: tuple[ColumnSpec, ...] | 
 
 def _parse_json(body: bytes, columns: tuple[ColumnSpec, ...] | None) -> pd.DataFrame:
     try:
-        payload = json.loads(body)
+        payload = json.loads(body.decode("utf-8"))
     except RecursionError:
         raise RequestError("the JSON body is nested too deeply") from None
     except UnicodeDecodeError as exc:
