@@ -77,12 +77,11 @@ def build_submit(
         from mlplatform import envs
 
         conf.update(envs.spark_conf(env, settings, profile, conf))
-    master = conf["spark.master"]
-    if master.startswith("yarn") and not (settings.hadoop_conf_dir or os.environ.get("HADOOP_CONF_DIR")):
-        raise SubmitError(
-            f"profile '{profile}' submits to YARN but HADOOP_CONF_DIR is not set",
-            "run 'mlp hadoop up' or set hadoop_conf_dir in conf/platform.yaml",
-        )
+    yarn_env: dict[str, str] = {}
+    if conf["spark.master"].startswith("yarn"):
+        from mlplatform import yarn
+
+        yarn_env = yarn.prepare(settings, conf, profile)
     home = spark_home(settings)
     argv = [str(home / "bin" / "spark-submit")]
     for key, flag in _FLAG_SETTINGS.items():
@@ -110,4 +109,5 @@ def build_submit(
     }
     if settings.hadoop_conf_dir:
         env["HADOOP_CONF_DIR"] = settings.hadoop_conf_dir
+    env.update(yarn_env)
     return SubmitCommand(argv=argv, env=env)

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("mlplatform.cli.serve", "serve", "Serve a model over HTTP locally, as its Docker image would."),
     "export": ("mlplatform.cli.export", "export", "Export a model: a Docker build context for online scoring."),
     "train": ("mlplatform.cli.train", "train", "Tune a model on Spark in its environment, log to MLflow, register it."),
+    "hadoop": ("mlplatform.cli.hadoop", "hadoop", "One-machine Hadoop (HDFS + YARN): up, status, down, logs."),
     "features": ("mlplatform.cli.features", "features", "Feature sets: generate demo data, apply, ingest, list, search, describe."),
     "trainset": ("mlplatform.cli.trainset", "trainset", "Point-in-time training sets: build, rebuild, list, describe."),
 }
@@ -71,7 +72,7 @@ def cli(ctx: click.Context, conf_file: str | None, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "mlp: %(message)s",
     )
-    for noisy in ("py4j", "alembic", "urllib3", "mlflow", "matplotlib"):
+    for noisy in ("py4j", "alembic", "urllib3", "mlflow", "matplotlib", "hdfs"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -30,9 +30,14 @@ def submit(profile: str | None, spark_conf: tuple[str, ...], print_only: bool, e
     from mlplatform.config import load_settings
     from mlplatform.submit import build_submit
 
-    command = build_submit(load_settings(), job, args, profile=profile, extra_conf=_parse_conf(spark_conf), env=env_id)
+    settings = load_settings()
+    command = build_submit(settings, job, args, profile=profile, extra_conf=_parse_conf(spark_conf), env=env_id)
     if print_only:
         click.echo(command.render())
         return
+    from mlplatform import yarn
+
+    if yarn.is_yarn(command.argv):
+        sys.exit(yarn.run(command, settings))
     sys.stdout.flush()
     os.execve(command.argv[0], command.argv, command.full_env())
