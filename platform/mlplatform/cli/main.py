@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "env": ("mlplatform.cli.env", "env", "Model environments: lock, build, list, show, ship."),
     "serve": ("mlplatform.cli.serve", "serve", "Serve a model over HTTP locally, as its Docker image would."),
     "export": ("mlplatform.cli.export", "export", "Export a model: a Docker build context for online scoring."),
+    "lineage": ("mlplatform.cli.lineage", "lineage", "What produced an artifact and what used it (tree, dot, svg, html)."),
+    "audit": ("mlplatform.cli.audit", "audit", "Who did what, when: builds, registrations, promotions, scoring."),
+    "models": ("mlplatform.cli.models", "models", "Registered models: list, describe, promote, rollback."),
     "train": ("mlplatform.cli.train", "train", "Tune a model on Spark in its environment, log to MLflow, register it."),
     "hadoop": ("mlplatform.cli.hadoop", "hadoop", "One-machine Hadoop (HDFS + YARN): up, status, down, logs."),
     "features": ("mlplatform.cli.features", "features", "Feature sets: generate demo data, apply, ingest, list, search, describe."),
@@ -55,7 +58,9 @@ class LazyGroup(click.Group):
         except PlatformError as exc:
             if ctx.obj and ctx.obj.get("verbose"):
                 raise
-            raise click.ClickException(exc.render()) from exc
+            error = click.ClickException(exc.render())
+            error.exit_code = getattr(exc, "exit_code", 1)  # e.g. 3 unknown id, 4 no champion, 99 no new data
+            raise error from exc
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
