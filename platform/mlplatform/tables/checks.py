@@ -1,0 +1,29 @@
+"""Argument checks shared by the Spark and the deltalake writers, run before any work."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from mlplatform.errors import TableError
+from mlplatform.tables.reader import exists, open_table
+
+__all__ = ["check_write_args", "MODES"]
+
+MODES = ("append", "overwrite")
+
+
+def check_write_args(uri: str, mode: str, partition_by: Sequence[str] | None) -> None:
+    """A supported mode, and partition columns that match the table's when it exists."""
+    if mode not in MODES:
+        raise TableError(f"write mode {mode!r} for table {uri} is not supported", "use mode='append' or mode='overwrite' (Spark: with replace_where to replace a partition)")
+    if partition_by is None:
+        return
+    if isinstance(partition_by, str) or not all(isinstance(c, str) for c in partition_by):
+        raise TableError(f"partition_by for table {uri} must be a list of column names, got {partition_by!r}", f"write partition_by=[{partition_by!r}]")
+    if exists(uri):
+        current = list(open_table(uri)[0].metadata().partition_columns)
+        if list(partition_by) != current:
+            raise TableError(
+                f"table {uri} is partitioned by {current or 'nothing'}, not {list(partition_by)}",
+                "leave partition_by out for an existing table, or write a new table",
+            )

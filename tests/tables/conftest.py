@@ -1,0 +1,96 @@
+"""Fixtures for the tables tests: copies of the shared Delta test data, table paths, a gate UDF."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TESTDATA = REPO.parent / "shared" / "testdata" / "delta"
+
+# Row counts and latest versions stated in /work/shared/testdata/README.md (read by deltalake there).
+EXPECTED = {
+    "simple_table": {"rows": 3, "version": 4},
+    "simple_table_with_checkpoint": {"rows": 11, "version": 10},
+    "delta-0.8.0-partitioned": {"rows": 7},
+    "delta-2.2.0-partitioned-types": {"rows": 3},
+    "delta-0.8.0-null-partition": {"rows": 2},
+    "delta-0.8.0-special-partition": {"rows": 2},
+    "table_with_column_mapping": {"rows": 5, "columns": ["Company Very Short", "Super Name"]},
+    "table-with-dv-small": {"rows": 8, "values": list(range(1, 9))},
+}
+
+
+@pytest.fixture(scope="session")
+def testdata_tables() -> list[str]:
+    names = sorted(p.name for p in TESTDATA.iterdir() if (p / "_delta_log").is_dir())
+    assert set(names) == set(EXPECTED), "testdata README and folder disagree"
+    return names
+
+
+@pytest.fixture
+def copy_testdata(tmp_path: Path) -> Callable[[str], str]:
+    """Copy a shared test table into tmp_path (never write to the shared copy)."""
+
+    def copy(name: str) -> str:
+        dest = tmp_path / "testdata" / name
+        shutil.copytree(TESTDATA / name, dest)
+        return str(dest)
+
+    return copy
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> str:
+    """A fresh table location."""
+    return str(tmp_path / "warehouse" / "t")
+
+
+class Gate:
+    """Holds a Spark task until released: makes two writers overlap for certain.
+
+    ``hold(df)`` returns ``df`` whose tasks signal ``started`` and then wait for
+    ``release()``; the writer's Delta transaction is open (snapshot read) the whole time.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.started = folder / "started"
+        self.released = folder / "released"
+
+    def hold(self, df: Any) -> Any:
+        from pyspark.sql import functions as F
+
+        started, released = str(self.started), str(self.released)
+
+        def wait(value: Any) -> Any:
+            import os
+            import time as _time
+
+            open(started, "w").close()
+            deadline = _time.time() + 120
+            while not os.path.exists(released) and _time.time() < deadline:
+                _time.sleep(0.02)
+            return value
+
+        first = df.columns[0]
+        udf = F.udf(wait, df.schema[first].dataType)
+        return df.coalesce(1).withColumn(first, udf(F.col(first)))
+
+    def wait_started(self, timeout: float = 120) -> None:
+        deadline = time.time() + timeout
+        while not self.started.exists():
+            assert time.time() < deadline, "gated write never started"
+            time.sleep(0.02)
+
+    def release(self) -> None:
+        self.released.touch()
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Gate:
+    return Gate(tmp_path / "gate")
