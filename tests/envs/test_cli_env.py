@@ -18,7 +18,8 @@ def _env(built_env) -> dict[str, str]:
 def test_build_of_a_built_spec_is_cached(built_env):
     result = run_mlp(["env", "build", str(built_env.spec_path)], env=_env(built_env))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"{built_env.id}  ")
+    assert result.stdout.splitlines()[-1].startswith(f"{built_env.id}  ")
+    assert "is already built" in result.stderr
 
 
 def test_lock_reports_the_added_arrow_packages(built_env):
