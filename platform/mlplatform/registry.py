@@ -139,9 +139,16 @@ def _versions_summary(client: Any, name: str) -> str:
         versions = []
     if not versions:
         return f"no model named '{name}' is registered; train one with 'mlp train {name}'"
+    # search results leave aliases out on some stores; the registered model has them all
+    by_version: dict[str, list[str]] = {}
+    try:
+        for alias, version in (client.get_registered_model(name).aliases or {}).items():
+            by_version.setdefault(str(version), []).append(alias)
+    except MlflowException:
+        pass
     parts = []
     for mv in sorted(versions, key=lambda v: int(v.version)):
-        aliases = ",".join(getattr(mv, "aliases", []) or [])
+        aliases = ",".join(sorted(set(getattr(mv, "aliases", []) or []) | set(by_version.get(str(mv.version), []))))
         parts.append(f"{mv.version}{f' ({aliases})' if aliases else ''}")
     return f"registered versions of '{name}': {', '.join(parts)}"
 

@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "hadoop": ("mlplatform.cli.hadoop", "hadoop", "One-machine Hadoop (HDFS + YARN): up, status, down, logs."),
     "features": ("mlplatform.cli.features", "features", "Feature sets: generate demo data, apply, ingest, list, search, describe."),
     "trainset": ("mlplatform.cli.trainset", "trainset", "Point-in-time training sets: build, rebuild, list, describe."),
+    "score": ("mlplatform.cli.score", "score", "Batch-score a table with a registered model, in its environment."),
+    "scores": ("mlplatform.cli.score", "scores", "Scoring results: list, describe, preview (no Spark)."),
 }
 
 

@@ -23,18 +23,20 @@ def score(model: str, input_: str, run_date: str | None, keys: str | None, where
           profile: str | None, summary: str | None, print_only: bool) -> None:
     """Score a table with MODEL (NAME@ALIAS or NAME@VERSION) into <warehouse>/scores/NAME.
 
-    The alias is resolved here, so the job scores exactly that version, in the
+    The alias and the input's current Delta version are resolved here, so the job
+    scores exactly that model version on exactly that input snapshot, in the
     environment the version records (shipped with the job).
     """
     from mlplatform import registry
     from mlplatform.config import load_settings
-    from mlplatform.scoring.batch import parse_run_date, score_command
+    from mlplatform.scoring.batch import parse_run_date, resolve_input, score_command
 
     settings = load_settings()
     day = parse_run_date(run_date)
     info = registry.resolve(model, settings)
+    source = resolve_input(settings, input_, input_version)
     key_list = [k for k in keys.split(",") if k] if keys else None
-    command = score_command(settings, info, input_, day, keys=key_list, where=where, input_version=input_version,
+    command = score_command(settings, info, input_, day, keys=key_list, where=where, input_version=source.version,
                             summary=summary, profile=profile)
     if print_only:
         click.echo(command.render())

@@ -114,7 +114,7 @@ class InputTable:
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """What a scoring run wrote."""
+    """What a scoring run wrote, and where the model ran (``worker``: the probe task's report)."""
 
     model: str
     model_version: int
@@ -127,7 +127,7 @@ class ScoreResult:
     rows: int
     seconds: float
     columns: tuple[str, ...] = ()
-    workers: tuple[str, ...] = field(default=(), compare=False)
+    worker: dict[str, Any] = field(default_factory=dict, compare=False)  # the probe task's interpreter and packages
 
     @property
     def scores_id(self) -> str:
@@ -164,7 +164,7 @@ def resolve_input(settings: Settings, text: str, version: int | None = None) -> 
     """
     from mlplatform import tables
 
-    is_path = "://" in text or text.startswith(("/", ".", "~"))
+    is_path = "://" in text or text.startswith(("/", "./", "../", "~"))
     match = None if is_path else _INPUT_NAME.match(text)
     if not is_path and match is None:
         raise ScoringError(f"input '{text}' is neither a feature-set name nor a table path", "pass NAME, fs:NAME@vN or a Delta table path/URI")
@@ -174,14 +174,14 @@ def resolve_input(settings: Settings, text: str, version: int | None = None) -> 
         version = int(match.group("version")) if match.group("version") else version
         keys = _feature_set_keys(name)
     else:
-        uri = str(Path(text).expanduser().resolve()) if not "://" in text else text
+        uri = tables.resolve_name(settings, text)
         keys = ()
-    current = tables.version(uri, settings=settings)
-    if current is None:
+    if not tables.exists(uri):
         hint = "ingest the feature set first ('mlp features ingest NAME')" if match else "check the path; it must be a Delta table"
         raise ScoringError(f"input table {uri} does not exist", hint)
-    if version is not None and version > current:
-        raise ScoringError(f"input table {uri} has no version {version}", f"its latest version is {current}")
+    current = tables.version(uri)
+    if version is not None and not 0 <= version <= current:
+        raise ScoringError(f"input table {uri} has no version {version}", f"its versions go from 0 to {current}")
     pinned = current if version is None else version
     ident = f"fs:{match.group('name')}@v{pinned}" if match else f"delta:{uri}@v{pinned}"
     return InputTable(id=ident, uri=uri, version=pinned, keys=keys)
@@ -447,8 +447,8 @@ def score(
         F.lit(day).cast("date").alias("run_date"),
     )
     target = scores_uri(settings, info.name)
-    metadata = tables.commit_metadata(job="score", run_id=run_id)
-    metadata.update({"model": info.id, "input": source.id, "run_date": day.isoformat(), "env_id": info.env_id or ""})
+    metadata = {"job": "score", "run_id": run_id, "model": info.id, "input": source.id, "run_date": day.isoformat(),
+                "env_id": info.env_id or ""}
     conf = spark.conf
     previous = conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
     conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows(len(features))))
@@ -463,7 +463,7 @@ def score(
         raise _failure(exc, info.id, source.id) from exc
     finally:
         conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
-    rows = tables.written_rows(target, version, settings=settings)
+    rows = tables.written_rows(target, version)
     result = ScoreResult(
         model=info.name,
         model_version=info.version,
@@ -476,7 +476,7 @@ def score(
         rows=rows,
         seconds=round(time.monotonic() - started, 3),
         columns=tuple(out.columns),
-        workers=(str(worker.get("executable")),),
+        worker=worker,
     )
     edges = [lineage.Edge(info.id, "model", result.scores_id), lineage.Edge(source.id, "input", result.scores_id)]
     if info.env_id:

@@ -87,16 +87,17 @@ def _score_one(settings: Settings, entry: ScoringEntry, day: date, profile: str 
     try:
         info = registry.resolve(ref, settings)
         log.info("%s: resolved to version %d (%s)", ref, info.version, info.env_id or "no env recorded")
-        from mlplatform.scoring.batch import score_command
+        from mlplatform.scoring.batch import resolve_input, score_command
 
+        source = resolve_input(settings, entry.input)
         summary = logs / f"{entry.model}.json"
         summary.unlink(missing_ok=True)
         command = score_command(settings, info, entry.input, day, keys=entry.keys, where=entry.where,
-                                summary=str(summary), profile=profile)
+                                input_version=source.version, summary=str(summary), profile=profile)
     except PlatformError as exc:
         return Outcome(ref, False, exc.render(), time.monotonic() - started)
     job_log = logs / f"{entry.model}.log"
-    log.info("%s: scoring %s for %s (spark log: %s)", ref, entry.input, day.isoformat(), job_log)
+    log.info("%s: scoring %s for %s (spark log: %s)", ref, source.id, day.isoformat(), job_log)
     with open(job_log, "w") as out:
         code = subprocess.run(command.argv, env=command.full_env(), stdout=out, stderr=subprocess.STDOUT).returncode
     result = json.loads(summary.read_text()) if summary.is_file() else {}

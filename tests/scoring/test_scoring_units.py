@@ -1,0 +1,103 @@
+"""Batch scoring pieces without Spark: the signature check, the executor-side scorer, the nightly config."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from scoring_support import FEATURES, make_frame
+
+from mlplatform.errors import ScoringError
+from mlplatform.scoring import arrow_scorer
+from mlplatform.scoring.batch import batch_rows, check_columns, parse_run_date
+
+SIGNATURE = [{"name": "f0", "type": "double"}, {"name": "n", "type": "long"}, {"name": "s", "type": "string"}]
+
+
+def test_check_columns_accepts_widening_and_picks_keys() -> None:
+    features, keys, casts = check_columns(
+        [("id", "bigint"), ("f0", "int"), ("n", "int"), ("s", "string"), ("extra", "double")], SIGNATURE, None, "model:m@1", "in"
+    )
+    assert features == ["f0", "n", "s"]
+    assert keys == ["id", "extra"]  # default: every non-feature column
+    assert casts == {"f0": "double", "n": "bigint"}
+    assert check_columns([("id", "bigint"), ("f0", "double"), ("n", "bigint"), ("s", "string")], SIGNATURE, ["id"], "m", "in")[1] == ["id"]
+
+
+def test_check_columns_names_every_problem() -> None:
+    with pytest.raises(ScoringError) as err:
+        check_columns([("f0", "string"), ("n", "double")], SIGNATURE, None, "model:m@1", "fs:x@v2")
+    text = str(err.value)
+    assert "fs:x@v2 does not match the signature of model:m@1" in text
+    assert "missing feature column(s) s" in text
+    assert "f0 is string, the model expects double" in text and "n is double, the model expects long" in text
+    assert "the input has f0:string, n:double" in text
+
+
+def test_check_columns_refuses_keys_that_clash_with_outputs() -> None:
+    with pytest.raises(ScoringError, match=r"key column\(s\) prediction .* clash"):
+        check_columns([("prediction", "double"), ("f0", "double"), ("n", "bigint"), ("s", "string")], SIGNATURE, None, "m", "in")
+
+
+def test_batch_rows_and_run_dates() -> None:
+    assert batch_rows(10) == 100_000 and batch_rows(1000) == 8388 and batch_rows(10**6) == 1000
+    assert parse_run_date("2024-02-29").isoformat() == "2024-02-29"
+    with pytest.raises(ScoringError, match="'2024-02-30' is not a date"):
+        parse_run_date("2024-02-30")
+
+
+@pytest.fixture
+def shipped(tmp_path: Path, hgb: Any) -> arrow_scorer.ScorerSpec:
+    import cloudpickle
+
+    path = tmp_path / "model.pkl"
+    path.write_bytes(cloudpickle.dumps(hgb))
+    return arrow_scorer.ScorerSpec(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), tuple(FEATURES), ("customer_id",))
+
+
+def _batch(rows: int = 50, seed: int = 7) -> pa.RecordBatch:
+    frame = make_frame(rows, seed=seed).drop(columns="label")
+    return pa.RecordBatch.from_pandas(frame, preserve_index=False)
+
+
+def test_probe_reports_traits_and_scoring_matches_predict_proba(shipped: arrow_scorer.ScorerSpec, hgb: Any) -> None:
+    import json
+
+    info = json.loads(next(arrow_scorer.probe(iter([_batch()]), shipped)).column(0)[0].as_py())
+    assert info["proba"] == "binary" and info["input_mode"] == "numpy" and info["predict_from_proba"] is True
+    assert info["allow_nan"] is True and info["classes"] == [0, 1] and info["prediction_type"] == "int64"
+    spec = arrow_scorer.ScorerSpec(**{**shipped.__dict__, "proba": "binary", "predict_from_proba": True,
+                                      "prediction_type": "int64", "classes": (0, 1), "allow_nan": True})
+    batch = _batch(2000, seed=8)
+    out = pa.Table.from_batches(list(arrow_scorer.score_batches(iter([batch, batch.slice(0, 0)]), spec)))
+    frame = batch.to_pandas()
+    assert out.column_names == ["customer_id", "prediction", "probability"]
+    np.testing.assert_array_equal(out.column("prediction").to_numpy(), hgb.predict(frame[FEATURES]))
+    np.testing.assert_array_equal(out.column("probability").to_numpy(), hgb.predict_proba(frame[FEATURES])[:, 1])
+    assert arrow_scorer.load_model(spec) is arrow_scorer.load_model(spec)  # unpickled once per process
+
+
+def test_nulls_raise_the_marker_for_models_without_nan(shipped: arrow_scorer.ScorerSpec) -> None:
+    batch = _batch()
+    f1 = pa.array([None if i % 5 == 0 else v for i, v in enumerate(batch.column(2).to_pylist())], type=pa.float64())
+    with_nulls = pa.RecordBatch.from_arrays([batch.column(0), batch.column(1), f1, batch.column(3), batch.column(4)], names=batch.schema.names)
+    with pytest.raises(ValueError, match=arrow_scorer.NULL_MARKER + r' \{"f1": 10\}'):
+        list(arrow_scorer.score_batches(iter([with_nulls]), shipped))
+
+
+def test_nightly_config_errors_name_the_key(tmp_path: Path) -> None:
+    from mlplatform.scoring.nightly import load_config
+
+    bad = tmp_path / "scoring.yaml"
+    bad.write_text("models:\n  - model: churn\n    input: x\n    alais: champion\n")
+    with pytest.raises(ScoringError, match=r"models\.0\.alais: Extra inputs are not permitted"):
+        load_config(bad)
+    with pytest.raises(ScoringError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    path, config = load_config(Path(__file__).resolve().parents[2] / "conf" / "scoring.yaml")
+    assert path.name == "scoring.yaml" and isinstance(config.models, list)
