@@ -1,10 +1,18 @@
-"""Fixtures for training tests: a small synthetic binary classification frame and spec dicts."""
+"""Fixtures for training tests.
+
+- ``frame`` / ``make_spec``: a synthetic binary classification frame and spec dicts (fast tests).
+- ``trainset``: a real training set ``ts:churn@v0`` built through the feature repository.
+- ``sklearn_env``: the demo environment built once (cached) for local-cluster tests.
+"""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +55,80 @@ def make_spec():
     from mlplatform.training.spec import load_spec
 
     return lambda **overrides: load_spec(data=_spec_dict(**overrides))
+
+
+REPO = Path(__file__).resolve().parents[2]
+CUSTOMERS = 400  # ~2.8k label rows: enough for folds, small enough for a quick ingest
+ENV_CACHE = REPO / ".mlp" / "test-cache" / "training-envs"
+
+
+@pytest.fixture(scope="session")
+def trainset_home(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A platform home with a real training set ``ts:churn@v0`` (labels + the customer_profile feature set).
+
+    Built once per session through the feature repository: raw tables from the
+    seeded generator, one feature set ingested on Spark, the point-in-time join.
+    """
+    from mlplatform.config import load_settings
+    from mlplatform.features import apply, build_trainset, ingest, load_feature_sets
+    from mlplatform.features.datagen import write_raw_tables
+    from mlplatform.features.definitions import LabelSource, TrainingSetSpec
+
+    home = tmp_path_factory.mktemp("training-set") / ".mlp"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(home))
+        settings = load_settings()
+        write_raw_tables(settings, size="tiny", customers=CUSTOMERS)
+        apply(settings, [d for d in load_feature_sets() if d.name == "customer_profile"])
+        ingest(spark, settings, "customer_profile")
+        labels = LabelSource(table="raw/churn_labels", event_timestamp="label_time", keys=["customer_id"], label="churned")
+        build_trainset(TrainingSetSpec(name="churn", labels=labels, features=["customer_profile:*"], engine="pandas"), settings)
+    return home
+
+
+@pytest.fixture
+def trainset(trainset_home: Path, mlp_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings of a private copy of the home holding ``ts:churn@v0``."""
+    from mlplatform.config import load_settings
+
+    shutil.copytree(trainset_home, mlp_home, symlinks=True, dirs_exist_ok=True)
+    monkeypatch.setenv("MLP_HOME", str(mlp_home))
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def sklearn_env():
+    """The demo environment (envs/sklearn.yaml, scikit-learn 1.7.2), built once and cached under .mlp/test-cache."""
+    from mlplatform import envs
+    from mlplatform.config import load_settings
+
+    home = ENV_CACHE / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(home))
+        artifact = envs.build("sklearn", load_settings())
+    return artifact, home / "artifacts"
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):
+    """Callable: write a churn model spec (tiny random forest grid) with overrides; return its path."""
+
+    def write(**overrides: Any) -> Path:
+        spec: dict[str, Any] = {
+            "training_set": {"name": "churn"},
+            "label": "churned",
+            "estimator": "mlplatform.training.pipelines:random_forest",
+            "params": {"model__n_estimators": 20},
+            "search": {"strategy": "grid", "space": {"model__max_depth": [3, 6]}},
+            "cv": {"folds": 2},
+            "metrics": {"primary": "roc_auc", "thresholds": ["roc_auc >= 0.3"]},
+        }
+        spec.update(overrides)
+        path = tmp_path / "specs" / f"{overrides.get('name', 'churn')}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump({k: v for k, v in spec.items() if k != "name"}))
+        return path
+
+    return write
