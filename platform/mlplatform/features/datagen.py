@@ -61,6 +61,7 @@ class ChurnDataParams:
         activity_rate: scales the daily probability of being active.
         contacts_per_year: mean support contacts per customer and year at average engagement.
         backfill_share: share of support contacts logged 3-45 days late.
+        label_frequency: pandas frequency of the label snapshots ("MS" monthly, "SMS" twice a month).
     """
 
     customers: int = 1000
@@ -70,6 +71,7 @@ class ChurnDataParams:
     activity_rate: float = 1.0
     contacts_per_year: float = 4.0
     backfill_share: float = 0.15
+    label_frequency: str = "MS"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ChurnDataParams":
@@ -150,7 +152,7 @@ def generate_churn_data(params: ChurnDataParams | None = None) -> dict[str, pd.D
         "customers": customers.drop(columns=["_plan", "_signup_day"]),
         "activity": _activity_frame(activity, ids, t0),
         "support_contacts": _contacts_frame(contacts, ids, t0, p, rng),
-        "churn_labels": _labels(ids, signup_day, churn_day, t0, p.days),
+        "churn_labels": _labels(ids, signup_day, churn_day, t0, p.days, p.label_frequency),
     }
     for name, frame in tables.items():
         log.info("generated %s: %d rows", name, len(frame))
@@ -195,9 +197,10 @@ def _contacts_frame(parts: list[tuple[np.ndarray, ...]], ids: np.ndarray, t0: pd
     })
 
 
-def _labels(ids: np.ndarray, signup_day: np.ndarray, churn_day: np.ndarray, t0: pd.Timestamp, days: int) -> pd.DataFrame:
-    """Monthly snapshots of customers signed up 14+ days earlier and not yet churned."""
-    months = pd.date_range(t0 + pd.DateOffset(months=1), t0 + pd.Timedelta(days=days - 30), freq="MS")
+def _labels(ids: np.ndarray, signup_day: np.ndarray, churn_day: np.ndarray, t0: pd.Timestamp, days: int,
+            frequency: str) -> pd.DataFrame:
+    """Snapshots (monthly by default) of customers signed up 14+ days earlier and not yet churned."""
+    months = pd.date_range(t0 + pd.DateOffset(months=1), t0 + pd.Timedelta(days=days - 30), freq=frequency)
     frames = []
     for month in months:
         d = (month - t0).days
@@ -221,7 +224,7 @@ def raw_config(path: str | Path | None = None) -> dict[str, Any]:
 
 
 def write_raw_tables(settings: Settings, size: str = "small", customers: int | None = None,
-                     seed: int | None = None, **rates: float) -> dict[str, tuple[str, int, int]]:
+                     seed: int | None = None, **rates: Any) -> dict[str, tuple[str, int, int]]:
     """Generate the raw tables and overwrite them in the warehouse (one commit each, deltalake).
 
     Args:

@@ -341,7 +341,7 @@ def build(
         frame = _run_spark(spark, p)
         manifest_out = p.manifest(engine, rows, _iso(stats["start"]), _iso(stats["end"]))
         if not write:
-            return frame.toPandas()
+            return _nullable_pandas(frame.toArrow())
         version = tables.write(frame, uri, mode="overwrite", merge_schema=True, metadata={MANIFEST_KEY: manifest_out})
     seconds = time.perf_counter() - started
     log.info("built ts:%s@v%d: %d rows with %s in %.1fs", spec.name, version, rows, engine, seconds)
@@ -369,7 +369,9 @@ def canonical(frame: "pd.DataFrame", columns: list[str]) -> "pd.DataFrame":
         series = out[column]
         if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
             out[column] = series.astype("Float64")
-        elif not pd.api.types.is_datetime64_any_dtype(series):
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            out[column] = pd.to_datetime(series, utc=True).astype("datetime64[us, UTC]")
+        else:
             out[column] = series.astype("string")
     return out.sort_values(list(columns)).reset_index(drop=True)
 
