@@ -37,6 +37,7 @@ def test_list_and_show(built_env):
     assert shown.returncode == 0, shown.stderr
     assert f"scikit-learn=={built_env.artifact.packages['scikit-learn']}" in shown.stdout
     assert "must exist on every node" in shown.stdout
+    assert "used by   no registered model version" in shown.stdout
     as_json = run_mlp(["env", "show", "--json", built_env.artifact.name], env=_env(built_env))
     assert json.loads(as_json.stdout)["id"] == built_env.id
 
@@ -53,6 +54,20 @@ def test_errors_are_one_line_and_exit_1(built_env):
     assert result.stderr.startswith("Error: environment env:mlptest@000000000000 is not published")
     result = run_mlp(["env", "build", "no-such-env"])
     assert result.returncode == 1 and "has no spec" in result.stderr
+
+
+def test_show_lists_the_model_versions_that_use_it(built_env, settings):
+    from mlflow import MlflowClient
+
+    uri = settings.mlflow_tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("demo")
+    run = client.create_run(client.create_experiment("e", artifact_location=settings.mlflow_artifact_root)).info.run_id
+    for env_id in (built_env.id, "env:other@0123456789ab", built_env.id):
+        client.create_model_version("demo", source=f"{settings.mlflow_artifact_root}/x", run_id=run, tags={"mlp.env_id": env_id})
+    shown = run_mlp(["env", "show", built_env.id], env=_env(built_env))
+    assert shown.returncode == 0, shown.stderr
+    assert "used by   model:demo@1, model:demo@3" in shown.stdout
 
 
 @pytest.mark.timeout(900)

@@ -65,6 +65,22 @@ def list_cmd() -> None:
         click.echo(f"{a.id:<32} python {a.python_version:<8} {a.builder:<6} {_mb(a.manifest['archive']['size']):>7}  {a.manifest['created_at']}")
 
 
+def _models_using(env_id: str, settings) -> list[str]:  # type: ignore[no-untyped-def]
+    """Registered model versions whose ``mlp.env_id`` tag names this environment."""
+    from pathlib import Path
+
+    uri = settings.mlflow_tracking_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return []
+    from mlflow import MlflowClient
+
+    from mlplatform.registry import TAG_ENV_ID
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    versions = client.search_model_versions(f"tags.`{TAG_ENV_ID}` = '{env_id}'")
+    return sorted(f"model:{v.name}@{v.version}" for v in versions)
+
+
 @env.command("show")
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
@@ -72,7 +88,8 @@ def show_cmd(ref: str, as_json: bool) -> None:
     """Manifest and packages of REF (env:<name>@<hash12>, <name>@<hash12> or a name)."""
     from mlplatform import envs
 
-    artifact = envs.resolve(ref, _settings())
+    settings = _settings()
+    artifact = envs.resolve(ref, settings)
     if as_json:
         click.echo(json.dumps(artifact.manifest, indent=2, sort_keys=True))
         return
@@ -91,6 +108,8 @@ def show_cmd(ref: str, as_json: bool) -> None:
         click.echo(f"  {name}=={version}")
     for pin in m.get("conda_packages", []):
         click.echo(f"  conda {pin}")
+    used = _models_using(artifact.id, settings)
+    click.echo(f"used by   {', '.join(used) if used else 'no registered model version'}")
 
 
 @env.command("create")
