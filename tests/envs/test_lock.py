@@ -85,3 +85,15 @@ def test_hand_edited_lock_is_refused(tmp_path):
     lock_path(spec).write_text("# spec-sha256: x\n# python: 3.11.7\n# builder: venv\nnumpy>=1\n")
     with pytest.raises(EnvError, match="is not an exact pin"):
         envs.lock(spec)
+
+
+def test_lock_made_with_a_python_missing_here_points_to_relock(tmp_path, settings):
+    from mlplatform.envs.spec import load_spec
+
+    spec = _spec(tmp_path, '["numpy==2.2.6", "pandas==2.3.3", "pyarrow==21.0.0"]')
+    digest = load_spec(spec).digest()
+    lock_path(spec).write_text(f"# spec-sha256: {digest}\n# python: 3.11.99\n# builder: venv\nnumpy==2.2.6\n")
+    with pytest.raises(EnvError, match=r"Python 3.11.99 is not available.*the lock of 'tiny' was made with it") as err:
+        envs.build(spec, settings)
+    assert "mlp env lock tiny --refresh" in (err.value.hint or "")
+    assert not (Path(settings.artifacts) / "envs").exists()

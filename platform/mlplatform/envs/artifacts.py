@@ -149,7 +149,11 @@ def _exclusive(settings: Settings, key: str) -> Iterator[None]:
 
 def _build_venv(env_lock: EnvLock, prefix: Path) -> tuple[dict[str, Any], str]:
     """python -m venv (no pip inside) + pip install of exactly the lock + venv-pack metadata."""
-    interpreter = find_python(env_lock.python_version)
+    try:
+        interpreter = find_python(env_lock.python_version)
+    except EnvError as exc:
+        raise EnvError(f"{exc.message}; the lock of '{env_lock.name}' was made with it",
+                       f"re-lock for a Python found here: mlp env lock {env_lock.name} --refresh; or {exc.hint}") from exc
     subprocess.run([interpreter.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, capture_output=True)
     python = str(prefix / "bin" / "python")
     reqs = prefix.parent / "lock-requirements.txt"
