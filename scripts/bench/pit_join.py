@@ -146,7 +146,8 @@ def main() -> int:
     print(hardware(), flush=True)
     spark = session(app_name="bench-pit-join", conf={
         "spark.master": "local[2]", "spark.sql.shuffle.partitions": "8", "spark.driver.memory": "8g",
-        "spark.sql.execution.arrow.pyspark.enabled": "true"})
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.databricks.delta.snapshotPartitions": "2"})  # the Delta log is small: few tasks to replay it
     prepare(home, sizes, spark)
     settings = load_settings()
     base = load_trainset_spec("churn").model_dump()

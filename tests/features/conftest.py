@@ -24,6 +24,8 @@ def churn_warehouse(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mlplatform.features import apply, ingest, load_feature_sets
     from mlplatform.features.datagen import write_raw_tables
 
+    # Delta replays its log with 50 tasks by default: far too many for these small tables.
+    spark.conf.set("spark.databricks.delta.snapshotPartitions", "2")
     home = tmp_path_factory.mktemp("churn") / ".mlp"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLP_PROJECT", str(REPO))
