@@ -19,10 +19,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import FeatureError
@@ -104,10 +104,13 @@ def parse_time(value: str | datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
-def _check_name(value: str, what: str) -> str:
+def _check_name(value: str) -> str:
     if not _NAME.match(value):
-        raise ValueError(f"{what} '{value}' must be a letter or _ followed by letters, digits or _")
+        raise ValueError(f"name '{value}' must be a letter or _ followed by letters, digits or _")
     return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
 
 
 class _Model(BaseModel):
@@ -117,13 +120,8 @@ class _Model(BaseModel):
 class Column(_Model):
     """An entity key column and its type."""
 
-    name: str = Field(description="Column name.")
+    name: Name = Field(description="Column name.")
     type: str = Field("int64", description=f"One of {', '.join(FEATURE_TYPES)}.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "column name")
 
     @field_validator("type")
     @classmethod
@@ -173,7 +171,7 @@ class Source(_Model):
 class FeatureSetDef(_Model):
     """A feature-set definition (``conf/features/<name>.yaml``)."""
 
-    name: str = Field(description="Feature-set name; also the table name under <warehouse>/features/.")
+    name: Name = Field(description="Feature-set name; also the table name under <warehouse>/features/.")
     description: str = Field(description="What the set holds, for discovery.")
     owner: str = Field(description="Who to ask about it.")
     tags: list[str] = Field(default_factory=list, description="Free-form tags for search.")
@@ -188,11 +186,6 @@ class FeatureSetDef(_Model):
     mode: Literal["merge", "append", "overwrite"] = Field(
         "merge", description="Ingestion: merge on (keys, event time), append new rows, or overwrite."
     )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "feature-set name")
 
     @field_validator("ttl", mode="before")
     @classmethod
@@ -295,17 +288,12 @@ class FeatureRef(_Model):
 class TrainingSetSpec(_Model):
     """A training-set spec (``conf/trainsets/<name>.yaml``)."""
 
-    name: str = Field(description="Training-set name; also the table name under <warehouse>/training_sets/.")
+    name: Name = Field(description="Training-set name; also the table name under <warehouse>/training_sets/.")
     description: str = Field("", description="What the training set is for.")
     labels: LabelSource = Field(description="The entity rows with label times and labels.")
     features: list[str] = Field(description="Feature references: set:feature, set:* or 'set:feature as name'.")
     pins: dict[str, int] = Field(default_factory=dict, description="feature set -> Delta version to read.")
     engine: Literal["auto", "pandas", "spark"] = Field("auto", description="Point-in-time join engine.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "training-set name")
 
     @field_validator("features")
     @classmethod
