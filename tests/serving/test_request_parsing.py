@@ -72,6 +72,13 @@ def test_null_in_a_double_column_is_nan():
     assert np.isnan(frame["amount"].iloc[0])
 
 
+def test_integer_columns_are_range_checked():
+    columns = (ColumnSpec("i", "integer"),)
+    with pytest.raises(RequestError, match="value 2147483648 at row 1 is out of range for integer"):
+        parse({"inputs": {"i": [1, 2**31]}}, columns=columns)
+    assert parse({"inputs": {"i": [-(2**31), 2**31 - 1]}}, columns=columns)["i"].tolist() == [-(2**31), 2**31 - 1]
+
+
 def test_other_signature_types():
     columns = (ColumnSpec("f", "float"), ColumnSpec("i", "integer"), ColumnSpec("t", "datetime"), ColumnSpec("b", "binary"), ColumnSpec("o", "double", required=False))
     frame = parse({"inputs": {"f": [0.5], "i": [7], "t": ["2024-05-01T10:00:00"], "b": [base64.b64encode(b"\x00\x01").decode()]}}, columns=columns)
@@ -89,6 +96,9 @@ def test_other_signature_types():
         ({"inputs": {"amount": [1.0], "visits": [None], "city": ["x"], "member": [True]}}, ["'visits'", "missing value", "cannot hold nulls"]),
         ({"inputs": {"amount": [1.0], "visits": [2**70], "city": ["x"], "member": [True]}}, ["'visits'", "out of range"]),
         ({"inputs": {"amount": [1.0], "visits": [1], "city": [5], "member": [True]}}, ["'city'", "string", "integer 5"]),
+        ({"inputs": {"amount": [1.0, 2**2000], "visits": [1, 1], "city": ["x", "y"], "member": [True, True]}}, ["'amount'", "row 1", "out of range for double"]),
+        ({"inputs": {"amount": [1.0], "visits": [1e20], "city": ["x"], "member": [True]}}, ["'visits'", "out of range for long"]),
+        ({"inputs": {"amount": [1.0], "visits": [float("inf")], "city": ["x"], "member": [True]}}, ["'visits'", "long", "Infinity"]),
         ({"inputs": {"amount": [1.0], "visits": [1], "city": ["x"], "member": ["yes"]}}, ["'member'", "boolean"]),
         ({"inputs": {"amount": [[1.0]], "visits": [1], "city": ["x"], "member": [True]}}, ["'amount'", "an array"]),
         ({"inputs": {"amount": [1.0, 2.0], "visits": [1], "city": ["x"], "member": [True]}}, ["different lengths"]),

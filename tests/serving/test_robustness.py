@@ -10,7 +10,7 @@ from conftest import MAX_BODY
 from serving_support import request, rss_bytes, workers
 
 FUZZ_REQUESTS = 300
-LOAD_REQUESTS = 1600
+LOAD_REQUESTS = 1200
 LOAD_THREADS = 8
 RSS_GROWTH_BOUND = 40 * 1024 * 1024  # after warm-up, across all worker processes
 

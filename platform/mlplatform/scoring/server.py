@@ -152,61 +152,78 @@ def _type_error(col: ColumnSpec, row: int, value: Any) -> RequestError:
     )
 
 
-def _first_bad(values: list[Any], ok: Callable[[Any], bool]) -> int | None:
-    for i, v in enumerate(values):
-        if not ok(v):
-            return i
-    return None
+_NONE = type(None)
+_FLOAT_OK = frozenset({int, float, _NONE})
+_STR_OK = frozenset({str, _NONE})
+
+
+def _require(col: ColumnSpec, values: list[Any], allowed: frozenset[type]) -> set[type]:
+    """The value types of a column; RequestError naming the first value of another type."""
+    found = set(map(type, values))
+    if not found <= allowed:
+        bad = next(i for i, v in enumerate(values) if type(v) not in allowed)
+        raise _type_error(col, bad, values[bad])
+    return found
+
+
+def _out_of_range(col: ColumnSpec, values: list[Any], fits: Callable[[Any], bool]) -> RequestError:
+    bad = next(i for i, v in enumerate(values) if not fits(v))
+    return RequestError(f"column '{col.name}' value {values[bad]} at row {bad} is out of range for {col.type}", error_code="INVALID_PARAMETER_VALUE")
 
 
 def _column_from_json(col: ColumnSpec, values: list[Any]) -> Any:
     """Typed array for one column of JSON values, or RequestError naming the bad cell."""
     t = col.type
     if t in _FLOAT_DTYPE:
-        bad = _first_bad(values, lambda v: type(v) in _NUMBER or v is None)
-        if bad is not None:
-            raise _type_error(col, bad, values[bad])
-        if any(v is None for v in values):
+        if _NONE in _require(col, values, _FLOAT_OK):
             values = [math.nan if v is None else v for v in values]
-        return np.array(values, dtype=_FLOAT_DTYPE[t])
+        try:
+            return np.array(values, dtype=_FLOAT_DTYPE[t])
+        except OverflowError:
+            raise _out_of_range(col, values, lambda v: type(v) is not int or abs(v) < 2**1024) from None
     if t in _INT_DTYPE:
-        low, high = _INT_RANGE[t]
-
-        def integral(v: Any) -> bool:
-            return type(v) is int or (type(v) is float and v.is_integer())
-
-        bad = _first_bad(values, lambda v: integral(v) and low <= v <= high)
-        if bad is not None:
-            v = values[bad]
-            if v is None:
-                raise RequestError(
-                    f"column '{col.name}' ({t}) has a missing value at row {bad}; integer columns cannot hold nulls",
-                    error_code="INVALID_PARAMETER_VALUE",
-                )
-            if integral(v):
-                raise RequestError(f"column '{col.name}' value {v} at row {bad} is out of range for {t}", error_code="INVALID_PARAMETER_VALUE")
-            raise _type_error(col, bad, v)
-        return np.array(values, dtype=_INT_DTYPE[t])
+        return _integers(col, values)
     if t == "boolean":
-        bad = _first_bad(values, lambda v: type(v) is bool)
-        if bad is not None:
-            raise _type_error(col, bad, values[bad])
+        _require(col, values, frozenset({bool}))
         return np.array(values, dtype=bool)
     if t == "string":
-        bad = _first_bad(values, lambda v: type(v) is str or v is None)
-        if bad is not None:
-            raise _type_error(col, bad, values[bad])
+        _require(col, values, _STR_OK)
         out = np.empty(len(values), dtype=object)
         out[:] = values
         return out
     if t == "datetime":
-        bad = _first_bad(values, lambda v: type(v) is str or v is None)
-        if bad is not None:
-            raise _type_error(col, bad, values[bad])
+        _require(col, values, _STR_OK)
         return _datetimes(col, pd.Series(values, dtype=object))
     if t == "binary":
         return _binaries(col, values)
     raise RequestError(f"column '{col.name}' has type {t}, which this server cannot read", status=500, error_code="INTERNAL_ERROR")
+
+
+def _integers(col: ColumnSpec, values: list[Any]) -> Any:
+    low, high = _INT_RANGE[col.type]
+    found = set(map(type, values))
+    if _NONE in found:
+        row = values.index(None)
+        raise RequestError(
+            f"column '{col.name}' ({col.type}) has a missing value at row {row}; integer columns cannot hold nulls",
+            error_code="INVALID_PARAMETER_VALUE",
+        )
+    if float in found:  # JSON writers may send 3.0 for 3
+        _require(col, values, frozenset({int, float}))
+        bad = next((i for i, v in enumerate(values) if type(v) is float and not (v.is_integer() and low <= v <= high)), None)
+        if bad is not None:
+            if values[bad].is_integer():
+                raise _out_of_range(col, values, lambda v: low <= v <= high)
+            raise _type_error(col, bad, values[bad])
+    else:
+        _require(col, values, frozenset({int}))
+    try:
+        out = np.array(values, dtype=np.int64)
+    except OverflowError:
+        raise _out_of_range(col, values, lambda v: low <= v <= high) from None
+    if col.type == "integer" and len(out) and (out.min() < low or out.max() > high):
+        raise _out_of_range(col, values, lambda v: low <= v <= high)
+    return out.astype(_INT_DTYPE[col.type], copy=False)
 
 
 def _datetimes(col: ColumnSpec, values: pd.Series) -> Any:
@@ -288,6 +305,10 @@ def _frame(columns: tuple[ColumnSpec, ...], data: dict[str, Any], n_rows: int, f
         if values is _MISSING:
             values = pd.Series([None] * n_rows, dtype=object) if from_text else [None] * n_rows
         out[col.name] = _column_from_text(col, values) if from_text else _column_from_json(col, values)
+    arrays = list(out.values())
+    if len(arrays) > 1 and len({a.dtype for a in arrays}) == 1 and arrays[0].dtype != object:
+        # one dtype (e.g. all double): a single 2-D block is built (and read by sklearn) faster
+        return pd.DataFrame(np.column_stack(arrays), columns=list(out), copy=False)
     return pd.DataFrame(out, copy=False)
 
 
