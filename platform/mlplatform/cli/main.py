@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lineage": ("mlplatform.cli.lineage", "lineage", "What produced an artifact and what used it (tree, dot, svg, html)."),
     "audit": ("mlplatform.cli.audit", "audit", "Who did what, when: builds, registrations, promotions, scoring."),
     "models": ("mlplatform.cli.models", "models", "Registered models: list, describe, promote, rollback."),
+    "retrain": ("mlplatform.cli.retrain", "retrain", "Retrain a model, benchmark it against the champion, promote or keep."),
     "train": ("mlplatform.cli.train", "train", "Tune a model on Spark in its environment, log to MLflow, register it."),
     "hadoop": ("mlplatform.cli.hadoop", "hadoop", "One-machine Hadoop (HDFS + YARN): up, status, down, logs."),
     "features": ("mlplatform.cli.features", "features", "Feature sets: generate demo data, apply, ingest, list, search, describe."),

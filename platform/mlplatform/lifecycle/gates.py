@@ -51,6 +51,7 @@ class LifecycleConfig(BaseModel):
 
     default: ModelPolicy = Field(default_factory=ModelPolicy, description="Policy of models not listed under 'models'.")
     models: dict[str, ModelPolicy] = Field(default_factory=dict, description="Model name -> policy.")
+    nightly: list[str] = Field(default_factory=list, description="Models scripts/nightly-retrain retrains (default: every spec in conf/models/).")
 
     def policy(self, model: str) -> ModelPolicy:
         return self.models.get(model, self.default)
@@ -70,7 +71,7 @@ def load_config(path: str | Path | None = None) -> LifecycleConfig:
         raise LifecycleError(f"lifecycle config {file} is not a YAML mapping: {exc}", "fix the file's syntax") from exc
     except ValidationError as exc:
         problems = "; ".join(f"'{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in exc.errors())
-        raise LifecycleError(f"lifecycle config {file}: {problems}", "known keys: default, models.<name>: margin, holdout_days, min_holdout_rows") from exc
+        raise LifecycleError(f"lifecycle config {file}: {problems}", "known keys: default, nightly, models.<name>: margin, holdout_days, min_holdout_rows") from exc
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,265 @@
+"""Retrain -> benchmark -> promote or keep, for one model and one run date.
+
+For run date ``D`` and the model's policy (``conf/lifecycle.yaml``: ``holdout_days`` H,
+``min_holdout_rows``, ``margin``):
+
+1. The fresh holdout is the labelled rows with label time in ``[D + 1 day - H days,
+   D + 1 day)``, minus anything the champion was trained on (its training set's label
+   time range ends earlier, or the window starts after that end). Fewer than
+   ``min_holdout_rows`` such rows means there is nothing new to learn from or judge on:
+   :class:`NoNewDataError` (exit code 99) before anything is built or trained.
+2. The holdout is built with the model's training-set spec as its own training set
+   ``<training set>_holdout`` (a new version, point-in-time correct, with a manifest), so
+   the benchmark's input is reproducible and has lineage.
+3. The challenger's training set is the same spec with labels before the holdout
+   window: a new version of the model's training set. Neither model has seen the holdout.
+4. The challenger is tuned, refit and registered by the training package (alias
+   ``challenger``). If it misses a threshold in training it is not registered and the
+   champion is kept.
+5. Champion and challenger are evaluated on the holdout, each in its own environment;
+   the gates decide (:mod:`mlplatform.lifecycle.gates`); the report goes to MLflow, the
+   benchmarks table and the lineage table; the challenger is promoted or the champion
+   kept, and the decision is an audit row either way.
+
+Re-running the same run date is a no-op that reports the earlier decision, unless forced.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.config import Settings, load_settings
+from mlplatform.errors import LifecycleError
+from mlplatform.lifecycle.errors import NoNewDataError, UnknownModelError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["RetrainOutcome", "HoldoutWindow", "holdout_window", "retrain", "parse_run_date", "trainset_edges"]
+
+log = logging.getLogger(__name__)
+
+HOLDOUT_SUFFIX = "_holdout"
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    """What a retrain run decided, and where its evidence is."""
+
+    model: str
+    run_date: str
+    decision: str  # promoted | kept | already done
+    champion: str
+    challenger: str | None
+    reasons: tuple[str, ...]
+    job_run: str
+    training_set: str | None = None
+    holdout: str | None = None
+    holdout_rows: int | None = None
+    benchmark_id: str | None = None
+    mlflow_run_id: str | None = None
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """A human summary, one fact per line."""
+        out = [f"{self.model} {self.run_date}: {self.decision.upper()} (champion before: {self.champion}, challenger: {self.challenger or 'none'})"]
+        out += [f"  {r}" for r in self.reasons]
+        if self.training_set:
+            out.append(f"  challenger trained on {self.training_set}; holdout {self.holdout} ({self.holdout_rows} rows)")
+        if self.benchmark_id:
+            out.append(f"  benchmark {self.benchmark_id}: MLflow run {self.mlflow_run_id} (benchmark/roc.png, benchmark/report.md)")
+        return out
+
+
+@dataclass(frozen=True)
+class HoldoutWindow:
+    """Label times ``[start, end)`` of the fresh holdout."""
+
+    start: datetime
+    end: datetime
+
+
+def parse_run_date(text: str | date) -> date:
+    """``YYYY-MM-DD`` as a date; LifecycleError otherwise."""
+    if isinstance(text, date):
+        return text
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise LifecycleError(f"run date '{text}' is not a date", "write it as YYYY-MM-DD, e.g. --run-date 2026-05-01") from exc
+
+
+def holdout_window(run_date: date, holdout_days: int, champion_end: datetime | None) -> HoldoutWindow:
+    """The last ``holdout_days`` up to the end of ``run_date``, after the champion's last label."""
+    end = datetime.combine(run_date + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    start = end - timedelta(days=holdout_days)
+    if champion_end is not None and champion_end >= start:
+        start = champion_end + timedelta(microseconds=1)
+    return HoldoutWindow(start, end)
+
+
+def trainset_edges(build_id: str, manifest: dict[str, Any]) -> list[Any]:
+    """Lineage edges of a built training set: its feature-set versions and label table version."""
+    from mlplatform.lineage.edges import Edge
+
+    edges = [Edge(info["id"], "feature_set", build_id) for info in (manifest.get("features") or {}).values()]
+    labels = manifest.get("labels") or {}
+    if labels.get("table"):
+        name = str(labels["table"]).rstrip("/").rsplit("/", 1)[-1]
+        edges.append(Edge(f"table:{name}@v{labels.get('version')}", "label_source", build_id))
+    return edges
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    when = datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _champion_end(champion: Any, settings: Settings) -> datetime | None:
+    """The last label time of the champion's training set (from its manifest), if recorded."""
+    from mlplatform import features
+    from mlplatform.errors import PlatformError
+    from mlplatform.registry import TAG_TRAINING_SET
+
+    ts_id = champion.tags.get(TAG_TRAINING_SET) or ""
+    name, _, version = ts_id.removeprefix("ts:").partition("@v")
+    if not name or not version.isdigit():
+        log.warning("%s records no training set; the holdout is the last window only", champion.id)
+        return None
+    try:
+        manifest = features.trainset_manifest(name, int(version), settings=settings)
+    except PlatformError as exc:
+        log.warning("training set %s of %s cannot be read (%s); the holdout is the last window only", ts_id, champion.id, exc.message)
+        return None
+    return _time((manifest.get("time_range") or {}).get("end"))
+
+
+def _fresh_rows(ts_spec: Any, window: HoldoutWindow, settings: Settings) -> int:
+    """Label rows in the window: counted on the label table before anything is built."""
+    from mlplatform import tables
+
+    column = ts_spec.labels.event_timestamp
+    uri = tables.resolve_name(settings, ts_spec.labels.table)
+    start, end = window.start, window.end
+    if ts_spec.labels.start:
+        start = max(start, _time(ts_spec.labels.start) or start)
+    frame = tables.to_arrow(uri, columns=[column], filters=[(column, ">=", start), (column, "<", end)], version=ts_spec.labels.version)
+    return frame.num_rows
+
+
+def _build(ts_spec: Any, settings: Settings, spark: "SparkSession | None", job_run: str) -> Any:
+    from mlplatform import features
+    from mlplatform.lineage.edges import record
+
+    built = features.build_trainset(ts_spec, settings, spark=spark)
+    record(settings, trainset_edges(built.id, built.manifest), action="build_trainset", job_run=job_run, details={"rows": built.rows, "engine": built.engine})
+    return built
+
+
+def _previous(model: str, run_date: str, settings: Settings) -> dict[str, Any] | None:
+    from mlplatform.lifecycle.benchmark import history
+
+    done = [row for row in history(settings, model=model) if row["run_date"] == run_date]
+    return done[0] if done else None
+
+
+def _resolve(model: str, settings: Settings) -> tuple[Any, Any]:
+    """(model spec, champion version info); clear errors for unknown models and missing champions."""
+    from mlplatform import registry
+    from mlplatform.lifecycle.models import champion_version
+    from mlplatform.training.spec import load_spec, spec_names
+
+    if model not in spec_names():
+        known = ", ".join(spec_names()) or "none"
+        raise UnknownModelError(f"no model spec named '{model}' (conf/models/{model}.yaml)", f"model specs: {known}")
+    spec = load_spec(model)
+    return spec, registry.resolve(f"{model}@{champion_version(model, settings)}", settings)
+
+
+def retrain(
+    model: str,
+    run_date: str | date,
+    settings: Settings | None = None,
+    spark: "SparkSession | None" = None,
+    margin: float | None = None,
+    force: bool = False,
+    code_version: str | None = None,
+    config_file: str | None = None,
+) -> RetrainOutcome:
+    """Retrain ``model`` for ``run_date``, benchmark the challenger against the champion, promote or keep.
+
+    Raises:
+        UnknownModelError: no spec or no registered model named ``model`` (exit code 3).
+        NoChampionError: the model has no champion to compare with (exit code 4).
+        NoNewDataError: too few fresh labelled rows since the champion (exit code 99).
+    """
+    from mlplatform import features, registry
+    from mlplatform.lifecycle.benchmark import run_benchmark
+    from mlplatform.lifecycle.gates import load_config
+    from mlplatform.lifecycle.models import promote
+    from mlplatform.lineage.edges import record
+    from mlplatform.training.train import ThresholdError, train
+
+    settings = settings or load_settings()
+    day = parse_run_date(run_date)
+    spec, champion = _resolve(model, settings)
+    policy = load_config(config_file).policy(model)
+    margin = policy.margin if margin is None else margin
+    job_run = f"retrain-{model}-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
+
+    earlier = None if force else _previous(model, day.isoformat(), settings)
+    if earlier is not None:
+        reason = f"run date {day} was already benchmarked ({earlier['benchmark_id']}: {earlier['decision']}); pass --force to retrain again"
+        return RetrainOutcome(model, day.isoformat(), "already done", champion.id, f"model:{model}@{earlier['challenger_version']}", (reason,), job_run,
+                              benchmark_id=earlier["benchmark_id"], mlflow_run_id=earlier["mlflow_run_id"])  # fmt: skip
+
+    ts_spec = features.load_trainset_spec(spec.training_set.name)
+    window = holdout_window(day, policy.holdout_days, _champion_end(champion, settings))
+    fresh = _fresh_rows(ts_spec, window, settings) if window.start < window.end else 0
+    if fresh < policy.min_holdout_rows:
+        raise NoNewDataError(
+            f"model '{model}' on {day}: {fresh} labelled row(s) from {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC "
+            f"that {champion.id} has not seen; {policy.min_holdout_rows} needed",
+            "nothing to retrain on yet: run again when new labels have landed (or lower min_holdout_rows in conf/lifecycle.yaml)",
+        )
+    log.info("retrain %s for %s: %d fresh labelled rows from %s; champion %s", model, day, fresh, window.start.isoformat(), champion.id)
+
+    labels = ts_spec.labels
+    holdout_spec = ts_spec.model_copy(update={
+        "name": f"{ts_spec.name}{HOLDOUT_SUFFIX}",
+        "labels": labels.model_copy(update={"start": window.start.isoformat(), "end": window.end.isoformat()}),
+    })  # fmt: skip
+    user_end = _time(labels.end)
+    train_end = min(window.start, user_end) if user_end else window.start
+    train_spec = ts_spec.model_copy(update={"labels": labels.model_copy(update={"end": train_end.isoformat()})})
+    holdout = _build(holdout_spec, settings, spark, job_run)
+    training = _build(train_spec, settings, spark, job_run)
+
+    try:
+        result = train(spec, settings, spark=spark, training_set_version=training.version, code_version=code_version)
+    except ThresholdError as exc:
+        reasons = tuple(f"challenger not registered: held-out {miss}" for miss in exc.result.misses)
+        record(settings, [], action="keep", job_run=job_run, subject=champion.id,
+               details={"model": model, "version": champion.version, "reason": "; ".join(reasons), "training_run": exc.result.run_id, "run_date": day.isoformat()})  # fmt: skip
+        return RetrainOutcome(model, day.isoformat(), "kept", champion.id, None, reasons, job_run, training.id, holdout.id, holdout.rows)
+    challenger = registry.resolve(f"{model}@{result.version}", settings)
+
+    rows = features.read_trainset(holdout.name, holdout.version, settings=settings)
+    report = run_benchmark(champion, challenger, rows, holdout.id, spec.label, settings, margin, day.isoformat(), job_run)
+    reasons = tuple(report.decision.reasons)
+    facts = {"benchmark": report.benchmark_id, "run_date": day.isoformat(), "mlflow_run": report.mlflow_run_id}
+    if report.decision.promote:
+        promote(model, challenger.version, settings, reason=report.decision.summary(), job_run=job_run, details=facts)
+    else:
+        record(settings, [], action="keep", job_run=job_run, subject=champion.id,
+               details={"model": model, "version": champion.version, "challenger": challenger.version, "reason": report.decision.summary(), **facts})  # fmt: skip
+    return RetrainOutcome(
+        model, day.isoformat(), report.verdict, champion.id, challenger.id, reasons, job_run, training.id, holdout.id, holdout.rows,
+        report.benchmark_id, report.mlflow_run_id, {"champion": report.champion.metrics, "challenger": report.challenger.metrics},
+    )  # fmt: skip

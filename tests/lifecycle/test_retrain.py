@@ -1,0 +1,186 @@
+"""Retrain -> benchmark -> promote or keep, on the real feature repository, Spark, MLflow and Delta."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlplatform.lifecycle.errors import NoChampionError, NoNewDataError, UnknownModelError
+
+from .toys import fit
+
+REPO = Path(__file__).resolve().parents[2]
+CUSTOMERS = 400
+FEATURE_SETS = ("account_activity",)
+TRAINSET = {
+    "name": "churn",
+    "labels": {"table": "raw/churn_labels", "event_timestamp": "label_time", "keys": ["customer_id"], "label": "churned"},
+    "features": ["account_activity:*"],
+    "engine": "pandas",
+}
+MODEL = {
+    "training_set": {"name": "churn"},
+    "label": "churned",
+    "exclude": ["customer_id", "label_time"],
+    "estimator": "mlplatform.training.pipelines:random_forest",
+    "params": {"model__n_estimators": 30, "model__random_state": 0},
+    "search": {"strategy": "grid", "space": {"model__max_depth": [4]}},
+    "cv": {"folds": 2},
+    "metrics": {"primary": "roc_auc", "thresholds": ["roc_auc >= 0.3"]},
+}
+# the first champion guesses: same data and features, no skill
+WEAK = {**MODEL, "estimator": "sklearn.dummy.DummyClassifier", "params": {"random_state": 0}, "search": {"strategy": "grid", "space": {"strategy": ["uniform"]}}}
+
+
+@pytest.fixture(scope="session")
+def raw_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Raw churn tables only (400 customers, labels on the 1st of each month of 2024): no Spark."""
+    from mlplatform.config import load_settings
+    from mlplatform.features.datagen import write_raw_tables
+
+    home = tmp_path_factory.mktemp("lifecycle-raw") / ".mlp"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(home))
+        write_raw_tables(load_settings(), size="tiny", customers=CUSTOMERS)
+    return home
+
+
+@pytest.fixture(scope="session")
+def churn_home(raw_home: Path, spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The raw tables plus the daily activity feature set ingested on Spark."""
+    from mlplatform.config import load_settings
+    from mlplatform.features import apply, ingest, load_feature_sets
+
+    home = tmp_path_factory.mktemp("lifecycle-churn") / ".mlp"
+    shutil.copytree(raw_home, home, symlinks=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(home))
+        settings = load_settings()
+        apply(settings, [d for d in load_feature_sets() if d.name in FEATURE_SETS])
+        for name in FEATURE_SETS:
+            ingest(spark, settings, name)
+    return home
+
+
+def make_project(home: Path, mlp_home: Path, root: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings of a copy of ``home`` in a project whose conf/ holds the churn specs and a lifecycle policy."""
+    from mlplatform.config import load_settings
+
+    shutil.copytree(home, mlp_home, symlinks=True, dirs_exist_ok=True)
+    shutil.copytree(REPO / "conf" / "features", root / "conf" / "features")
+    for folder, name, body in (("trainsets", "churn", TRAINSET), ("models", "churn", MODEL)):
+        (root / "conf" / folder).mkdir(parents=True, exist_ok=True)
+        (root / "conf" / folder / f"{name}.yaml").write_text(yaml.safe_dump(body))
+    (root / "conf" / "lifecycle.yaml").write_text(yaml.safe_dump({"default": {"margin": 0.02, "holdout_days": 45, "min_holdout_rows": 50}}))
+    monkeypatch.setenv("MLP_PROJECT", str(root))
+    monkeypatch.setenv("MLP_JARS_DIR", str(REPO / ".mlp" / "jars"))
+    return load_settings()
+
+
+def first_champion(settings, spark) -> int:
+    """ts:churn with labels before 2024-09-01, the weak model trained on it and promoted."""
+    from mlplatform import features
+    from mlplatform.lifecycle import models
+    from mlplatform.lifecycle.retrain import trainset_edges
+    from mlplatform.lineage.edges import record
+    from mlplatform.training.spec import load_spec
+    from mlplatform.training.train import train
+
+    spec = features.load_trainset_spec("churn")
+    built = features.build_trainset(spec.model_copy(update={"labels": spec.labels.model_copy(update={"end": "2024-09-01"})}), settings)
+    record(settings, trainset_edges(built.id, built.manifest), action="build_trainset", job_run="first-build")
+    result = train(load_spec(data={"name": "churn", **WEAK}), settings, spark=spark, training_set_version=built.version, code_version="git:first")
+    models.promote("churn", result.version, settings, reason="first champion")
+    return result.version
+
+
+@pytest.mark.slow
+def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(churn_home, mlp_home, tmp_path, monkeypatch, spark):
+    from mlflow import MlflowClient
+
+    from mlplatform import features, registry
+    from mlplatform.lifecycle import models
+    from mlplatform.lifecycle.benchmark import history
+    from mlplatform.lifecycle.retrain import retrain
+    from mlplatform.lineage.audit import audit
+    from mlplatform.lineage.graph import load_graph
+
+    settings = make_project(churn_home, mlp_home, tmp_path / "project", monkeypatch)
+    assert first_champion(settings, spark) == 1
+
+    outcome = retrain("churn", "2024-10-31", settings, spark=spark, code_version="git:second")
+    assert outcome.decision == "promoted", outcome.lines()
+    assert outcome.champion == "model:churn@1" and outcome.challenger == "model:churn@2"
+    assert registry.resolve("churn@champion", settings).version == 2
+    # the fresh holdout: the 2024-10-01 snapshot only (after the champion's last label, inside 45 days)
+    holdout = registry.resolve("churn@2", settings)
+    assert outcome.holdout == "ts:churn_holdout@v0" and outcome.holdout_rows > 50
+    assert outcome.metrics["challenger"]["roc_auc"] > outcome.metrics["champion"]["roc_auc"] + 0.02
+    (row,) = history(settings, model="churn")
+    assert (row["decision"], row["champion_version"], row["challenger_version"], row["run_date"]) == ("promoted", 1, 2, "2024-10-31")
+    artifacts = {f.path for f in MlflowClient().list_artifacts(outcome.mlflow_run_id, "benchmark")}
+    assert "benchmark/roc.png" in artifacts
+
+    # lineage: the promoted model reaches its training set, feature-set versions and code;
+    # the benchmark is downstream of both models and of the holdout
+    graph = load_graph(settings)
+    manifest = features.trainset_manifest("churn", int(outcome.training_set.rsplit("@v", 1)[1]), settings=settings)
+    read = {info["id"] for info in manifest["features"].values()}
+    assert [i.split("@")[0] for i in read] == ["fs:account_activity"]
+    up = graph.walk("model:churn@2").upstream_ids()
+    assert {outcome.training_set, "code:git:second", *read} <= up
+    assert holdout.tags["mlp.training_set"] == outcome.training_set
+    assert {"model:churn@1", "model:churn@2", "ts:churn_holdout@v0", *read} <= graph.walk(outcome.benchmark_id).upstream_ids()
+    for fs_id in read:
+        assert {"model:churn@1", "model:churn@2", outcome.benchmark_id} <= graph.walk(fs_id).downstream_ids()
+
+    # the same run date again: nothing is retrained
+    again = retrain("churn", "2024-10-31", settings, spark=spark)
+    assert again.decision == "already done" and again.benchmark_id == outcome.benchmark_id
+
+    # forced, with a margin no challenger can clear: the champion is kept, and the log says why
+    kept = retrain("churn", "2024-10-31", settings, spark=spark, margin=0.5, force=True, code_version="git:third")
+    assert kept.decision == "kept" and kept.challenger == "model:churn@3"
+    assert any("below the margin 0.5" in r for r in kept.reasons)
+    assert registry.resolve("churn@champion", settings).version == 2
+
+    # no labels after the champion's: exit code 99, nothing built
+    with pytest.raises(NoNewDataError) as err:
+        retrain("churn", "2024-08-15", settings, spark=spark)
+    assert err.value.exit_code == 99 and "0 labelled row(s)" in err.value.message
+
+    back = models.rollback("churn", settings, reason="v2 drifts")
+    assert back.version == 1 and registry.resolve("churn@champion", settings).version == 1
+
+    decisions = [(e.action, e.details.get("version")) for e in audit(settings, model="churn") if e.action in ("promote", "keep", "rollback")]
+    assert decisions == [("promote", 1), ("promote", 2), ("keep", 2), ("rollback", 1)]
+
+
+def test_retrain_bad_input(raw_home, mlp_home, tmp_path, monkeypatch, register, toy_data, mlp):
+    from mlplatform.lifecycle import models
+    from mlplatform.lifecycle.retrain import retrain
+
+    settings = make_project(raw_home, mlp_home, tmp_path / "project", monkeypatch)
+    with pytest.raises(UnknownModelError, match="no model spec named 'nope'"):
+        retrain("nope", "2024-10-31", settings)
+    with pytest.raises(UnknownModelError, match="no registered model named 'churn'"):
+        retrain("churn", "2024-10-31", settings)
+    train, _ = toy_data
+    version = register("churn", fit("good", train), train)
+    with pytest.raises(NoChampionError, match="model 'churn' has no champion"):
+        retrain("churn", "2024-10-31", settings)
+    models.promote("churn", version, settings)
+    with pytest.raises(Exception, match="is not a date"):
+        retrain("churn", "31.10.2024", settings)
+
+    # the first labels are on 2024-02-01: a run date before them has no fresh rows
+    done = mlp(["retrain", "churn", "--run-date", "2023-12-31"])
+    assert done.returncode == 99, done.stderr
+    assert "0 labelled row(s)" in done.stderr and "run again when new labels have landed" in done.stderr
+    done = mlp(["retrain", "nope", "--run-date", "2024-08-15"])
+    assert done.returncode == 3 and "no model spec named 'nope'" in done.stderr
