@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("mlplatform.cli.models", "models", "Registered models: list, describe, promote, rollback."),
     "retrain": ("mlplatform.cli.retrain", "retrain", "Retrain a model, benchmark it against the champion, promote or keep."),
     "train": ("mlplatform.cli.train", "train", "Tune a model on Spark in its environment, log to MLflow, register it."),
+    "tables": ("mlplatform.cli.tables", "tables", "Delta tables: list, describe, history, preview (no JVM)."),
     "hadoop": ("mlplatform.cli.hadoop", "hadoop", "One-machine Hadoop (HDFS + YARN): up, status, down, logs."),
     "features": ("mlplatform.cli.features", "features", "Feature sets: generate demo data, apply, ingest, list, search, describe."),
     "trainset": ("mlplatform.cli.trainset", "trainset", "Point-in-time training sets: build, rebuild, list, describe."),

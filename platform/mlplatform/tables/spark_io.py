@@ -36,6 +36,7 @@ _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 _TXN_APP_CONF = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION_CONF = "spark.databricks.delta.write.txnVersion"
 _RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
+_LISTING_PARALLELISM_CONF = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 
 
 def _sql_path(uri: str) -> str:
@@ -327,6 +328,8 @@ def _create_with(df: "DataFrame", uri: str, metadata: Mapping[str, Any] | None, 
 def vacuum_spark(spark: "SparkSession", uri: str, retention_hours: float, dry_run: bool, enforce_retention: bool) -> list[str]:
     """VACUUM with delta-spark; returns the files it deletes (or would delete)."""
     session = spark.newSession()
+    # VACUUM lists files with this many tasks (default 10000: minutes of overhead on a small table)
+    session.conf.set(_LISTING_PARALLELISM_CONF, str(spark.sparkContext.defaultParallelism))
     if not enforce_retention:
         session.conf.set(_RETENTION_CHECK_CONF, "false")
     statement = f"VACUUM {_sql_path(uri)} RETAIN {float(retention_hours)} HOURS"
