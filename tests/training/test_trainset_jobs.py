@@ -126,12 +126,14 @@ def _executor_jvms(work: Path) -> list[int]:
     return found
 
 
-def _children_of(pid: int) -> list[int]:
+def _python_workers_of(pid: int) -> list[int]:
+    """PySpark daemons started by JVM ``pid``: they exist once a Python task has started there."""
     out = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent == pid and b"pyspark.daemon" in (entry / "cmdline").read_bytes():
                     out.append(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
@@ -150,7 +152,7 @@ def test_search_survives_losing_an_executor(trainset, write_spec, tmp_path):
     try:
         deadline = time.time() + 600
         while killed is None and time.time() < deadline and job.poll() is None:
-            busy = [pid for pid in _executor_jvms(work) if _children_of(pid)]  # a Python worker: a task is running
+            busy = [pid for pid in _executor_jvms(work) if _python_workers_of(pid)]  # the search's first tasks run there
             if busy:
                 time.sleep(1.5)
                 os.kill(busy[0], signal.SIGKILL)
