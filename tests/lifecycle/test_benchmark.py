@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -13,6 +15,8 @@ from mlplatform.lifecycle.benchmark import benchmarks_table, history, run_benchm
 from mlplatform.lineage.graph import load_graph
 
 from .toys import FEATURES, fit
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def bench(settings, champion: int, challenger: int, holdout, margin: float = 0.01):
@@ -80,3 +84,67 @@ def test_holdout_missing_a_model_column_is_refused(register, toy_data, settings)
     with pytest.raises(Exception, match="lacks column"):
         bench(settings, 1, 2, holdout.drop(columns=["f3"]))
     assert history(settings, model="churn") == []
+
+
+FIT_IN_ENV = """
+import json, sys, pickle
+import cloudpickle, pyarrow as pa, sklearn
+from sklearn.linear_model import LogisticRegression
+train = pa.ipc.open_stream(open(sys.argv[1], "rb").read()).read_all().to_pandas()
+holdout = pa.ipc.open_stream(open(sys.argv[2], "rb").read()).read_all().to_pandas()
+features = [c for c in train.columns if c.startswith("f")]
+y = train["label"] if sys.argv[3] == "good" else train["label"].sample(frac=1.0, random_state=1).to_numpy()
+model = LogisticRegression(max_iter=500).fit(train[features], y)
+open(sys.argv[4], "wb").write(cloudpickle.dumps(model))
+json.dump({"sklearn": sklearn.__version__, "example": model.predict(train[features].head(3)).tolist(),
+           "proba": model.predict_proba(holdout[features])[:, 1].tolist()}, open(sys.argv[5], "w"))
+"""
+
+
+@pytest.mark.slow
+def test_each_model_is_evaluated_inside_its_own_environment(toy_data, settings, tmp_path, monkeypatch):
+    """Models fitted in the demo env (scikit-learn 1.7.2, not the driver's) are unpickled and scored only there."""
+    import sklearn
+    from mlflow import MlflowClient
+
+    from mlplatform import envs
+    from mlplatform.config import load_settings
+    from mlplatform.registry import TAG_ENV_ID, TAG_METRICS
+    from mlplatform.tracking import configure, experiment_id
+    from mlplatform.training.executor import encode_frame
+    from mlplatform.training.modeldir import write_model_dir
+
+    from .toys import DEFINITIONS
+
+    cache = REPO / ".mlp" / "test-cache" / "training-envs" / "home"  # shared with the training tests
+    with monkeypatch.context() as mp:
+        mp.setenv("MLP_HOME", str(cache))
+        artifact = envs.build("sklearn", load_settings())
+    monkeypatch.setenv("MLP_ARTIFACTS", str(cache / "artifacts"))
+    settings = load_settings()
+    python = envs.unpack(artifact, settings) / "bin" / "python"
+    train, holdout = toy_data
+    (tmp_path / "train.arrows").write_bytes(encode_frame(train))
+    (tmp_path / "holdout.arrows").write_bytes(encode_frame(holdout))
+    configure(settings)
+    client = MlflowClient()
+    client.create_registered_model("churn")
+    probas = {}
+    for kind in ("bad", "good"):
+        out = tmp_path / f"{kind}.json"
+        pkl = tmp_path / f"{kind}.pkl"
+        subprocess.run([str(python), "-c", FIT_IN_ENV, str(tmp_path / "train.arrows"), str(tmp_path / "holdout.arrows"), kind, str(pkl), str(out)], check=True)
+        fitted = json.loads(out.read_text())
+        assert fitted["sklearn"] == artifact.packages["scikit-learn"] != sklearn.__version__
+        probas[kind] = fitted["proba"]
+        run = client.create_run(experiment_id("churn", settings))
+        folder = write_model_dir(tmp_path / f"model-{kind}", pkl.read_bytes(), train[FEATURES].head(3), fitted["example"], fitted["sklearn"], "3.11", [f"scikit-learn=={fitted['sklearn']}"])
+        client.log_artifacts(run.info.run_id, str(folder), "model")
+        client.create_model_version("churn", f"{run.info.artifact_uri}/model", run.info.run_id, tags={TAG_ENV_ID: artifact.id, TAG_METRICS: json.dumps(DEFINITIONS)})
+
+    report = bench(settings, 1, 2, holdout)
+    assert report.decision.promote
+    for ev, kind in ((report.champion, "bad"), (report.challenger, "good")):
+        assert ev.environment["packages"]["scikit-learn"] == artifact.packages["scikit-learn"]
+        assert ev.environment["executable"] == str(python)
+        assert ev.metrics["roc_auc"] == pytest.approx(roc_auc_score(holdout["label"], probas[kind]), abs=1e-12)

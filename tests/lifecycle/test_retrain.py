@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,21 @@ def test_retrain_bad_input(raw_home, mlp_home, tmp_path, monkeypatch, register, 
     assert "0 labelled row(s)" in done.stderr and "run again when new labels have landed" in done.stderr
     done = mlp(["retrain", "nope", "--run-date", "2024-08-15"])
     assert done.returncode == 3 and "no model spec named 'nope'" in done.stderr
+
+    # the nightly script: one model skipped for lack of data, one unknown -> failure, one line each
+    nightly = subprocess.run([str(REPO / "scripts" / "nightly-retrain"), "2023-12-31", "--models", "churn,nope"], capture_output=True, text=True, timeout=600)
+    assert nightly.returncode == 1, nightly.stderr
+    assert "churn: skipped" in nightly.stderr and "nope: FAILED" in nightly.stderr and "(exit 3)" in nightly.stderr
+    assert (Path(settings.home) / "logs" / "nightly-retrain" / "2023-12-31" / "nope.log").is_file()
+
+
+def test_nightly_exit_code_aggregation():
+    from mlplatform.lifecycle.nightly import Outcome, exit_code
+
+    def outcomes(*codes: int) -> list[Outcome]:
+        return [Outcome(f"m{i}", code, "", 0.0) for i, code in enumerate(codes)]
+
+    assert exit_code(outcomes(0, 99)) == 0
+    assert exit_code(outcomes(99, 99)) == 99
+    assert exit_code(outcomes(0, 4, 99)) == 1
+    assert exit_code([]) == 0
