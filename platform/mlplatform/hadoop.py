@@ -49,6 +49,7 @@ __all__ = [
     "down",
     "status",
     "container_logs",
+    "serves",
     "leftover_processes",
     "NODE_RESOURCES",
 ]
@@ -478,11 +479,26 @@ def status(settings: Settings) -> ClusterStatus | None:
     return ClusterStatus(cluster=cluster, live_datanodes=live, nodemanagers=nodes, applications=apps)
 
 
+def serves(conf_dir: str | os.PathLike[str]) -> bool:
+    """Whether ``conf_dir`` is the HADOOP_CONF_DIR of a one-machine Hadoop that is running."""
+    home = Path(conf_dir).resolve().parent
+    pid = _read_pid(home)
+    return pid is not None and _alive(pid, home) and (home / "conf").resolve() == Path(conf_dir).resolve()
+
+
 def container_logs(settings: Settings, app_id: str) -> list[Path]:
-    """The log files (stdout, stderr, ...) of every container of ``app_id`` on the local NodeManager."""
-    home = cluster_home(settings)
-    found = sorted(p for p in (home / "data" / "yarn").glob(f"*/*/*logDir*/{app_id}/*/*") if p.is_file())
-    if not found:
-        raise HadoopError(f"no container logs for {app_id} under {home / 'data' / 'yarn'}",
-                          "logs live as long as the cluster runs; check the application id (mlp hadoop status)")
-    return found
+    """The log files (stdout, stderr, ...) of every container of ``app_id`` on the local NodeManager.
+
+    Looked up in this platform home's cluster, then in the one-machine Hadoop that
+    ``hadoop_conf_dir`` / ``HADOOP_CONF_DIR`` names.
+    """
+    homes = [cluster_home(settings)]
+    conf_dir = settings.hadoop_conf_dir or os.environ.get("HADOOP_CONF_DIR")
+    if conf_dir:
+        homes.append(Path(conf_dir).resolve().parent)
+    for home in homes:
+        found = sorted(p for p in (home / "data" / "yarn").glob(f"*/*/*logDir*/{app_id}/*/*") if p.is_file())
+        if found:
+            return found
+    raise HadoopError(f"no container logs for {app_id} under {' or '.join(str(h / 'data' / 'yarn') for h in homes)}",
+                      "logs live as long as the cluster runs; check the application id (mlp hadoop status)")

@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 from mlplatform import storage
 from mlplatform.config import Settings
-from mlplatform.errors import HadoopError
+from mlplatform.errors import HadoopError, SubmitError
 
 if TYPE_CHECKING:
     from mlplatform.submit import SubmitCommand
@@ -167,7 +167,7 @@ def resolve_conf_dir(settings: Settings, profile: str = "yarn") -> Path:
     local = hadoop.running(settings)
     if local is not None:
         return local.conf_dir
-    raise HadoopError(
+    raise SubmitError(
         f"profile '{profile}' submits to YARN but HADOOP_CONF_DIR is not set and no one-machine Hadoop is running",
         "run 'mlp hadoop up', or set hadoop_conf_dir in conf/platform.yaml (or HADOOP_CONF_DIR) for a real cluster",
     )
@@ -203,6 +203,41 @@ def container_mb(conf: MutableMapping[str, str], role: str, min_allocation_mb: i
         total += memory_mb(conf["spark.executor.pyspark.memory"])
     step = max(min_allocation_mb, 1)
     return -(-total // step) * step
+
+
+def _leaf_queues(node: Any) -> dict[str, dict[str, Any]]:
+    """Leaf queues of a ``/scheduler`` answer (Capacity or Fair scheduler), by short name and by path."""
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(node, dict):
+        children = node.get("queues") or node.get("childQueues")
+        if "queueName" in node and not children:
+            found[node["queueName"].rsplit(".", 1)[-1]] = node
+            found[node.get("queuePath") or node["queueName"]] = node
+        for value in node.values():
+            found.update(_leaf_queues(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.update(_leaf_queues(value))
+    return found
+
+
+def _check_queue(cluster: YarnCluster, conf: MutableMapping[str, str]) -> None:
+    """``spark.yarn.queue`` must name a running leaf queue (YARN would reject the application)."""
+    queue = conf.get("spark.yarn.queue", "default")
+    try:
+        leaves = _leaf_queues(cluster.rest("scheduler").get("scheduler"))
+    except (OSError, ValueError):
+        return  # the scheduler page is optional: YARN itself will judge the queue
+    if not leaves:
+        return
+    names = sorted({q["queueName"].rsplit(".", 1)[-1] for q in leaves.values()})
+    if queue not in leaves:
+        raise HadoopError(f"YARN at {cluster.resourcemanager_http} has no queue '{queue}' (spark.yarn.queue)",
+                          f"use one of its queues: {', '.join(names)}")
+    state = leaves[queue].get("state", "RUNNING")
+    if state != "RUNNING":
+        raise HadoopError(f"YARN queue '{queue}' at {cluster.resourcemanager_http} is {state} and accepts no applications",
+                          f"ask the cluster's admins, or use another queue: {', '.join(names)}")
 
 
 def _check_fits(cluster: YarnCluster, conf: MutableMapping[str, str]) -> None:
@@ -351,6 +386,7 @@ def prepare(settings: Settings, conf: MutableMapping[str, str], profile: str = "
                 raise HadoopError(f"{key} names {written}, which does not exist on HDFS",
                                   "publish it first (for an environment: mlp env build NAME with artifacts on hdfs://), "
                                   "or fix the URI")
+    _check_queue(cluster, conf)
     _check_fits(cluster, conf)
 
     if "spark.yarn.archive" not in conf and "spark.yarn.jars" not in conf:
@@ -402,6 +438,9 @@ class _Watch(threading.Thread):
                 continue
             if app is None:
                 continue
+            if self.app is None:
+                log.info("YARN application %s (%s) in queue %s: %s/cluster/app/%s", app["id"], app.get("name"),
+                         app.get("queue"), self.cluster.resourcemanager_http, app["id"])
             self.app = app
             if app["state"] in _FINISHED:
                 return
@@ -418,11 +457,10 @@ class _Watch(threading.Thread):
                 return
 
 
-def _logs_hint(app_id: str, conf_dir: Path, settings: Settings) -> str:
+def _logs_hint(app_id: str, conf_dir: Path) -> str:
     from mlplatform import hadoop
 
-    local = hadoop.running(settings)
-    if local is not None and local.conf_dir == conf_dir:
+    if hadoop.serves(conf_dir):
         return f"logs: mlp hadoop logs {app_id}"
     return f"logs: yarn logs -applicationId {app_id}"
 
@@ -432,7 +470,7 @@ def _diagnostics(app: dict[str, Any]) -> str:
     return text[:800] or "no diagnostics"
 
 
-def run(command: "SubmitCommand", settings: Settings) -> int:
+def run(command: "SubmitCommand") -> int:
     """Run a spark-submit line for YARN and report what happened to its application.
 
     Returns:
@@ -469,16 +507,19 @@ def run(command: "SubmitCommand", settings: Settings) -> int:
             "ask for less memory or fewer cores, use another queue (spark.yarn.queue), or wait for the cluster "
             f"to free up (raise {ACCEPT_TIMEOUT_CONF})",
         )
-    if code == 0:
-        return 0
     try:
         app = watch.cluster.application(tag) or watch.app
     except (OSError, ValueError):
         app = watch.app
+    if code == 0:
+        if app is not None:
+            log.info("YARN application %s (%s) ended %s / %s", app["id"], app.get("name"), app.get("state"),
+                     app.get("finalStatus"))
+        return 0
     if app is None:
         raise HadoopError(f"spark-submit exited with code {code} before YARN accepted the application",
                           "see spark-submit's message above")
-    hint = _logs_hint(app["id"], conf_dir, settings)
+    hint = _logs_hint(app["id"], conf_dir)
     if app.get("finalStatus") in ("FAILED", "KILLED"):
         raise HadoopError(
             f"application {app['id']} ({app.get('name')}) ended {app.get('state')} with final status "

@@ -38,6 +38,6 @@ def submit(profile: str | None, spark_conf: tuple[str, ...], print_only: bool, e
     from mlplatform import yarn
 
     if yarn.is_yarn(command.argv):
-        sys.exit(yarn.run(command, settings))
+        sys.exit(yarn.run(command))
     sys.stdout.flush()
     os.execve(command.argv[0], command.argv, command.full_env())

@@ -1,0 +1,135 @@
+"""Benchmark: submitting a job to YARN with ``mlp submit`` against a plain ``spark-submit``.
+
+Starts its own one-machine Hadoop (free ports, temporary platform home), then times,
+from the moment the submit command starts:
+
+- to the first task: the earliest start of a task on an executor (the job records it);
+- to the job end: the submit command's exit.
+
+for: ``mlp submit`` on a fresh cluster (Spark's jars and pyspark's zips uploaded to
+HDFS once, NodeManager localizes them once), ``mlp submit`` again (everything cached),
+and a plain ``spark-submit`` of the same job and settings without ``spark.yarn.archive``
+(Spark zips and uploads its jars for every application, as users do by default).
+
+    .venv/bin/python scripts/bench/yarn_submit.py [--quick] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+JOB_FLAG = "--as-job"
+
+
+def job(out: str, tasks: int) -> None:
+    """The measured job: ``tasks`` small tasks that record when they started."""
+    from mlplatform.spark import session
+
+    spark = session(app_name="mlp-bench-yarn")
+
+    def started(_: int) -> float:
+        import time as _time
+
+        return _time.time()
+
+    starts = spark.sparkContext.parallelize(range(tasks), tasks).map(started).collect()
+    Path(out).write_text(json.dumps({"first_task": min(starts)}))
+    spark.stop()
+
+
+def _timed(argv: list[str], env: dict[str, str], out: Path) -> dict[str, float | bool]:
+    out.unlink(missing_ok=True)
+    start = time.time()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    end = time.time()
+    if proc.returncode != 0 or not out.is_file():
+        raise SystemExit(f"submit failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    first = json.loads(out.read_text())["first_task"]
+    return {"first_task": first - start, "end": end - start, "uploaded": "uploading" in proc.stderr}
+
+
+def _plain(command, settings) -> tuple[list[str], dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The same spark-submit line without the platform's HDFS caches: Spark uploads its jars itself."""
+    from mlplatform import jars
+
+    argv: list[str] = []
+    skip = False
+    for i, arg in enumerate(command.argv):
+        if skip:
+            skip = False
+            continue
+        if arg == "--conf" and command.argv[i + 1].startswith(("spark.yarn.archive=", "spark.yarn.tags=",
+                                                               "spark.mlp.")):
+            skip = True
+            continue
+        if i > 0 and command.argv[i - 1] == "--jars":
+            arg = ",".join(str(p) for p in jars.delta_jars(settings.jars_dir))
+        argv.append(arg)
+    env = {k: v for k, v in command.full_env().items() if k != "PYSPARK_ARCHIVES_PATH"}
+    return argv, env
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(JOB_FLAG, dest="job_out", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="one run of each (default: 3 repeats)")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--tasks", type=int, default=4)
+    args = parser.parse_args()
+    if args.job_out:
+        job(args.job_out, args.tasks)
+        return 0
+    repeats = args.repeats or (1 if args.quick else 3)
+
+    from mlplatform import hadoop
+    from mlplatform.config import load_settings
+    from mlplatform.submit import build_submit
+
+    with tempfile.TemporaryDirectory(prefix="mlp-bench-yarn-") as tmp:
+        os.environ.update({"MLP_PROJECT": str(REPO), "MLP_HOME": f"{tmp}/.mlp"})
+        os.environ.pop("HADOOP_CONF_DIR", None)
+        settings = load_settings()
+        t0 = time.time()
+        cluster, _ = hadoop.up(settings, hadoop.Ports.any())
+        startup = time.time() - t0
+        out = Path(tmp) / "job.json"
+        job_args = [JOB_FLAG, str(out), "--tasks", str(args.tasks)]
+        mlp = [str(Path(sys.executable).with_name("mlp")), "submit", "--profile", "yarn", __file__, *job_args]
+        env = {**os.environ, "HADOOP_CONF_DIR": str(cluster.conf_dir)}
+        rows: list[tuple[str, list[dict[str, float | bool]]]] = []
+        try:
+            rows.append(("mlp submit, fresh cluster (uploads once)", [_timed(mlp, env, out)]))
+            rows.append(("mlp submit, repeat (all cached)", [_timed(mlp, env, out) for _ in range(repeats)]))
+            os.environ["HADOOP_CONF_DIR"] = str(cluster.conf_dir)
+            argv, plain_env = _plain(build_submit(settings, __file__, job_args, profile="yarn"), settings)
+            rows.append(("plain spark-submit (uploads Spark's jars)", [_timed(argv, plain_env, out) for _ in range(repeats)]))
+        finally:
+            hadoop.down(settings)
+
+    load = os.getloadavg()[0]
+    print(f"\nYARN submit latency — one-machine Hadoop {hadoop.hadoop_version()}, pyspark client mode, "
+          f"{args.tasks} tasks on 2 executors; machine: {os.cpu_count()} cores, 24 GB, load average {load:.1f} "
+          f"(shared); cluster start {startup:.1f} s")
+    print(f"{'submit':<44} {'runs':>4} {'to first task s':>16} {'to job end s':>13} {'uploaded':>9}")
+    for name, runs in rows:
+        first = statistics.median(float(r["first_task"]) for r in runs)
+        end = statistics.median(float(r["end"]) for r in runs)
+        uploaded = "yes" if any(r["uploaded"] for r in runs) else "no"
+        if name.startswith("plain"):
+            uploaded = "jars"
+        print(f"{name:<44} {len(runs):>4} {first:>16.1f} {end:>13.1f} {uploaded:>9}")
+    print("(medians; 'uploaded': whether the platform put its cached files on HDFS during the run)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""``mlp hadoop``: the one-machine Hadoop's lifecycle, status and its HDFS through WebHDFS."""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster_support import run_mlp
+
+pytestmark = pytest.mark.cluster
+
+
+def test_second_up_reports_the_running_cluster_instead_of_starting_another(cluster):
+    done = run_mlp(["hadoop", "up"], env=cluster.home_env)
+    assert done.returncode == 0, done.stderr
+    assert "already running" in done.stdout
+    assert cluster.namenode_http in done.stdout and cluster.resourcemanager_http in done.stdout
+    assert f"HADOOP_CONF_DIR={cluster.conf_dir}" in done.stdout
+
+
+def test_status_lists_live_nodes_and_conf_dir_names_the_cluster(cluster):
+    from mlplatform.yarn import YarnCluster
+
+    done = run_mlp(["hadoop", "status"], env=cluster.home_env)
+    assert done.returncode == 0, done.stderr
+    assert "live DataNodes: 1" in done.stdout
+    assert "NodeManagers: 1" in done.stdout and "RUNNING  memory 0/6144 MB" in done.stdout
+    parsed = YarnCluster.from_conf_dir(cluster.conf_dir)
+    assert parsed.fs_default == cluster.fs_default
+    assert parsed.namenode_http == cluster.namenode_http
+    assert parsed.resourcemanager_http == cluster.resourcemanager_http
+    exports = run_mlp(["hadoop", "env"], env=cluster.home_env).stdout
+    assert f"export HADOOP_CONF_DIR={cluster.conf_dir}" in exports
+
+
+def test_status_and_down_without_a_cluster_say_so(mlp_home):
+    status = run_mlp(["hadoop", "status"])
+    assert status.returncode == 1
+    assert "Hadoop is not running" in status.stderr and "mlp hadoop up" in status.stderr
+    down = run_mlp(["hadoop", "down"])
+    assert down.returncode == 0 and "was not running" in down.stdout
+
+
+def test_storage_round_trip_on_hdfs(cluster, tmp_path):
+    from mlplatform import storage
+
+    settings = cluster.settings()
+    source = tmp_path / "blob.bin"
+    source.write_bytes(bytes(range(256)) * 64)
+    uri = cluster.uri("/mlp/tests/storage/deep/blob.bin")
+    storage.put(source, uri, settings)
+    assert storage.exists(uri, settings)
+    assert storage.listdir(cluster.uri("/mlp/tests/storage/deep"), settings) == ["blob.bin"]
+    with storage.open_read(uri, settings) as fh:
+        assert fh.read() == source.read_bytes()
+    assert storage.get(uri, tmp_path / "back.bin", settings).read_bytes() == source.read_bytes()
+    assert storage.delete(cluster.uri("/mlp/tests/storage"), recursive=True, settings=settings)
+    assert not storage.exists(uri, settings)

@@ -1,0 +1,92 @@
+"""Jobs on YARN through ``mlp submit --profile yarn``: client and cluster mode, env archives, Delta on HDFS."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cluster_support import JOBS, app_id, json_lines, submit
+
+pytestmark = pytest.mark.cluster
+
+
+def _in_containers(reports: list[dict], cluster) -> None:  # type: ignore[no-untyped-def]
+    """Every report comes from a YARN container working directory of this cluster."""
+    for report in reports:
+        cwd = Path(report["cwd"])
+        assert str(cwd).startswith(str(cluster.data_dir)), cwd
+        assert cwd.name.startswith("container_") and cwd.parent.name.startswith("application_"), cwd
+
+
+def test_probe_in_cluster_deploy_mode(cluster, tmp_path):
+    out = tmp_path / "reports.jsonl"
+    done = submit(cluster, ["--spark-conf", "spark.submit.deployMode=cluster", "probe", "--tasks", "2", "--out", str(out)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "FINISHED / SUCCEEDED" in done.stderr
+    reports = json_lines(out.read_text())
+    assert len(reports) == 2
+    _in_containers(reports, cluster)
+    # No env archive: the executors run the driver venv's Python, which exists here at the same path.
+    assert {r["executable"] for r in reports} == {sys.executable}
+
+
+def test_env_probe_in_client_mode_reuses_every_cached_upload(cluster, hdfs_env):
+    from mlplatform import storage, yarn
+    from mlplatform.spark import base_conf
+
+    artifact, artifacts = hdfs_env
+    settings = cluster.settings()
+    yarn.prepare(settings, base_conf(settings, "yarn"))  # publish the cached files, if no job did yet
+    done = submit(cluster, ["--env", artifact.id, "--spark-conf", "spark.yarn.preserve.staging.files=true",
+                            "probe", "--tasks", "2", "--packages", "scikit-learn"],
+                  env={"MLP_ARTIFACTS": artifacts})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "uploading" not in done.stderr
+    reports = json_lines(done.stdout)
+    assert len(reports) == 2
+    _in_containers(reports, cluster)
+    env_sklearn = artifact.packages["scikit-learn"]
+    assert env_sklearn != metadata.version("scikit-learn")
+    for report in reports:
+        assert Path(report["prefix"]).name == "environment"
+        assert Path(report["prefix"]).parent == Path(report["cwd"])
+        assert report["packages"]["scikit-learn"] == env_sklearn
+    # What this submit put on HDFS: Spark's generated conf and the platform's zip (--py-files), nothing else.
+    staging = storage.listdir(cluster.uri(f"/user/root/.sparkStaging/{app_id(done.stderr)}"), settings)
+    assert len(staging) == 2 and "__spark_conf__.zip" in staging
+    assert [n for n in staging if n != "__spark_conf__.zip"][0].startswith("mlplatform-")
+
+
+def _expected_table() -> pd.DataFrame:
+    """The rows delta_roundtrip.py writes, computed independently with pandas."""
+    ids = pd.Series(range(500), dtype="int64")
+    base = pd.DataFrame({"id": ids, "part": (ids % 5).astype("int32"), "x": ids / 4, "label": "row-" + ids.astype(str)})
+    extra = base[base["part"] == 2].assign(id=lambda d: d["id"] + 1000)
+    return pd.concat([base, extra]).sort_values("id").reset_index(drop=True)
+
+
+def test_delta_table_on_hdfs_written_on_yarn_and_read_without_a_jvm(cluster, tmp_path):
+    table = cluster.uri("/mlp/warehouse/roundtrip")
+    done = submit(cluster, ["--spark-conf", "spark.sql.shuffle.partitions=2", str(JOBS / "delta_roundtrip.py"), table])
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json_lines(done.stdout)[-1]
+    assert summary["versions"] == [0, 1]
+    assert summary["rows"] == 600 and summary["rows_at_first"] == 500
+    assert summary["containers"] and all(c.startswith("container_") for c in summary["containers"])
+
+    out = tmp_path / "read.parquet"
+    reader = (
+        "import sys; from mlplatform import tables; "
+        f"tables.to_pandas({table!r}).to_parquet({str(out)!r}); "
+        "assert 'pyspark' not in sys.modules and 'py4j' not in sys.modules"
+    )
+    read = subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True, timeout=120)
+    assert read.returncode == 0, read.stderr
+    got = pd.read_parquet(out).sort_values("id").reset_index(drop=True)[["id", "part", "x", "label"]]
+    got["label"] = got["label"].astype(object)
+    pd.testing.assert_frame_equal(got, _expected_table(), check_dtype=True)
