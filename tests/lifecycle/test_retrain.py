@@ -84,17 +84,18 @@ def make_project(home: Path, mlp_home: Path, root: Path, monkeypatch: pytest.Mon
 
 
 def first_champion(settings, spark) -> int:
-    """ts:churn with labels before 2024-09-01, the weak model trained on it and promoted."""
+    """ts:churn with labels before 2024-09-01, the weak model trained on it and promoted.
+
+    The training set is built as ``mlp trainset build`` does, recording no edges: its
+    lineage comes from its manifest.
+    """
     from mlplatform import features
     from mlplatform.lifecycle import models
-    from mlplatform.lifecycle.retrain import trainset_edges
-    from mlplatform.lineage.edges import record
     from mlplatform.training.spec import load_spec
     from mlplatform.training.train import train
 
     spec = features.load_trainset_spec("churn")
     built = features.build_trainset(spec.model_copy(update={"labels": spec.labels.model_copy(update={"end": "2024-09-01"})}), settings)
-    record(settings, trainset_edges(built.id, built.manifest), action="build_trainset", job_run="first-build")
     result = train(load_spec(data={"name": "churn", **WEAK}), settings, spark=spark, training_set_version=built.version, code_version="git:first")
     models.promote("churn", result.version, settings, reason="first champion")
     return result.version

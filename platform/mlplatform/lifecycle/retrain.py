@@ -39,7 +39,7 @@ from mlplatform.lifecycle.errors import NoNewDataError, UnknownModelError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["RetrainOutcome", "HoldoutWindow", "holdout_window", "retrain", "parse_run_date", "trainset_edges"]
+__all__ = ["RetrainOutcome", "HoldoutWindow", "holdout_window", "retrain", "parse_run_date"]
 
 log = logging.getLogger(__name__)
 
@@ -102,18 +102,6 @@ def holdout_window(run_date: date, holdout_days: int, champion_end: datetime | N
     return HoldoutWindow(start, end)
 
 
-def trainset_edges(build_id: str, manifest: dict[str, Any]) -> list[Any]:
-    """Lineage edges of a built training set: its feature-set versions and label table version."""
-    from mlplatform.lineage.edges import Edge
-
-    edges = [Edge(info["id"], "feature_set", build_id) for info in (manifest.get("features") or {}).values()]
-    labels = manifest.get("labels") or {}
-    if labels.get("table"):
-        name = str(labels["table"]).rstrip("/").rsplit("/", 1)[-1]
-        edges.append(Edge(f"table:{name}@v{labels.get('version')}", "label_source", build_id))
-    return edges
-
-
 def _time(value: Any) -> datetime | None:
     if not value:
         return None
@@ -156,6 +144,7 @@ def _fresh_rows(ts_spec: Any, window: HoldoutWindow, settings: Settings) -> int:
 def _build(ts_spec: Any, settings: Settings, spark: "SparkSession | None", job_run: str) -> Any:
     from mlplatform import features
     from mlplatform.lineage.edges import record
+    from mlplatform.lineage.trainsets import trainset_edges
 
     built = features.build_trainset(ts_spec, settings, spark=spark)
     record(settings, trainset_edges(built.id, built.manifest), action="build_trainset", job_run=job_run, details={"rows": built.rows, "engine": built.engine})

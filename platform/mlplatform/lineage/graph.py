@@ -143,6 +143,10 @@ class LineageGraph:
         ordered = frame.sort_values("at", kind="stable") if "at" in frame else frame
         return cls(edge_from_record(r) for r in ordered.to_dict("records"))
 
+    def edges(self) -> list[GraphEdge]:
+        """Every distinct edge (grouped by upstream id)."""
+        return [e for group in self._outgoing.values() for e in group]
+
     @property
     def ids(self) -> set[str]:
         return set(self._incoming) | set(self._outgoing)
@@ -242,6 +246,18 @@ def load_frame(settings: Settings) -> Any:
     return tables.to_pandas(uri)
 
 
-def load_graph(settings: Settings) -> LineageGraph:
-    """The lineage graph of everything recorded so far."""
-    return LineageGraph.from_frame(load_frame(settings))
+def load_graph(settings: Settings, manifests: bool = True) -> LineageGraph:
+    """The lineage graph of everything recorded so far.
+
+    With ``manifests``, training sets whose feature-set edges were not recorded get them
+    from their build manifests (see :mod:`mlplatform.lineage.trainsets`).
+    """
+    frame = load_frame(settings)
+    graph = LineageGraph.from_frame(frame)
+    if not manifests or len(frame) == 0:
+        return graph
+    from mlplatform.lineage.trainsets import manifest_edges
+
+    built = set(frame.loc[frame["relation"] == "feature_set", "to_id"])
+    extra = manifest_edges(settings, graph.ids, built)
+    return LineageGraph([*graph.edges(), *extra]) if extra else graph
