@@ -11,8 +11,8 @@ from mlplatform.features import registry
 from mlplatform.features.definitions import FeatureSetDef, load_feature_sets
 
 
-def _definition(name: str, **changes) -> FeatureSetDef:
-    base = next(d for d in load_feature_sets() if d.name == name).model_dump()
+def _definition(base_name: str, **changes) -> FeatureSetDef:
+    base = next(d for d in load_feature_sets() if d.name == base_name).model_dump()
     base.update(changes)
     return FeatureSetDef(**base)
 

@@ -70,7 +70,7 @@ class JoinInput:
         """Columns to read from the feature table."""
         cols = list(self.keys) + [self.event_timestamp]
         cols += [self.created_timestamp] if self.created_timestamp else []
-        return cols + [c for c, _ in self.columns if c not in cols]
+        return list(dict.fromkeys(cols + [c for c, _ in self.columns]))
 
     @property
     def ttl_micros(self) -> int | None:

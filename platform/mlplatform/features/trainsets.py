@@ -298,7 +298,8 @@ def build(
         engine: ``auto``, ``pandas`` or ``spark`` (default: the spec's).
         spark: the session for the Spark engine (default: :func:`mlplatform.spark.session`).
         manifest: read exactly the inputs recorded there (see :func:`rebuild`).
-        write: False returns the rows as pandas without committing anything.
+        write: False returns the rows as pandas (typed as :func:`read_trainset` returns them)
+            without committing anything.
     """
     from mlplatform.features.definitions import load_trainset_spec
 
@@ -322,7 +323,7 @@ def build(
         bounds = pc.min_max(out.column(ts))
         manifest_out = p.manifest(engine, out.num_rows, _iso(bounds["min"].as_py()), _iso(bounds["max"].as_py()))
         if not write:
-            return _nullable_pandas(out)
+            return out.to_pandas()  # as read_trainset returns it
         version = tables.write_pandas(_nullable_pandas(out), uri, mode="overwrite", merge_schema=True,
                                       metadata={MANIFEST_KEY: manifest_out})
         rows = out.num_rows
@@ -341,7 +342,7 @@ def build(
         frame = _run_spark(spark, p)
         manifest_out = p.manifest(engine, rows, _iso(stats["start"]), _iso(stats["end"]))
         if not write:
-            return _nullable_pandas(frame.toArrow())
+            return frame.toArrow().to_pandas()
         version = tables.write(frame, uri, mode="overwrite", merge_schema=True, metadata={MANIFEST_KEY: manifest_out})
     seconds = time.perf_counter() - started
     log.info("built ts:%s@v%d: %d rows with %s in %.1fs", spec.name, version, rows, engine, seconds)
