@@ -13,7 +13,7 @@ from mlplatform import tables
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import FeatureError, PlatformError
 from mlplatform.features import registry
-from mlplatform.features.ingest import feature_table
+from mlplatform.features.ingestion import feature_table
 
 if TYPE_CHECKING:
     import pandas as pd

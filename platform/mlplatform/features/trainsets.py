@@ -28,7 +28,7 @@ from mlplatform.config import Settings, load_settings
 from mlplatform.errors import FeatureError
 from mlplatform.features import registry
 from mlplatform.features.definitions import TrainingSetSpec, parse_time
-from mlplatform.features.ingest import feature_table
+from mlplatform.features.ingestion import feature_table
 from mlplatform.features.pit import JoinInput, join_arrow, join_spark
 
 if TYPE_CHECKING:
