@@ -288,7 +288,7 @@ def _change(
         _apply(mlflow_client, name, previous, old_history, challenger)
         raise
     change = AliasChange(name, action, target, previous, reason, run, True, lineage_version)
-    log.info("%s", change.describe())
+    log.debug("%s", change.describe())
     return change
 
 

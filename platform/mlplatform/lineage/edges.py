@@ -74,5 +74,5 @@ def record(
     )
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     version = tables.write_pandas(frame, lineage_table(settings), mode="append", metadata=tables.commit_metadata(job=action, run_id=job_run))
-    log.info("lineage: %s recorded %d edge(s) at version %d", action, len(edges), version)
+    log.debug("lineage: %s recorded %d edge(s) at version %d", action, len(edges), version)
     return version
