@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,7 +25,7 @@ from serving_support import env_spec_text, free_port, make_frame, register, star
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".mlp" / "test-cache" / "serving"
 MODEL_NAME = "churn_online"
-MLP = str(Path(os.sys.executable).with_name("mlp"))
+MLP = str(Path(sys.executable).with_name("mlp"))
 MAX_BODY = 1024 * 1024
 
 

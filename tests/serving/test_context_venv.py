@@ -37,7 +37,7 @@ def test_venv_holds_exactly_the_lock_and_gunicorn(context, image_python):
 @pytest.mark.slow
 def test_the_context_entrypoint_serves_in_that_venv(context, image_python, store, tmp_path):
     port = free_port()
-    env = {"MLP_HOST": "127.0.0.1", "MLP_PORT": str(port), "MLP_WORKERS": "1", "PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}
+    env = {"MLP_HOST": "127.0.0.1", "MLP_PORT": str(port), "MLP_WORKERS": "1", "MLP_THREADS": "2", "PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}
     env = {k: v for k, v in {**os.environ, **env}.items() if not k.startswith("MLP_") or k in env}
     proc = start([image_python, *ENTRYPOINT[1:]], context, env, port, tmp_path / "server.log")
     try:

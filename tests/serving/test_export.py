@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from conftest import MLP
 from mlplatform.scoring.export import ENTRYPOINT
 
 ALLOWED_IMPORTS = set(sys.stdlib_module_names) | {"numpy", "pandas", "cloudpickle"}

@@ -13,7 +13,7 @@ import click
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (the image binds 0.0.0.0).")
 @click.option("--workers", type=click.IntRange(1), help="Worker processes (default: usable CPUs).")
-@click.option("--threads", type=click.IntRange(1), help="Threads per worker (default 1; more selects gthread workers).")
+@click.option("--threads", type=click.IntRange(1), help="Threads per worker (default 4; 1 selects sync workers).")
 @click.option("--timeout", type=click.IntRange(1), help="Seconds before a stuck worker is restarted (default 30).")
 @click.option("--max-body-bytes", type=click.IntRange(1), help="Largest request body accepted (default 8 MiB).")
 @click.option("--isolated", is_flag=True, help="Run in a venv of exactly the image's dependency set (env lock + gunicorn), built once.")
