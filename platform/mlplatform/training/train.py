@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import PlatformError, TrainingError
+from mlplatform.spark import under_spark_submit
 from mlplatform.training.prepare import Prepared, check_estimator, prepare
 from mlplatform.training.runner import SearchResult, TrialResult, run_refit, run_search
 from mlplatform.training.spec import ModelSpec, Threshold, load_spec
@@ -196,27 +197,11 @@ def _flat_params(spec: ModelSpec) -> dict[str, Any]:
     return out
 
 
-def _submitted_env_id() -> str | None:
-    """The env id ``mlp submit --env`` put in the Spark conf, inside a spark-submit driver."""
-    from mlplatform.spark import under_spark_submit
-
-    if not under_spark_submit():
-        return None
-    from pyspark import SparkConf
-
-    from mlplatform.envs import ENV_ID_CONF
-
-    return SparkConf().get(ENV_ID_CONF, None)
-
-
-def _resolve_env(spec: ModelSpec, settings: Settings, explicit: str | None) -> Any:
-    """The environment trials run in: ``--env``, else the one shipped by ``mlp submit --env``, else the spec's.
+def _resolve_env(spec: ModelSpec, settings: Settings, explicit: str | None, shipped: str | None = None) -> Any:
+    """The environment trials run in: ``--env``, else the one ``mlp submit --env`` shipped (``shipped``), else the spec's.
 
     None means the driver's Python (no ``env`` anywhere).
     """
-    from mlplatform.spark import under_spark_submit
-
-    shipped = _submitted_env_id()
     ref = explicit or shipped or spec.env
     if not ref:
         return None
@@ -231,6 +216,15 @@ def _resolve_env(spec: ModelSpec, settings: Settings, explicit: str | None) -> A
     if shipped and shipped != artifact.id:
         raise TrainingError(f"model '{spec.name}' asks for {artifact.id} but the job was submitted with {shipped}", f"submit with --env {artifact.id}, or drop --env from the train arguments")
     return artifact
+
+
+def _submitted(spec: ModelSpec, settings: Settings, explicit: str | None, spark: "SparkSession | None") -> tuple["SparkSession", Any]:
+    """Inside a spark-submit driver: the session and the environment ``mlp submit --env`` shipped (from the Spark conf)."""
+    from mlplatform.envs import ENV_ID_CONF
+    from mlplatform.spark import session
+
+    spark = spark or session(app_name=f"mlp-train-{spec.name}", settings=settings)
+    return spark, _resolve_env(spec, settings, explicit, shipped=spark.conf.get(ENV_ID_CONF, None))
 
 
 def _session(spec: ModelSpec, settings: Settings, env: Any, profile: str | None) -> "SparkSession":
@@ -330,9 +324,11 @@ def train(
     settings = settings or load_settings()
     spec = model if isinstance(model, ModelSpec) else load_spec(model)
     check_estimator(spec)
-    artifact = _resolve_env(spec, settings, env)
+    artifact = None if under_spark_submit() else _resolve_env(spec, settings, env)
     data = data or load_training_data(spec, settings, training_set_version)
     prepared = prepare(spec, data.frame, exclude=data.exclude)
+    if under_spark_submit():
+        spark, artifact = _submitted(spec, settings, env, spark)
     tracking.configure(settings)
     tags = {
         TAG_SPEC_HASH: spec.digest(),
