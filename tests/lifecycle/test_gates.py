@@ -75,3 +75,20 @@ def test_lifecycle_config_rejects_unknown_keys(tmp_path):
 def test_an_explicit_config_file_must_exist(tmp_path):
     with pytest.raises(LifecycleError, match="does not exist"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_holdout_window():
+    from datetime import date, datetime, timezone
+    from types import SimpleNamespace
+
+    from mlplatform.lifecycle.retrain import holdout_window
+
+    utc = timezone.utc
+    window = holdout_window(date(2024, 10, 31), 45, datetime(2024, 8, 1, tzinfo=utc))
+    assert (window.start, window.end) == (datetime(2024, 9, 17, tzinfo=utc), datetime(2024, 11, 1, tzinfo=utc))
+    # labels the champion was trained on are never in the holdout
+    window = holdout_window(date(2024, 10, 31), 45, datetime(2024, 10, 1, tzinfo=utc))
+    assert window.start == datetime(2024, 10, 1, 0, 0, 0, 1, tzinfo=utc)
+    # the spec's own label range narrows the window
+    window = holdout_window(date(2024, 10, 31), 45, None, SimpleNamespace(start="2024-10-01", end="2024-10-15"))
+    assert (window.start, window.end) == (datetime(2024, 10, 1, tzinfo=utc), datetime(2024, 10, 15, tzinfo=utc))

@@ -93,13 +93,15 @@ def parse_run_date(text: str | date) -> date:
         raise LifecycleError(f"run date '{text}' is not a date", "write it as YYYY-MM-DD, e.g. --run-date 2026-05-01") from exc
 
 
-def holdout_window(run_date: date, holdout_days: int, champion_end: datetime | None) -> HoldoutWindow:
-    """The last ``holdout_days`` up to the end of ``run_date``, after the champion's last label."""
+def holdout_window(run_date: date, holdout_days: int, champion_end: datetime | None, labels: Any = None) -> HoldoutWindow:
+    """The last ``holdout_days`` up to the end of ``run_date``, after the champion's last label,
+    inside the spec's own label range (``labels.start`` / ``labels.end``) when it has one."""
     end = datetime.combine(run_date + timedelta(days=1), time.min, tzinfo=timezone.utc)
     start = end - timedelta(days=holdout_days)
     if champion_end is not None and champion_end >= start:
         start = champion_end + timedelta(microseconds=1)
-    return HoldoutWindow(start, end)
+    spec_start, spec_end = _time(getattr(labels, "start", None)), _time(getattr(labels, "end", None))
+    return HoldoutWindow(max(start, spec_start) if spec_start else start, min(end, spec_end) if spec_end else end)
 
 
 def _time(value: Any) -> datetime | None:
@@ -134,10 +136,7 @@ def _fresh_rows(ts_spec: Any, window: HoldoutWindow, settings: Settings) -> int:
 
     column = ts_spec.labels.event_timestamp
     uri = tables.resolve_name(settings, ts_spec.labels.table)
-    start, end = window.start, window.end
-    if ts_spec.labels.start:
-        start = max(start, _time(ts_spec.labels.start) or start)
-    frame = tables.to_arrow(uri, columns=[column], filters=[(column, ">=", start), (column, "<", end)], version=ts_spec.labels.version)
+    frame = tables.to_arrow(uri, columns=[column], filters=[(column, ">=", window.start), (column, "<", window.end)], version=ts_spec.labels.version)
     return frame.num_rows
 
 
@@ -209,7 +208,7 @@ def retrain(
                               benchmark_id=earlier["benchmark_id"], mlflow_run_id=earlier["mlflow_run_id"])  # fmt: skip
 
     ts_spec = features.load_trainset_spec(spec.training_set.name)
-    window = holdout_window(day, policy.holdout_days, _champion_end(champion, settings))
+    window = holdout_window(day, policy.holdout_days, _champion_end(champion, settings), ts_spec.labels)
     fresh = _fresh_rows(ts_spec, window, settings) if window.start < window.end else 0
     if fresh < policy.min_holdout_rows:
         raise NoNewDataError(
@@ -224,9 +223,7 @@ def retrain(
         "name": f"{ts_spec.name}{HOLDOUT_SUFFIX}",
         "labels": labels.model_copy(update={"start": window.start.isoformat(), "end": window.end.isoformat()}),
     })  # fmt: skip
-    user_end = _time(labels.end)
-    train_end = min(window.start, user_end) if user_end else window.start
-    train_spec = ts_spec.model_copy(update={"labels": labels.model_copy(update={"end": train_end.isoformat()})})
+    train_spec = ts_spec.model_copy(update={"labels": labels.model_copy(update={"end": window.start.isoformat()})})
     holdout = _build(holdout_spec, settings, spark, job_run)
     training = _build(train_spec, settings, spark, job_run)
 
