@@ -9,6 +9,7 @@ the model was fitted in (reported by the executor), not the driver's.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -58,7 +59,9 @@ def write_model_dir(
     (target / MODEL_PICKLE).write_bytes(model_bytes)
     model = Model(run_id=run_id)
     _save_example(model, input_example, str(target))
-    model.signature = infer_signature(input_example, np.asarray(list(example_predictions)))
+    with warnings.catch_warnings():  # the hint about integer columns and missing values
+        warnings.simplefilter("ignore", UserWarning)
+        model.signature = infer_signature(input_example, np.asarray(list(example_predictions)))
     pyfunc.add_to_model(
         model,
         loader_module="mlflow.sklearn",

@@ -256,7 +256,7 @@ def _register(spec: ModelSpec, settings: Settings, tracker: _Tracker, tags: dict
     if tags.get(TAG_TRAINING_SET):
         edges.append(Edge(tags[TAG_TRAINING_SET], "training_set", model_id))
     record(settings, edges, action="register", job_run=tracker.run_id, details={"alias": ALIAS_CHALLENGER, "spec_hash": spec.digest()})
-    log.info("registered %s (alias %s)", model_id, ALIAS_CHALLENGER)
+    log.debug("registered %s (alias %s)", model_id, ALIAS_CHALLENGER)
     return version
 
 
