@@ -53,33 +53,36 @@ def table(tmp_path: Path) -> str:
 class Gate:
     """Holds a Spark task until released: makes two writers overlap for certain.
 
-    ``hold(df)`` returns ``df`` whose tasks signal ``started`` and then wait for
-    ``release()``; the writer's Delta transaction is open (snapshot read) the whole time.
+    ``hold(df, skip)`` returns ``df`` whose computation, from its ``skip + 1``-th pass
+    over the data on, touches ``started`` and waits for ``release()``. A pass is one
+    task (the frame is coalesced to one partition); a writer's Delta transaction is
+    open while its pass is held.
     """
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
         self.started = folder / "started"
         self.released = folder / "released"
 
-    def hold(self, df: Any) -> Any:
-        from pyspark.sql import functions as F
+    def hold(self, df: Any, skip: int = 0) -> Any:
+        folder = str(self.folder)
 
-        started, released = str(self.started), str(self.released)
-
-        def wait(value: Any) -> Any:
+        def wait(batches: Any) -> Any:
             import os
             import time as _time
+            import uuid
 
-            open(started, "w").close()
-            deadline = _time.time() + 120
-            while not os.path.exists(released) and _time.time() < deadline:
-                _time.sleep(0.02)
-            return value
+            open(os.path.join(folder, f"pass-{uuid.uuid4().hex}"), "w").close()
+            passes = sum(1 for name in os.listdir(folder) if name.startswith("pass-"))
+            if passes > skip:
+                open(os.path.join(folder, "started"), "w").close()
+                deadline = _time.time() + 120
+                while not os.path.exists(os.path.join(folder, "released")) and _time.time() < deadline:
+                    _time.sleep(0.02)
+            yield from batches
 
-        first = df.columns[0]
-        udf = F.udf(wait, df.schema[first].dataType)
-        return df.coalesce(1).withColumn(first, udf(F.col(first)))
+        return df.coalesce(1).mapInArrow(wait, df.schema)
 
     def wait_started(self, timeout: float = 120) -> None:
         deadline = time.time() + timeout

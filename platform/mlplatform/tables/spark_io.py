@@ -132,6 +132,18 @@ def _translate(uri: str, action: str, exc: BaseException) -> TableError | None:
     return None
 
 
+def _conflict_types() -> tuple[type[BaseException], ...]:
+    """Delta's commit-conflict exceptions. In delta-spark's Python package they do not
+    derive from ``DeltaConcurrentModificationException`` as documented, so list them all."""
+    from delta import exceptions
+
+    names = (
+        "DeltaConcurrentModificationException", "ConcurrentWriteException", "MetadataChangedException", "ProtocolChangedException",
+        "ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException", "ConcurrentTransactionException",
+    )
+    return tuple(getattr(exceptions, name) for name in names)
+
+
 def _run_commit(
     uri: str,
     action: str,
@@ -140,14 +152,13 @@ def _run_commit(
     txn: Txn | None,
 ) -> None:
     """Run ``attempt`` (one Delta commit) under the table lock, re-running it on a lost race when safe."""
-    from delta.exceptions import DeltaConcurrentModificationException
-
+    conflicts = _conflict_types()  # importing them also makes PySpark raise them instead of Py4JJavaError
     with commit_lock(uri, "spark"):
         for number in range(1, MAX_ATTEMPTS + 1):
             try:
                 attempt()
                 return
-            except DeltaConcurrentModificationException as exc:
+            except conflicts as exc:
                 if txn_applied(uri, txn):
                     return
                 if number == MAX_ATTEMPTS or not retry_safe():
