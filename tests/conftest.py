@@ -31,7 +31,10 @@ def mlp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MLP_PROJECT", str(REPO))
     home = tmp_path / ".mlp"
+    home.mkdir()
     monkeypatch.setenv("MLP_HOME", str(home))
+    # Any MLflow call that bypasses the platform settings still lands in this test's store.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db")
     return home
 
 
