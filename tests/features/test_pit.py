@@ -184,3 +184,17 @@ def test_spark_engine_rejects_key_type_mismatch(spark):
     ldf = spark.createDataFrame(labels.assign(k=labels["k"].astype(str)))
     with pytest.raises(FeatureError, match=r"key column 'k' is string in the labels but bigint in feature set 'fs'"):
         join_spark(ldf, "label_time", [(join_input(None), spark.createDataFrame(feats))])
+
+
+def test_arrow_engine_wide_key_range_and_microsecond_times():
+    """Integer keys spread over 2^31 and sub-second times: (key, time) no longer packs, times become ranks."""
+    labels, feats = random_case(9)
+    rng = np.random.default_rng(9)
+    feats = feats.assign(k=feats["k"] * 40_000_000,
+                         event_time=feats["event_time"] + pd.to_timedelta(rng.integers(0, 10**6, len(feats)), unit="us"))
+    labels = labels.assign(k=labels["k"] * 40_000_000,
+                           label_time=labels["label_time"] + pd.to_timedelta(rng.integers(0, 10**6, len(labels)), unit="us"))
+    ttl = timedelta(days=2)
+    expected = normalize(merge_asof_reference(labels, feats, ttl))
+    got = normalize(arrow_result(labels, feats, join_input(ttl)))
+    pd.testing.assert_frame_equal(got, expected)
