@@ -32,6 +32,8 @@ import time
 import traceback
 from typing import Any, Callable, Iterable, Iterator
 
+from mlplatform.probe import report_from as environment_report  # stdlib only: safe in the env
+
 __all__ = [
     "METRICS",
     "FOLD_COLUMN",
@@ -104,21 +106,6 @@ def decode_frame(data: bytes) -> Any:
     import pyarrow as pa
 
     return pa.ipc.open_stream(io.BytesIO(data)).read_all().to_pandas()
-
-
-def environment_report(packages: Iterable[str] = ()) -> dict[str, Any]:
-    """Interpreter and package versions of this process (recorded as run tags)."""
-    import platform
-    import sys
-    from importlib import metadata
-
-    versions: dict[str, str | None] = {}
-    for name in packages:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {"python": platform.python_version(), "executable": sys.executable, "packages": versions}
 
 
 def _scores(model: Any, X: Any) -> tuple[Any, Any]:

@@ -23,29 +23,31 @@ def _figure():  # type: ignore[no-untyped-def]
     return plt, plt.subplots(figsize=(5, 4), dpi=100)
 
 
-def _roc(evaluation: dict[str, Any], path: Path, title: str) -> None:
+def _curve(path: Path, x: list[float], y: list[float], label: str, title: str, axes: tuple[str, str], reference: tuple[Any, str]) -> None:
+    """One curve with a dashed reference (the diagonal, or a horizontal base rate)."""
     plt, (fig, ax) = _figure()
-    roc = evaluation["roc_curve"]
-    ax.plot(roc["fpr"], roc["tpr"], label=f"ROC-AUC {evaluation['metrics'].get('roc_auc', float('nan')):.3f}")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC curve — {title}", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower right")
+    ax.plot(x, y, label=label)
+    line, ref_label = reference
+    if line == "diagonal":
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label=ref_label)
+    else:
+        ax.axhline(line, linestyle="--", color="grey", linewidth=1, label=ref_label)
+    ax.set(xlabel=axes[0], ylabel=axes[1], title=title, xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower right" if line == "diagonal" else "lower left")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _roc(evaluation: dict[str, Any], path: Path, title: str) -> None:
+    roc, auc = evaluation["roc_curve"], evaluation["metrics"].get("roc_auc", float("nan"))
+    _curve(path, roc["fpr"], roc["tpr"], f"ROC-AUC {auc:.3f}", f"ROC curve — {title}", ("false positive rate", "true positive rate"), ("diagonal", "chance"))
 
 
 def _pr(evaluation: dict[str, Any], path: Path, title: str) -> None:
-    plt, (fig, ax) = _figure()
-    pr = evaluation["pr_curve"]
-    ax.plot(pr["recall"], pr["precision"], label=f"AP {evaluation['metrics'].get('average_precision', float('nan')):.3f}")
+    pr, ap = evaluation["pr_curve"], evaluation["metrics"].get("average_precision", float("nan"))
     base = evaluation["positives"] / max(evaluation["rows"], 1)
-    ax.axhline(base, linestyle="--", color="grey", linewidth=1, label=f"base rate {base:.3f}")
-    ax.set(xlabel="recall", ylabel="precision", title=f"Precision-recall — {title}", xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _curve(path, pr["recall"], pr["precision"], f"AP {ap:.3f}", f"Precision-recall — {title}", ("recall", "precision"), (base, f"base rate {base:.3f}"))
 
 
 def _confusion(evaluation: dict[str, Any], path: Path, title: str) -> None:
