@@ -25,7 +25,8 @@ def _in_containers(reports: list[dict], cluster) -> None:  # type: ignore[no-unt
 
 def test_probe_in_cluster_deploy_mode(cluster, tmp_path):
     out = tmp_path / "reports.jsonl"
-    done = submit(cluster, ["--spark-conf", "spark.submit.deployMode=cluster", "probe", "--tasks", "2", "--out", str(out)])
+    done = submit(cluster, ["--spark-conf", "spark.submit.deployMode=cluster", "--spark-conf", "spark.executor.instances=1",
+                            "probe", "--tasks", "2", "--out", str(out)])
     assert done.returncode == 0, done.stderr[-3000:]
     assert "FINISHED / SUCCEEDED" in done.stderr
     reports = json_lines(out.read_text())
@@ -72,7 +73,8 @@ def _expected_table() -> pd.DataFrame:
 
 def test_delta_table_on_hdfs_written_on_yarn_and_read_without_a_jvm(cluster, tmp_path):
     table = cluster.uri("/mlp/warehouse/roundtrip")
-    done = submit(cluster, ["--spark-conf", "spark.sql.shuffle.partitions=2", str(JOBS / "delta_roundtrip.py"), table])
+    done = submit(cluster, ["--spark-conf", "spark.sql.shuffle.partitions=2", "--spark-conf", "spark.executor.instances=1",
+                            str(JOBS / "delta_roundtrip.py"), table])
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json_lines(done.stdout)[-1]
     assert summary["versions"] == [0, 1]
