@@ -108,10 +108,14 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``mlp serve`` on a free loopback port, two workers, a 1 MiB body limit."""
+    """``mlp serve`` on a free loopback port, two workers, a 1 MiB body limit.
+
+    It runs this interpreter (its packages are the environment's pins); the image's own
+    dependency set is exercised by test_context_venv.py.
+    """
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    argv = [MLP, "serve", store.ref, "--port", str(port), "--workers", "2", "--max-body-bytes", str(MAX_BODY)]
+    argv = [MLP, "serve", store.ref, "--port", str(port), "--workers", "2", "--max-body-bytes", str(MAX_BODY), "--python", sys.executable]
     proc = start(argv, None, store.env, port, log)
     try:
         assert len(workers(proc.pid, expect=2)) == 2, log.read_text()

@@ -117,21 +117,21 @@ def test_cli_export_of_an_unknown_model_fails_in_one_line(mlp, store, tmp_path):
 
 
 def test_cli_serve_print_shows_the_image_entrypoint(mlp, store, tmp_path):
-    res = mlp(["serve", store.ref, "--port", "9123", "--workers", "3", "--context", str(tmp_path / "c"), "--print"], env=store.env)
+    res = mlp(["serve", store.ref, "--port", "9123", "--workers", "3", "--context", str(tmp_path / "c"), "--python", sys.executable, "--print"], env=store.env)
     assert res.returncode == 0, res.stderr
     line = res.stdout.strip()
     assert line.startswith(f"cd {tmp_path / 'c'} && ") and "MLP_PORT=9123" in line and "MLP_WORKERS=3" in line
-    assert line.endswith(shlex.join(ENTRYPOINT[1:]))
+    assert line.endswith(shlex.join([sys.executable, *ENTRYPOINT[1:]]))
 
 
 def test_export_rewrites_an_earlier_context_and_leaves_no_staging_folder(use_store, tmp_path):
     from mlplatform.config import load_settings
     from mlplatform.scoring.export import export_docker
 
-    out = tmp_path / "ctx"
+    out = tmp_path / "exports" / "ctx"
     for ref in (use_store.ref, f"{use_store.name}@{use_store.version}"):
         assert export_docker(ref, out, load_settings()) == out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ctx"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ctx"]
 
 
 def test_export_refuses_an_out_dir_that_is_not_a_context(use_store, tmp_path):

@@ -296,16 +296,15 @@ def serve_command(
     settings: Settings,
     options: dict[str, str],
     python: str | None = None,
-    isolated: bool = False,
     context: str | os.PathLike[str] | None = None,
 ) -> ServeCommand:
     """Export ``ref`` to a local context and return the command that serves it as the image would.
 
     Args:
         options: ``MLP_*`` server variables (``MLP_PORT``, ``MLP_WORKERS``...; see gunicorn.conf.py).
-        python: interpreter to run (default: the current one).
-        isolated: run in a venv of exactly the image's dependency set (built once, cached
-            under ``<home>/serving/venvs``).
+        python: interpreter to run the server with. Default: a venv of exactly the
+            image's dependency set (env lock + gunicorn), built once per set under
+            ``<home>/serving/venvs`` — the model is unpickled with its own library versions.
         context: where to write the context (default ``<home>/serving/<model>/<version>``).
     """
     from mlplatform.registry import resolve
@@ -313,9 +312,10 @@ def serve_command(
     info = resolve(ref, settings)
     target = Path(context) if context else Path(settings.home) / "serving" / info.name / str(info.version)
     written = _export(info, target, settings).resolve()
-    if isolated:
-        python = str(context_venv(written, Path(settings.home) / "serving" / "venvs", python) / "bin" / "python")
-    argv = (python or sys.executable, *ENTRYPOINT[1:])
+    if python is None:
+        log.info("preparing the image's dependency set for %s (built once, then reused)", info.id)
+        python = str(context_venv(written, Path(settings.home) / "serving" / "venvs") / "bin" / "python")
+    argv = (python, *ENTRYPOINT[1:])
     return ServeCommand(info.id, argv, written, {**os.environ, **options}, dict(options))
 
 
