@@ -255,7 +255,7 @@ def write_context(model_dir: str | os.PathLike[str], info: ModelVersionInfo, dep
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    log.info("wrote the build context of %s (env %s) to %s", info.id, deps.env_id, out)
+    log.debug("wrote the build context of %s (env %s) to %s", info.id, deps.env_id, out)
     return out
 
 
