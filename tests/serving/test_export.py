@@ -177,3 +177,26 @@ def test_export_refuses_a_model_with_an_unpublished_env(use_store, tmp_path):
     with pytest.raises(EnvError, match="env:serving-test@000000000000 is not published"):
         export_docker("lost_env@1", tmp_path / "ctx", load_settings())
     assert not (tmp_path / "ctx").exists()
+
+
+def _edited_context(context: Path, tmp_path: Path, **changes) -> Path:
+    import shutil
+
+    copy = tmp_path / "ctx"
+    shutil.copytree(context, copy)
+    config = json.loads((copy / "serving.json").read_text())
+    (copy / "serving.json").write_text(json.dumps({**config, **changes}))
+    return copy
+
+
+def test_context_venv_refuses_a_conda_env_and_a_wrong_python(context, tmp_path):
+    from mlplatform.errors import ScoringError
+    from mlplatform.scoring.export import context_venv
+
+    conda = _edited_context(context, tmp_path / "a", env_builder="conda")
+    with pytest.raises(ScoringError, match="conda environment .* which pip cannot rebuild"):
+        context_venv(conda, tmp_path / "venvs")
+    future = _edited_context(context, tmp_path / "b", python_version="3.99")
+    with pytest.raises(ScoringError, match=r"needs Python 3\.99"):
+        context_venv(future, tmp_path / "venvs", python=sys.executable)
+    assert not (tmp_path / "venvs").exists() or not any((tmp_path / "venvs").iterdir())

@@ -78,7 +78,8 @@ class DependencySet:
         base_image: the image the dependency layer sits on (``python:<version>-slim``).
         layer: Dockerfile lines from :func:`mlplatform.envs.dockerfile_dependency_layer`;
             they install the lock into a venv that comes first on ``PATH``.
-        lock: the same pins as ``name==version`` lines.
+        lock: the same pins as ``name==version`` lines (pip packages only for conda envs).
+        builder: ``venv`` or ``conda``.
     """
 
     env_id: str
@@ -86,6 +87,7 @@ class DependencySet:
     base_image: str
     layer: str
     lock: tuple[str, ...]
+    builder: str = "venv"
 
 
 def _canonical(name: str) -> str:
@@ -114,6 +116,7 @@ def dependency_set(info: ModelVersionInfo, settings: Settings) -> DependencySet:
         base_image=envs.docker_base_image(artifact),
         layer=envs.dockerfile_dependency_layer(artifact),
         lock=tuple(f"{name}=={version}" for name, version in sorted(artifact.packages.items())),
+        builder=artifact.builder,
     )
 
 
@@ -170,6 +173,7 @@ def serving_config(model_dir: Path, info: ModelVersionInfo, deps: DependencySet)
         "model_version": info.version,
         "env_id": deps.env_id,
         "python_version": deps.python_version,
+        "env_builder": deps.builder,
         "run_id": info.run_id,
         "model_dir": MODEL_DIR,
         "model_file": pickled,
@@ -322,16 +326,27 @@ def serve_command(
 def context_venv(context: str | os.PathLike[str], cache_root: str | os.PathLike[str], python: str | None = None) -> Path:
     """A venv holding exactly the context's dependency set (lock + server), built once per set.
 
-    The venv is keyed by the sha256 of both requirement files and the interpreter's
-    version, and reused once a marker file says its build completed.
+    Its base interpreter is ``python``, else one of the environment's Python version,
+    found as environment builds find it. The venv is keyed by the sha256 of both
+    requirement files and the Python version, and reused once a marker file says its
+    build completed.
     """
     context = Path(context)
-    python = python or sys.executable
+    config = json.loads((context / CONFIG_FILE).read_text())
+    if config.get("env_builder") == "conda":
+        raise ScoringError(
+            f"the context {context} comes from the conda environment {config.get('env_id')}, which pip cannot rebuild",
+            f"unpack it with 'mlp env create --local {config.get('env_id')}', add gunicorn, and pass its python with --python",
+        )
+    wanted = str(config.get("python_version") or "")
+    if python is None:
+        from mlplatform.envs.interpreters import find_python
+
+        python = find_python(wanted).executable if wanted else sys.executable
     texts = [(context / name).read_text() for name in (LOCK_FILE, SERVER_REQUIREMENTS_FILE)]
     version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=True).stdout.strip()
-    wanted = json.loads((context / CONFIG_FILE).read_text()).get("python_version")
     if wanted and not f"{wanted}.".startswith(f"{version}."):
-        raise ScoringError(f"the context {context} needs Python {wanted}, {python} is Python {version}", "pass --python with a matching interpreter")
+        raise ScoringError(f"the context {context} needs Python {wanted}, {python} is Python {version}", "pass an interpreter of that version")
     key = hashlib.sha256("\0".join([version, *texts]).encode()).hexdigest()[:16]
     target = Path(cache_root) / key
     done_marker = target / ".mlp-complete"
