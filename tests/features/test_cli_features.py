@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def _ok(res) -> str:
     assert res.returncode == 0, res.stdout + res.stderr
@@ -20,6 +22,7 @@ def test_generate_and_apply_in_a_fresh_home(mlp):
     assert "feature set 'customer_profile' has no table yet" in res.stderr and "mlp features ingest customer_profile" in res.stderr
 
 
+@pytest.mark.slow
 def test_discovery_and_trainset_commands(churn, mlp):
     out = _ok(mlp(["features", "list"]))
     assert "account_activity" in out and "growth-data@example.com" in out and "fs:" not in out
