@@ -152,7 +152,9 @@ public final class MlpMiniCluster {
         try {
             yarn.stop();
         } finally {
-            dfs.shutdown();
+            // Not dfs.shutdown(): it marks the whole data directory for deletion at exit.
+            dfs.shutdownDataNodes();
+            dfs.shutdownNameNodes();
         }
         System.err.println("mlp-minicluster: stopped");
     }

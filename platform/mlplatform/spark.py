@@ -162,6 +162,10 @@ def session(
 
         artifact = envs.resolve(env, settings)
         full.update(envs.spark_conf(artifact, settings, profile, full))
+    if full["spark.master"].startswith("yarn"):
+        from mlplatform import yarn
+
+        os.environ.update(yarn.prepare(settings, full, profile))  # HADOOP_CONF_DIR, cached jars on HDFS
     prepare_process_env(settings, full["spark.master"])
 
     builder = SparkSession.builder.appName(app_name)

@@ -28,6 +28,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_FLAG = "--as-job"
+FRESH = "mlp submit, fresh cluster (uploads once)"
+REPEAT = "mlp submit, repeat (all cached)"
+PLAIN = "plain spark-submit (uploads Spark's jars)"
 
 
 def job(out: str, tasks: int) -> None:
@@ -105,13 +108,17 @@ def main() -> int:
         job_args = [JOB_FLAG, str(out), "--tasks", str(args.tasks)]
         mlp = [str(Path(sys.executable).with_name("mlp")), "submit", "--profile", "yarn", __file__, *job_args]
         env = {**os.environ, "HADOOP_CONF_DIR": str(cluster.conf_dir)}
-        rows: list[tuple[str, list[dict[str, float | bool]]]] = []
+        rows: dict[str, list[dict[str, float | bool]]] = {}
         try:
-            rows.append(("mlp submit, fresh cluster (uploads once)", [_timed(mlp, env, out)]))
-            rows.append(("mlp submit, repeat (all cached)", [_timed(mlp, env, out) for _ in range(repeats)]))
+            rows[FRESH] = [_timed(mlp, env, out)]
             os.environ["HADOOP_CONF_DIR"] = str(cluster.conf_dir)
             argv, plain_env = _plain(build_submit(settings, __file__, job_args, profile="yarn"), settings)
-            rows.append(("plain spark-submit (uploads Spark's jars)", [_timed(argv, plain_env, out) for _ in range(repeats)]))
+            for _ in range(repeats):  # interleaved, so a change in the machine's load hits both alike
+                rows.setdefault(REPEAT, []).append(_timed(mlp, env, out))
+                rows.setdefault(PLAIN, []).append(_timed(argv, plain_env, out))
+            checks = time.time()
+            subprocess.run([*mlp[:2], "--print", *mlp[2:]], env=env, capture_output=True, check=True)
+            checks = time.time() - checks
         finally:
             hadoop.down(settings)
 
@@ -120,13 +127,14 @@ def main() -> int:
           f"{args.tasks} tasks on 2 executors; machine: {os.cpu_count()} cores, 24 GB, load average {load:.1f} "
           f"(shared); cluster start {startup:.1f} s")
     print(f"{'submit':<44} {'runs':>4} {'to first task s':>16} {'to job end s':>13} {'uploaded':>9}")
-    for name, runs in rows:
+    for name, runs in rows.items():
         first = statistics.median(float(r["first_task"]) for r in runs)
         end = statistics.median(float(r["end"]) for r in runs)
         uploaded = "yes" if any(r["uploaded"] for r in runs) else "no"
         if name.startswith("plain"):
             uploaded = "jars"
         print(f"{name:<44} {len(runs):>4} {first:>16.1f} {end:>13.1f} {uploaded:>9}")
+    print(f"{'mlp submit --print (checks, cache lookups; no job)':<44} {1:>4} {'':>16} {checks:>13.1f}")
     print("(medians; 'uploaded': whether the platform put its cached files on HDFS during the run)")
     return 0
 

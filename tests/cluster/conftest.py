@@ -40,6 +40,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             hadoop.down(settings)
         assert done.returncode == 0 and "Hadoop stopped" in done.stdout, done.stdout + done.stderr
         assert not leftover, f"processes left after mlp hadoop down: {leftover}"
+        # HDFS metadata stays for the next `mlp hadoop up` (no reformat, cached uploads kept).
+        assert any((running.data_dir / "dfs" / "name-0-1" / "current").glob("fsimage_*"))
 
 
 # The demo environment (envs/sklearn.yaml), built once per machine in the same cache

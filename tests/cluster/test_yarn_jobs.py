@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib import metadata
@@ -92,3 +93,20 @@ def test_delta_table_on_hdfs_written_on_yarn_and_read_without_a_jvm(cluster, tmp
     got = pd.read_parquet(out).sort_values("id").reset_index(drop=True)[["id", "part", "x", "label"]]
     got["label"] = got["label"].astype(object)
     pd.testing.assert_frame_equal(got, _expected_table(), check_dtype=True)
+
+
+def test_in_process_session_on_the_yarn_profile(cluster):
+    """A notebook's ``session(profile="yarn")`` finds the cluster and the cached jars like ``mlp submit``."""
+    code = (
+        "import json, os; from mlplatform.spark import session; from mlplatform.probe import executor_report; "
+        "spark = session(profile='yarn', conf={'spark.executor.instances': '1'}); "
+        "print(json.dumps({'reports': executor_report(spark, ['pandas'], tasks=2), "
+        "'archive': spark.conf.get('spark.yarn.archive'), 'master': spark.sparkContext.master})); spark.stop()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "HADOOP_CONF_DIR": str(cluster.conf_dir)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json_lines(done.stdout)[-1]
+    assert result["master"] == "yarn"
+    assert result["archive"].startswith(f"{cluster.fs_default}/user/root/.mlp/cache/")
+    _in_containers(result["reports"], cluster)
