@@ -43,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -51,10 +50,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "serving"))
+from serving_support import env_spec_text, free_port, start, stop  # noqa: E402  (the tests' helpers)
+
 CACHE = REPO / ".mlp" / "bench-cache" / "online_scoring"
 PY = sys.executable
 FEATURES = [f"f{i}" for i in range(10)]
-ENV_PACKAGES = ("scikit-learn", "pandas", "numpy", "pyarrow", "cloudpickle")
 
 
 @dataclass
@@ -68,41 +69,15 @@ class Cell:
     rps: float
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ping(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @contextmanager
-def running(argv: list[str], cwd: Path | None, env: dict[str, str], port: int, log: Path, limit: float = 120) -> Iterator[float]:
+def running(argv: list[str], cwd: Path | None, env: dict[str, str], port: int, log: Path) -> Iterator[float]:
     """Run a server for the block; yields the seconds from process start to the first 200 on /ping."""
     started = time.perf_counter()
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    proc = start(argv, cwd, env, port, log, timeout=300)
     try:
-        while not ping(port):
-            if proc.poll() is not None or time.perf_counter() - started > limit:
-                raise SystemExit(f"{argv[:4]} did not come up (exit code {proc.poll()}); see {log}")
-            time.sleep(0.01)
         yield time.perf_counter() - started
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def load(port: int, body: bytes, want: list[Any], concurrency: int, total: int, seconds: float) -> tuple[list[float], float]:
@@ -204,7 +179,7 @@ def setup_model(quick: bool, home: Path) -> tuple[Path, Any, Any]:
     settings = load_settings()
     spec = CACHE / "envs" / "bench-online.yaml"
     spec.parent.mkdir(parents=True, exist_ok=True)
-    text = 'name: bench-online\npython: "3.11"\nbuilder: venv\npackages:\n' + "".join(f"  - {p}=={version(p)}\n" for p in ENV_PACKAGES)
+    text = env_spec_text("bench-online")
     if not spec.is_file() or spec.read_text() != text:
         spec.write_text(text)
     artifact = envs.build(spec, settings)

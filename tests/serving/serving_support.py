@@ -111,12 +111,12 @@ def wait_ready(port: int, proc: subprocess.Popen[Any], timeout: float = 60) -> f
     raise RuntimeError(f"server on port {port} not ready after {timeout} s")
 
 
-def start(argv: Sequence[str], cwd: Path | None, env: dict[str, str], port: int, log: Path) -> subprocess.Popen[Any]:
+def start(argv: Sequence[str], cwd: Path | None, env: dict[str, str], port: int, log: Path, timeout: float = 60) -> subprocess.Popen[Any]:
     """Start a server process (its output to ``log``) and wait until it answers /ping."""
     with open(log, "ab") as out:
         proc = subprocess.Popen(list(argv), cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_ready(port, proc)
+        wait_ready(port, proc, timeout)
     except RuntimeError as exc:
         stop(proc)
         raise RuntimeError(f"{exc}\n{log.read_text()[-3000:]}") from None
