@@ -1,7 +1,7 @@
 """Benchmark: hyperparameter search on Spark against what a user would otherwise pick.
 
-    .venv/bin/python scripts/bench/tuning.py            # 32 trials x 3 folds, random forest, 10k rows
-    .venv/bin/python scripts/bench/tuning.py --quick    # 8 trials x 3 folds, 3k rows
+    .venv/bin/python scripts/bench/tuning.py            # 32 trials x 3 folds, random forest, 4k rows
+    .venv/bin/python scripts/bench/tuning.py --quick    # 8 trials x 3 folds, 2k rows
 
 Every contender evaluates the same 32 parameter sets (a 4 x 4 x 2 grid of
 RandomForestClassifier n_estimators x max_depth x min_samples_leaf) with the same
@@ -144,7 +144,7 @@ def _best_of(repeat: int, run: Callable[[], tuple[float, float, float]]) -> tupl
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="8 trials on 3k rows")
+    parser.add_argument("--quick", action="store_true", help="8 trials on 2k rows")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=2, help="runs per contender; the fastest is reported")
     args = parser.parse_args()
@@ -153,7 +153,7 @@ def main() -> int:
     os.environ.setdefault("MLP_HOME", str(REPO / ".mlp" / "bench-tuning"))
     grid = _grid(args.quick)
     trials = len(grid["n_estimators"]) * len(grid["max_depth"]) * len(grid["min_samples_leaf"])
-    rows = args.rows or (3_000 if args.quick else 10_000)
+    rows = args.rows or (2_000 if args.quick else 4_000)
     frame = _data(rows)
     X, y, folds = _cv_data(frame)
 
@@ -162,10 +162,17 @@ def main() -> int:
     spark = session(app_name="bench-tuning", conf={"spark.master": f"local[{CORES}]"})
     spark.sparkContext.parallelize(range(CORES), CORES).map(lambda v: v).collect()  # warm: JVM and Python workers up
 
-    results: dict[str, tuple[float, float, float] | str] = {}
-    results["mlplatform run_search, local[2]"] = _best_of(args.repeat, lambda: _ours(spark, frame, grid))
-    results["GridSearchCV(n_jobs=2)"] = _best_of(args.repeat, lambda: _sklearn("grid", X, y, folds, grid))
-    results["RandomizedSearchCV(n_jobs=2)"] = _best_of(args.repeat, lambda: _sklearn("random", X, y, folds, grid))
+    print(f"\nhyperparameter search: {trials} trials x 3 folds, RandomForestClassifier, {len(X)} training rows x {X.shape[1]} features, best of {args.repeat} runs")
+    print(f"machine: {CORES} cores, 24 GB ({platform.machine()}); python {platform.python_version()}; load average at start {os.getloadavg()[0]:.1f}")
+    print(f"\n{'contender':40} {'wall s':>8} {'fit s':>8} {'efficiency':>10} {'best roc_auc':>12}", flush=True)
+
+    def row(name: str, run: Callable[[], tuple[float, float, float]]) -> None:
+        value = _best_of(args.repeat, run)
+        if isinstance(value, str):
+            print(f"{name:40} {value}", flush=True)
+            return
+        wall, fit, best = value
+        print(f"{name:40} {wall:8.1f} {fit:8.1f} {fit / CORES / wall:10.2f} {best:12.4f}", flush=True)
 
     def joblib_spark() -> tuple[float, float, float]:
         from joblibspark import register_spark
@@ -173,19 +180,13 @@ def main() -> int:
         register_spark()
         return _sklearn("grid", X, y, folds, grid, backend="spark")
 
-    results["GridSearchCV on joblib-spark (2)"] = _best_of(args.repeat, joblib_spark)
-    results["hyperopt SparkTrials(parallelism=2)"] = _best_of(args.repeat, lambda: _hyperopt(X, y, folds, grid, trials))
+    row("mlplatform run_search, local[2]", lambda: _ours(spark, frame, grid))
+    row("GridSearchCV(n_jobs=2)", lambda: _sklearn("grid", X, y, folds, grid))
+    row("RandomizedSearchCV(n_jobs=2)", lambda: _sklearn("random", X, y, folds, grid))
+    row("GridSearchCV on joblib-spark (2)", joblib_spark)
+    row("hyperopt SparkTrials(parallelism=2)", lambda: _hyperopt(X, y, folds, grid, trials))
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
     spark.stop()
-
-    print(f"\nhyperparameter search: {trials} trials x 3 folds, RandomForestClassifier, {len(X)} training rows x {X.shape[1]} features, best of {args.repeat} runs")
-    print(f"machine: {CORES} cores, 24 GB ({platform.processor() or platform.machine()}, load average {os.getloadavg()[0]:.1f}); python {platform.python_version()}")
-    print(f"\n{'contender':40} {'wall s':>8} {'fit s':>8} {'efficiency':>10} {'best roc_auc':>12}")
-    for name, value in results.items():
-        if isinstance(value, str):
-            print(f"{name:40} {value}")
-            continue
-        wall, fit, best = value
-        print(f"{name:40} {wall:8.1f} {fit:8.1f} {fit / CORES / wall:10.2f} {best:12.4f}")
     return 0
 
 

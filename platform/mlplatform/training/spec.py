@@ -72,6 +72,8 @@ class Range(_Strict):
             raise ValueError(f"low {self.low} is above high {self.high}")
         if self.log and self.low <= 0:
             raise ValueError("a log range needs low > 0")
+        if self.log and self.step not in (None, 1):
+            raise ValueError("a log range cannot have a step")
         return self
 
 

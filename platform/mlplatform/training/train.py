@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import PlatformError, TrainingError
 from mlplatform.spark import under_spark_submit
+from mlplatform.training.executor import HOLDOUT_COLUMN
 from mlplatform.training.prepare import Prepared, check_estimator, prepare
 from mlplatform.training.runner import SearchResult, TrialResult, run_refit, run_search
 from mlplatform.training.spec import ModelSpec, Threshold, load_spec
@@ -267,7 +268,7 @@ def _log_model(tracker: _Tracker, prepared: Prepared, refit: dict[str, Any], env
     executor = refit["environment"]
     packages = executor.get("packages", {})
     lock = [f"{name}=={version}" for name, version in sorted(env.packages.items())] if env is not None else None
-    example = prepared.frame[~prepared.frame["__holdout__"]][prepared.features].head(len(refit["example_predictions"]))
+    example = prepared.frame[~prepared.frame[HOLDOUT_COLUMN]][prepared.features].head(len(refit["example_predictions"]))
     model_dir = write_model_dir(
         workdir / MODEL_ARTIFACT,
         refit["model_bytes"],
