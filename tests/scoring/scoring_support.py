@@ -65,3 +65,82 @@ def register_model(settings: Any, name: str, estimator: Any, example: pd.DataFra
 def write_delta(spark: Any, frame: pd.DataFrame, uri: str, files: int = 2) -> None:
     """Write ``frame`` as a Delta table (overwrite) with ``files`` files."""
     spark.createDataFrame(frame).repartition(files).write.format("delta").mode("overwrite").save(uri)
+
+
+class SlowModel:
+    """Wraps a classifier: each call on more than 100 rows drops a marker file, then sleeps.
+
+    Lets a test act while the scoring stage runs (kill an executor, kill the job), and
+    drops a ``load-<pid>-...`` marker each time it is unpickled. Registered with
+    ``cloudpickle.register_pickle_by_value`` so executors need no test code.
+    """
+
+    def __init__(self, inner: Any, seconds: float, markers: str) -> None:
+        self.inner = inner
+        self.seconds = seconds
+        self.markers = markers
+        self.classes_ = inner.classes_
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import os
+        import uuid
+
+        self.__dict__.update(state)
+        open(os.path.join(self.markers, f"load-{os.getpid()}-{uuid.uuid4().hex[:8]}"), "w").close()
+
+    def _mark(self, X: Any) -> None:
+        import os
+        import time
+        import uuid
+
+        if len(X) > 100:
+            open(os.path.join(self.markers, f"{os.getpid()}-{uuid.uuid4().hex[:8]}"), "w").close()
+            time.sleep(self.seconds)
+
+    def predict_proba(self, X: Any) -> Any:
+        self._mark(X)
+        return self.inner.predict_proba(X)
+
+    def predict(self, X: Any) -> Any:
+        return self.inner.predict(X)
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Processes below ``pid`` (from /proc): pid -> command line."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found: dict[int, str] = {}
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as fh:
+                    found[child] = fh.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            stack.append(child)
+    return found
+
+
+ENV_TRAIN_SCRIPT = """
+import json, sys
+import cloudpickle, numpy as np, pandas as pd, sklearn
+from sklearn.ensemble import HistGradientBoostingClassifier
+train, score, out = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2]), sys.argv[3]
+features = json.loads(sys.argv[4])
+model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(train[features], train["label"])
+open(out + "/model.pkl", "wb").write(cloudpickle.dumps(model))
+np.save(out + "/prediction.npy", model.predict(score[features]))
+np.save(out + "/probability.npy", model.predict_proba(score[features])[:, 1])
+json.dump({"sklearn": sklearn.__version__, "example": model.predict(train[features].head(5)).tolist()}, open(out + "/info.json", "w"))
+"""

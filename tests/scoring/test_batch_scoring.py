@@ -216,3 +216,25 @@ def test_empty_input_and_bad_arguments_commit_nothing(spark: Any, settings: Any,
     with pytest.raises(ScoringError, match=r"key column\(s\) nope not in input"):
         batch.score(spark, settings, "churn_hgb", churn["uri"], "2024-09-02", keys=["customer_id", "nope"])
     assert tables.version(table) == before
+
+
+def test_scores_cli_reads_results_without_spark(spark: Any, settings: Any, churn: dict[str, Any], mlp: Any) -> None:
+    from mlplatform.scoring import batch
+
+    result = batch.score(spark, settings, "churn_hgb", churn["uri"], "2024-10-01")
+    for _ in range(3):  # deltalake readers must exit cleanly every time
+        listed = mlp(["scores", "list"])
+        assert listed.returncode == 0, listed.stderr
+        assert "churn_hgb" in listed.stdout and "2024-10-01" in listed.stdout
+    runs = mlp(["scores", "list", "churn_hgb"])
+    assert runs.returncode == 0 and result.run_id in runs.stdout and "3000" in runs.stdout
+    described = mlp(["scores", "describe", "churn_hgb"])
+    assert described.returncode == 0, described.stderr
+    assert f"scores:churn_hgb@v{result.table_version}" in described.stdout and "probability:double" in described.stdout
+    assert "2024-10-01" in described.stdout and result.run_id in described.stdout
+    preview = mlp(["scores", "preview", "churn_hgb", "--run-date", "2024-10-01", "-n", "4"])
+    assert preview.returncode == 0 and len(preview.stdout.strip().splitlines()) == 5, preview.stdout
+    missing = mlp(["scores", "preview", "churn_hgb", "--run-date", "2023-01-01"])
+    assert missing.returncode == 1 and "no scores for run date 2023-01-01" in missing.stderr and "2024-10-01" in missing.stderr
+    unknown = mlp(["scores", "describe", "nobody"])
+    assert unknown.returncode == 1 and "model 'nobody' has no scores table" in unknown.stderr

@@ -70,9 +70,9 @@ def test_probe_reports_traits_and_scoring_matches_predict_proba(shipped: arrow_s
 
     info = json.loads(next(arrow_scorer.probe(iter([_batch()]), shipped)).column(0)[0].as_py())
     assert info["proba"] == "binary" and info["input_mode"] == "numpy" and info["predict_from_proba"] is True
-    assert info["allow_nan"] is True and info["classes"] == [0, 1] and info["prediction_type"] == "int64"
+    assert info["nullable"] == FEATURES and info["classes"] == [0, 1] and info["prediction_type"] == "int64"
     spec = arrow_scorer.ScorerSpec(**{**shipped.__dict__, "proba": "binary", "predict_from_proba": True,
-                                      "prediction_type": "int64", "classes": (0, 1), "allow_nan": True})
+                                      "prediction_type": "int64", "classes": (0, 1), "nullable": tuple(FEATURES)})
     batch = _batch(2000, seed=8)
     out = pa.Table.from_batches(list(arrow_scorer.score_batches(iter([batch, batch.slice(0, 0)]), spec)))
     frame = batch.to_pandas()
@@ -101,3 +101,22 @@ def test_nightly_config_errors_name_the_key(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.yaml")
     path, config = load_config(Path(__file__).resolve().parents[2] / "conf" / "scoring.yaml")
     assert path.name == "scoring.yaml" and isinstance(config.models, list)
+
+
+def test_probe_finds_the_columns_a_pipeline_accepts_nulls_in(tmp_path: Path) -> None:
+    import json
+
+    import cloudpickle
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    train = make_frame(300, seed=9)
+    prep = ColumnTransformer([("impute", SimpleImputer(), ["f0"])], remainder="passthrough")
+    model = make_pipeline(prep, LogisticRegression()).fit(train[FEATURES], train["label"])
+    path = tmp_path / "model.pkl"
+    path.write_bytes(cloudpickle.dumps(model))
+    spec = arrow_scorer.ScorerSpec(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), tuple(FEATURES), ("customer_id",))
+    info = json.loads(next(arrow_scorer.probe(iter([_batch()]), spec)).column(0)[0].as_py())
+    assert info["nullable"] == ["f0"] and info["input_mode"] == "pandas" and info["predict_from_proba"] is False

@@ -80,7 +80,7 @@ class ScorerSpec:
     predict_from_proba: bool = False
     prediction_type: str = "double"  # Arrow type name of the prediction column
     classes: tuple[Any, ...] | None = None
-    allow_nan: bool = False
+    nullable: tuple[str, ...] = ()  # features the model scores when null (NaN / None)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -141,9 +141,7 @@ def _null_counts(batch: pa.RecordBatch, features: Sequence[str]) -> dict[str, in
 
 
 def _check_nulls(batch: pa.RecordBatch, spec: ScorerSpec) -> None:
-    if spec.allow_nan:
-        return
-    counts = _null_counts(batch, spec.features)
+    counts = _null_counts(batch, [f for f in spec.features if f not in spec.nullable])
     if counts:
         raise ValueError(f"{NULL_MARKER} {json.dumps(counts, sort_keys=True)} (in one batch of {batch.num_rows} rows)")
 
@@ -157,18 +155,32 @@ def _estimator_name(model: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _allow_nan(model: Any) -> bool | None:
-    """scikit-learn's ``allow_nan`` estimator tag, None when the model does not say."""
-    try:
-        from sklearn.utils import get_tags
+def _nullable(model: Any, row: pa.RecordBatch, spec: ScorerSpec, has_proba: bool) -> list[str]:
+    """Features the model scores when null: tried on copies of one complete row, one feature nulled in each.
 
-        return bool(get_tags(model).input_tags.allow_nan)
-    except Exception:  # noqa: BLE001 - older scikit-learn or not a scikit-learn model
-        pass
-    try:
-        return bool(model._get_tags()["allow_nan"])  # scikit-learn < 1.6
-    except Exception:  # noqa: BLE001
-        return None
+    Asking the model is more reliable than estimator tags (a Pipeline's tags come
+    from its first step, whatever the later steps do with NaN).
+    """
+    features = list(spec.features)
+    columns = []
+    for j, name in enumerate(features):
+        value = row.column(name)[0].as_py()
+        columns.append(pa.array([None if i == j else value for i in range(len(features))], type=row.column(name).type))
+    trial = pa.RecordBatch.from_arrays(columns, names=features)
+    call = model.predict_proba if has_proba else model.predict
+
+    def accepts(batch: pa.RecordBatch) -> bool:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                call(_inputs(batch, spec))
+            return True
+        except Exception:  # noqa: BLE001 - any refusal means: not with nulls in this column
+            return False
+
+    if accepts(trial):
+        return features
+    return [name for i, name in enumerate(features) if accepts(trial.slice(i, 1))]
 
 
 def _arrow_type_name(values: np.ndarray) -> str:
@@ -251,6 +263,7 @@ def _sample_traits(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> dict[
         traits["input_mode"] = "pandas"
         traits["prediction_type"] = _arrow_type_name(np.asarray(classes)) if classes else "double"
         traits["predict_from_proba"] = False
+        traits["nullable"] = []
         return traits
     frame = _frame(sample, spec.features)
     reference = np.asarray(model.predict(frame))
@@ -260,6 +273,7 @@ def _sample_traits(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> dict[
     except Exception:  # noqa: BLE001 - the model needs named columns (e.g. a ColumnTransformer)
         same = False
     traits["input_mode"] = "numpy" if same else "pandas"
+    traits["nullable"] = _nullable(model, sample.slice(0, 1), replace(spec, input_mode=traits["input_mode"]), has_proba)
     if has_proba:
         proba = np.asarray(model.predict_proba(frame))
         derived = np.asarray(classes)[proba.argmax(axis=1)]
@@ -273,7 +287,8 @@ def probe(batches: Iterator[pa.RecordBatch], spec: ScorerSpec) -> Iterator[pa.Re
     """``mapInArrow`` over a few sample rows: one JSON row describing worker, model and sample.
 
     Reports the interpreter (to show the model's environment is in use), the
-    model's class, whether it accepts NaN, and the traits :class:`ScorerSpec` needs.
+    model's class, which features it accepts nulls in, and the traits
+    :class:`ScorerSpec` needs.
     Scoring the sample here also loads the model into this worker's cache.
     """
     from mlplatform.probe import report_from
@@ -284,7 +299,6 @@ def probe(batches: Iterator[pa.RecordBatch], spec: ScorerSpec) -> Iterator[pa.Re
     try:
         model = load_model(spec)
         info["estimator"] = _estimator_name(model)
-        info["allow_nan"] = _allow_nan(model)
         names = getattr(model, "feature_names_in_", None)
         info["feature_names_in"] = [str(n) for n in names] if names is not None else None
         if info["feature_names_in"] and sorted(info["feature_names_in"]) == sorted(spec.features):

@@ -15,10 +15,11 @@ One call of :func:`score`:
    executor) add no rows because only successful task attempts are committed;
 7. records lineage edges model version / environment / input table version -> scores.
 
-Null features: a row with a null feature is scored when the model accepts missing
-values (scikit-learn's ``allow_nan`` tag, e.g. HistGradientBoosting); otherwise the
-run is refused with a :class:`ScoringError` naming each column and its null count,
-and nothing is committed.
+Null features: the probe asks the model, column by column, whether it scores a row
+with that feature null (NaN for numbers, None otherwise). Rows with nulls only in
+such columns are scored (HistGradientBoosting, imputing pipelines); a null in any
+other feature column refuses the whole run with a :class:`ScoringError` naming each
+such column and its null count, and nothing is committed.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ import re
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from mlplatform import registry
 from mlplatform.config import Settings
@@ -49,8 +51,11 @@ if TYPE_CHECKING:
 __all__ = [
     "InputTable",
     "ScoreResult",
+    "ScoringPlan",
     "OUTPUT_COLUMNS",
+    "plan",
     "score",
+    "arrow_batch_size",
     "resolve_input",
     "check_columns",
     "scores_uri",
@@ -92,7 +97,7 @@ _BATCH_BYTES = 64 << 20
 _MAX_BATCH_ROWS = 100_000
 _MIN_BATCH_ROWS = 1_000
 
-_INPUT_NAME = re.compile(r"^(?:(?:fs|features):)?(?P<name>[A-Za-z0-9_.\-]+)(?:@v(?P<version>\d+))?$")
+_INPUT_NAME = re.compile(r"^(?:(?:fs|features):)?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)(?:@v(?P<version>\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -157,22 +162,22 @@ def scores_uri(settings: Settings, model_name: str) -> str:
 
 
 def resolve_input(settings: Settings, text: str, version: int | None = None) -> InputTable:
-    """A feature set (``NAME``, ``fs:NAME``, ``fs:NAME@v3``) or a Delta table path/URI, pinned to a version.
+    """The table to score, pinned to a Delta version.
 
-    Without a version the table's current version is taken, so the run reads a
-    snapshot that later ingestion cannot change under it.
+    ``text`` is a feature set (``NAME``, ``fs:NAME``, ``fs:NAME@v3``), a table in the
+    warehouse (``training_sets/churn``), or a Delta table path/URI. Without a version
+    the table's current version is taken, so the run reads a snapshot that later
+    ingestion cannot change under it.
     """
     from mlplatform import tables
 
-    is_path = "://" in text or text.startswith(("/", "./", "../", "~"))
-    match = None if is_path else _INPUT_NAME.match(text)
-    if not is_path and match is None:
-        raise ScoringError(f"input '{text}' is neither a feature-set name nor a table path", "pass NAME, fs:NAME@vN or a Delta table path/URI")
+    match = _INPUT_NAME.match(text)
+    if match is None and not text.strip():
+        raise ScoringError("input is empty", "pass NAME, fs:NAME@vN, a warehouse table such as training_sets/churn, or a path/URI")
     if match is not None:
-        name = match.group("name")
-        uri = tables.table_uri(settings, "features", name)
+        uri = tables.table_uri(settings, "features", match.group("name"))
         version = int(match.group("version")) if match.group("version") else version
-        keys = _feature_set_keys(name)
+        keys = _feature_set_keys(match.group("name"))
     else:
         uri = tables.resolve_name(settings, text)
         keys = ()
@@ -183,8 +188,19 @@ def resolve_input(settings: Settings, text: str, version: int | None = None) -> 
     if version is not None and not 0 <= version <= current:
         raise ScoringError(f"input table {uri} has no version {version}", f"its versions go from 0 to {current}")
     pinned = current if version is None else version
-    ident = f"fs:{match.group('name')}@v{pinned}" if match else f"delta:{uri}@v{pinned}"
-    return InputTable(id=ident, uri=uri, version=pinned, keys=keys)
+    return InputTable(id=f"{_lineage_prefix(settings, uri)}@v{pinned}", uri=uri, version=pinned, keys=keys)
+
+
+def _lineage_prefix(settings: Settings, uri: str) -> str:
+    """``fs:<name>`` / ``ts:<name>`` for feature sets and training sets of the warehouse, else ``delta:<uri>``."""
+    from mlplatform import tables
+
+    for area, prefix in (("features", "fs"), ("training_sets", "ts")):
+        root = tables.table_uri(settings, area, "x")[:-1]
+        name = uri[len(root):] if uri.startswith(root) else ""
+        if name and "/" not in name:
+            return f"{prefix}:{name}"
+    return f"delta:{uri}"
 
 
 def _feature_set_keys(name: str) -> tuple[str, ...]:
@@ -304,23 +320,20 @@ def _check_session_env(spark: "SparkSession", info: registry.ModelVersionInfo) -
                     info.id, info.env_id or "the model records none")
 
 
-def _run_probe(frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: str) -> dict[str, Any]:
-    rows = frame.limit(PROBE_SAMPLE_ROWS).mapInArrow(partial(probe, spec=spec), "info string").collect()
-    if not rows:
+def _run_probe(spark: "SparkSession", frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: str) -> dict[str, Any]:
+    """Take a few input rows (Spark reads as few files as it can) and probe the model on them in one task."""
+    sample = frame.take(PROBE_SAMPLE_ROWS)
+    if not sample:
         raise ScoringError(f"input {input_id} has no rows to score", "check the input table, its version and --where")
+    rows = spark.createDataFrame(sample, frame.schema).coalesce(1).mapInArrow(partial(probe, spec=spec), "info string").collect()
     info = json.loads(rows[0]["info"])
     if "error" in info:
         raise ScoringError(f"{model_id} cannot score input {input_id} in its environment: {info['error']}",
                            "check the model's environment and the input's values (the sample rows failed)")
-    if not info.get("sample_rows"):
-        raise ScoringError(f"input {input_id} has no rows to score", "check the input table, its version and --where")
     return info
 
 
 def _final_spec(spec: ScorerSpec, info: dict[str, Any], model_id: str) -> ScorerSpec:
-    allow_nan = info.get("allow_nan")
-    if allow_nan is None:
-        log.warning("%s does not say whether it accepts missing values; rows with null features will be refused", model_id)
     classes = info.get("classes")
     return replace(
         spec,
@@ -330,7 +343,7 @@ def _final_spec(spec: ScorerSpec, info: dict[str, Any], model_id: str) -> Scorer
         predict_from_proba=bool(info.get("predict_from_proba")),
         prediction_type=info.get("prediction_type", "double"),
         classes=tuple(classes) if classes is not None else None,
-        allow_nan=bool(allow_nan),
+        nullable=tuple(info.get("nullable") or ()),
     )
 
 
@@ -352,12 +365,13 @@ def _output_schema(frame: "DataFrame", spec: ScorerSpec) -> str:
 def _null_error(frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: str, estimator: str) -> ScoringError:
     from pyspark.sql import functions as F
 
-    counts = frame.select([F.sum(F.col(f).isNull().cast("long")).alias(f) for f in spec.features]).first()
-    found = {f: int(counts[f] or 0) for f in spec.features if counts[f]}
+    refused = [f for f in spec.features if f not in spec.nullable]
+    counts = frame.select([F.sum(F.col(f).isNull().cast("long")).alias(f) for f in refused]).first()
+    found = {f: int(counts[f] or 0) for f in refused if counts[f]}
     listed = ", ".join(f"{k}: {v}" for k, v in found.items()) or "(in the rows scored)"
     return ScoringError(
         f"input {input_id} has null values in feature column(s) {listed}, and {model_id} ({estimator}) does not accept "
-        "missing values; nothing was written",
+        "missing values there; nothing was written",
         "fill or filter those rows (e.g. --where 'col IS NOT NULL'), or score with a model that accepts NaN",
     )
 
@@ -368,6 +382,105 @@ def _failure(exc: Exception, model_id: str, input_id: str) -> ScoringError:
     cause = next((line for line in reversed(lines) if re.match(r"^[A-Za-z_.]*(Error|Exception):", line)), lines[0] if lines else text)
     return ScoringError(f"scoring {model_id} on {input_id} failed, nothing was written: {cause[:500]}",
                         "see the Spark executor log for the full trace; re-run the same run date when fixed")
+
+
+@dataclass(frozen=True)
+class ScoringPlan:
+    """A checked and probed scoring run, not executed yet: ``frame`` computes the rows to write.
+
+    Attributes:
+        frame: keys, prediction, probability and the run's constant columns (run_date last).
+        selected: the input rows and columns the model sees (after ``where`` and casts).
+        info: the resolved model version.
+        source: the pinned input table.
+        spec: what each Python worker needs to score.
+        sample: the probe task's report (worker interpreter and packages, model traits).
+        batch_rows: rows per Arrow batch for this model's feature count.
+    """
+
+    frame: Any
+    selected: Any
+    info: registry.ModelVersionInfo
+    source: InputTable
+    spec: ScorerSpec
+    sample: dict[str, Any]
+    run_id: str
+    run_date: date
+    table: str
+    batch_rows: int
+
+
+@contextmanager
+def arrow_batch_size(spark: "SparkSession", rows: int) -> Iterator[None]:
+    """Run Spark actions with ``rows`` per Arrow batch handed to Python, then restore the setting."""
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    previous = spark.conf.get(key)
+    spark.conf.set(key, str(rows))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, previous)
+
+
+def plan(
+    spark: "SparkSession",
+    settings: Settings,
+    model: str,
+    input: str,
+    run_date: str | date | None = None,
+    keys: Sequence[str] | None = None,
+    where: str | None = None,
+    input_version: int | None = None,
+    run_id: str | None = None,
+) -> ScoringPlan:
+    """Resolve, check and probe a scoring run (see :func:`score` for the arguments); nothing is written.
+
+    The only Spark work is reading a few sample rows and one probe task in the
+    model's environment.
+    """
+    from mlplatform import tables
+    from pyspark.sql import functions as F
+
+    day = parse_run_date(run_date)
+    run_id = run_id or f"score-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
+    info = registry.resolve(model, settings)
+    _check_session_env(spark, info)
+    source = resolve_input(settings, input, input_version)
+    model_dir, pickle_path, sha = _fetch_model(settings, info)
+    signature = registry.input_schema(model_dir)
+
+    frame = tables.read(spark, source.uri, version=source.version)
+    if where:
+        frame = frame.where(where)
+    wanted_keys = list(keys) if keys else (list(source.keys) or None)
+    features, key_cols, casts = check_columns(
+        [(f.name, f.dataType.simpleString()) for f in frame.schema.fields], signature, wanted_keys, info.id, source.id
+    )
+    log.info("input %s matches the signature of %s: %d feature(s), key(s) %s", source.id, info.id, len(features), ", ".join(key_cols) or "none")
+    selected = frame.select(*[F.col(k) for k in key_cols], *[F.col(f).cast(casts[f]).alias(f) if f in casts else F.col(f) for f in features])
+    spark.sparkContext.addFile(str(pickle_path))
+    spec = ScorerSpec(model_file=pickle_path.name, model_sha256=sha, features=tuple(features), keys=tuple(key_cols))
+
+    sample = _run_probe(spark, selected, spec, info.id, source.id)
+    spec = _final_spec(spec, sample, info.id)
+    worker = sample.get("worker", {})
+    log.info("%s loads in %s (python %s) as %s; %s input, %s output", info.id, worker.get("prefix"), worker.get("python"),
+             sample.get("estimator"), spec.input_mode, spec.proba if spec.proba != "none" else "prediction-only")
+
+    scored_at = datetime.now(timezone.utc).replace(microsecond=0)
+    scored = selected.mapInArrow(partial(score_batches, spec=spec), _output_schema(selected, spec))
+    out = scored.select(
+        "*",
+        F.lit(info.name).alias("model_name"),
+        F.lit(info.version).cast("int").alias("model_version"),
+        F.lit(info.env_id).cast("string").alias("env_id"),
+        F.lit(source.uri).alias("input_table"),
+        F.lit(source.version).cast("long").alias("input_version"),
+        F.lit(run_id).alias("scoring_run_id"),
+        F.lit(scored_at).cast("timestamp").alias("scored_at"),
+        F.lit(day).cast("date").alias("run_date"),
+    )
+    return ScoringPlan(out, selected, info, source, spec, sample, run_id, day, scores_uri(settings, info.name), batch_rows(len(features)))
 
 
 def score(
@@ -405,85 +518,44 @@ def score(
             the model does not accept, or a failed job — in every case nothing is written.
     """
     from mlplatform import lineage, tables
-    from pyspark.sql import functions as F
 
     started = time.monotonic()
-    day = parse_run_date(run_date)
-    run_id = run_id or f"score-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
-    info = registry.resolve(model, settings)
-    _check_session_env(spark, info)
-    source = resolve_input(settings, input, input_version)
-    model_dir, pickle_path, sha = _fetch_model(settings, info)
-    signature = registry.input_schema(model_dir)
-
-    frame = tables.read(spark, source.uri, version=source.version)
-    if where:
-        frame = frame.where(where)
-    wanted_keys = list(keys) if keys else (list(source.keys) or None)
-    features, key_cols, casts = check_columns(
-        [(f.name, f.dataType.simpleString()) for f in frame.schema.fields], signature, wanted_keys, info.id, source.id
-    )
-    selected = frame.select(*[F.col(k) for k in key_cols], *[F.col(f).cast(casts[f]).alias(f) if f in casts else F.col(f) for f in features])
-    spark.sparkContext.addFile(str(pickle_path))
-    spec = ScorerSpec(model_file=pickle_path.name, model_sha256=sha, features=tuple(features), keys=tuple(key_cols))
-
-    sample = _run_probe(selected, spec, info.id, source.id)
-    spec = _final_spec(spec, sample, info.id)
-    worker = sample.get("worker", {})
-    log.info("%s loads in %s (python %s) as %s; %s input, %s output", info.id, worker.get("prefix"), worker.get("python"),
-             sample.get("estimator"), spec.input_mode, spec.proba if spec.proba != "none" else "prediction-only")
-
-    scored_at = datetime.now(timezone.utc).replace(microsecond=0)
-    scored = selected.mapInArrow(partial(score_batches, spec=spec), _output_schema(selected, spec))
-    out = scored.select(
-        "*",
-        F.lit(info.name).alias("model_name"),
-        F.lit(info.version).cast("int").alias("model_version"),
-        F.lit(info.env_id).cast("string").alias("env_id"),
-        F.lit(source.uri).alias("input_table"),
-        F.lit(source.version).cast("long").alias("input_version"),
-        F.lit(run_id).alias("scoring_run_id"),
-        F.lit(scored_at).cast("timestamp").alias("scored_at"),
-        F.lit(day).cast("date").alias("run_date"),
-    )
-    target = scores_uri(settings, info.name)
-    metadata = {"job": "score", "run_id": run_id, "model": info.id, "input": source.id, "run_date": day.isoformat(),
+    run = plan(spark, settings, model, input, run_date, keys=keys, where=where, input_version=input_version, run_id=run_id)
+    info, source, day = run.info, run.source, run.run_date
+    metadata = {"job": "score", "run_id": run.run_id, "model": info.id, "input": source.id, "run_date": day.isoformat(),
                 "env_id": info.env_id or ""}
-    conf = spark.conf
-    previous = conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
-    conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows(len(features))))
     try:
-        version = tables.write(out, target, mode="overwrite", replace_where=f"run_date = '{day.isoformat()}'",
-                               partition_by=["run_date"], metadata=metadata)
+        with arrow_batch_size(spark, run.batch_rows):
+            version = tables.write(run.frame, run.table, mode="overwrite", replace_where=f"run_date = '{day.isoformat()}'",
+                                   partition_by=["run_date"], metadata=metadata)
     except PlatformError:
         raise
     except Exception as exc:  # noqa: BLE001 - Spark raises Py4J/PySpark errors of many kinds
         if NULL_MARKER in str(exc):
-            raise _null_error(selected, spec, info.id, source.id, str(sample.get("estimator"))) from exc
+            raise _null_error(run.selected, run.spec, info.id, source.id, str(run.sample.get("estimator"))) from exc
         raise _failure(exc, info.id, source.id) from exc
-    finally:
-        conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
-    rows = tables.written_rows(target, version)
+    rows = tables.written_rows(run.table, version)
     result = ScoreResult(
         model=info.name,
         model_version=info.version,
         env_id=info.env_id,
         input_id=source.id,
         run_date=day.isoformat(),
-        run_id=run_id,
-        table=target,
+        run_id=run.run_id,
+        table=run.table,
         table_version=version,
         rows=rows,
         seconds=round(time.monotonic() - started, 3),
-        columns=tuple(out.columns),
-        worker=worker,
+        columns=tuple(run.frame.columns),
+        worker=run.sample.get("worker", {}),
     )
     edges = [lineage.Edge(info.id, "model", result.scores_id), lineage.Edge(source.id, "input", result.scores_id)]
     if info.env_id:
         edges.append(lineage.Edge(info.env_id, "environment", result.scores_id))
-    lineage.record(settings, edges, action="score", job_run=run_id,
+    lineage.record(settings, edges, action="score", job_run=run.run_id,
                    details={"run_date": result.run_date, "rows": rows, "table_version": version, "seconds": result.seconds})
-    log.info("scored %s on %s: %d rows -> %s (run date %s, %s)", info.id, source.id, rows, result.scores_id, result.run_date, run_id)
+    log.info("scored %s on %s: %d rows -> %s (run date %s, %s, %.1f s)", info.id, source.id, rows, result.scores_id,
+             result.run_date, run.run_id, result.seconds)
     return result
 
 

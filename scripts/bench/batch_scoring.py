@@ -1,0 +1,260 @@
+"""Benchmark: batch scoring, ours (mapInArrow) against mlflow's spark_udf and one process.
+
+    .venv/bin/python scripts/bench/batch_scoring.py            # 5,000,000 rows
+    .venv/bin/python scripts/bench/batch_scoring.py --quick    # 500,000 rows
+
+Same model (HistGradientBoostingClassifier, 100 iterations, 10 float features,
+registered in the platform format), same Delta input, same machine, one run:
+
+1. throughput, each method in a fresh SparkSession (``local[*]``): the first pass
+   (cold: Python workers start, the model loads; for ours the check and probe are
+   included) and the best of the following passes (warm). A pass reads the Delta
+   table and scores every row into Spark's ``noop`` sink;
+   - ours: ``batch.plan(...)`` — the plan ``mlp score`` runs;
+   - ``mlflow.pyfunc.spark_udf(spark, "models:/...", env_manager="local")`` with
+     the session's default Arrow batch size (what a user gets);
+   - the model's own ``predict_proba`` on the whole numpy array in this process
+     (2 OpenMP threads): the machine's limit.
+2. the whole nightly job as a scheduler runs it, each in a fresh process: start
+   Spark, read, check, score, write the scores table (replace the run date's
+   partition) — ``jobs/score.py`` against the same job written with spark_udf.
+
+Targets (issue 13): nightly job >= 1.5x faster than the spark_udf job; warm
+throughput >= 0.85x one process and >= 1.1x warm spark_udf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[2]
+FEATURES = [f"f{i}" for i in range(10)]
+MODEL = "bench_hgb"
+RUN_DATE = "2024-01-01"
+
+UDF_JOB = """
+import sys
+from pyspark.sql import functions as F
+import mlflow
+from mlplatform import tables
+from mlplatform.config import load_settings
+from mlplatform.spark import session
+from mlplatform.tracking import configure
+
+settings = load_settings()
+configure(settings)
+spark = session(app_name="udf-job", settings=settings)
+frame = tables.read(spark, sys.argv[1])
+udf = mlflow.pyfunc.spark_udf(spark, "models:/{model}/1", result_type="long", env_manager="local")
+out = frame.select("id", udf(*[F.col(c) for c in {features!r}]).alias("prediction"),
+                   F.lit("{model}").alias("model_name"), F.lit(1).alias("model_version"),
+                   F.lit("{run_date}").cast("date").alias("run_date"))
+tables.write(out, tables.table_uri(settings, "scores", "{model}_udf"), replace_where="run_date = '{run_date}'",
+             partition_by=["run_date"])
+spark.stop()
+"""
+
+
+def _hardware() -> str:
+    cores = os.cpu_count()
+    with open("/proc/meminfo") as fh:
+        mem_gb = int(fh.readline().split()[1]) / 1024 / 1024
+    load = os.getloadavg()[0]
+    return f"{cores} cores, {mem_gb:.0f} GB RAM, load average at start {load:.1f} (the machine is shared)"
+
+
+def _fit(rows: int) -> Any:
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, len(FEATURES)))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] - X[:, 3] + rng.normal(size=rows) > 0).astype("int64")
+    return HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0).fit(pd.DataFrame(X, columns=FEATURES), y)
+
+
+def _register(settings: Any, model: Any) -> None:
+    """Register ``model`` in the platform format: an mlflow.sklearn directory (cloudpickle) under run artifact model/."""
+    import numpy as np
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.sklearn import save_model
+
+    from mlplatform.registry import MODEL_ARTIFACT
+    from mlplatform.tracking import configure, experiment_id
+
+    configure(settings)
+    client = MlflowClient()
+    run = client.create_run(experiment_id("bench", settings))
+    example = pd.DataFrame(np.zeros((3, len(FEATURES))), columns=FEATURES)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        save_model(model, f"{tmp}/model", serialization_format="cloudpickle", input_example=example)
+        client.log_artifacts(run.info.run_id, f"{tmp}/model", MODEL_ARTIFACT)
+    client.create_registered_model(MODEL)
+    client.create_model_version(MODEL, f"{run.info.artifact_uri}/{MODEL_ARTIFACT}", run.info.run_id)
+
+
+def _write_input(settings: Any, rows: int) -> str:
+    from pyspark.sql import functions as F
+
+    from mlplatform import tables
+    from mlplatform.spark import session
+
+    uri = tables.table_uri(settings, "features", "bench")
+    spark = session(app_name="bench-data", settings=settings)
+    frame = spark.range(0, rows, numPartitions=8).select("id", *[F.randn(seed=i).alias(f) for i, f in enumerate(FEATURES)])
+    tables.write(frame, uri, mode="overwrite")
+    spark.stop()
+    return uri
+
+
+def _one_process(model: Any, rows: int, passes: int) -> float:
+    import numpy as np
+
+    X = np.random.default_rng(1).normal(size=(rows, len(FEATURES)))
+    best = 0.0
+    for _ in range(passes):
+        started = time.perf_counter()
+        model.predict_proba(X)
+        best = max(best, rows / (time.perf_counter() - started))
+    return best
+
+
+def _passes(settings: Any, rows: int, passes: int, make: Callable[[Any], Callable[[], None]]) -> tuple[float, float]:
+    """(cold rows/s, best warm rows/s) in a fresh session; ``make(spark)`` does the setup and returns one pass."""
+    from mlplatform.spark import session
+
+    spark = session(app_name="bench-passes", settings=settings)
+    spark.read.format("delta").load(_input_uri(settings)).selectExpr("sum(f0)").collect()  # JVM and page cache warm for both
+    try:
+        started = time.perf_counter()
+        one = make(spark)
+        one()
+        cold = rows / (time.perf_counter() - started)
+        warm = 0.0
+        for _ in range(passes):
+            started = time.perf_counter()
+            one()
+            warm = max(warm, rows / (time.perf_counter() - started))
+        return cold, warm
+    finally:
+        spark.stop()
+
+
+def _input_uri(settings: Any) -> str:
+    from mlplatform import tables
+
+    return tables.table_uri(settings, "features", "bench")
+
+
+def ours(settings: Any) -> Callable[[Any], Callable[[], None]]:
+    from mlplatform.scoring import batch
+
+    def make(spark: Any) -> Callable[[], None]:
+        run = batch.plan(spark, settings, f"{MODEL}@1", _input_uri(settings), RUN_DATE, keys=["id"])
+
+        def one() -> None:
+            with batch.arrow_batch_size(spark, run.batch_rows):
+                run.frame.write.format("noop").mode("overwrite").save()
+
+        return one
+
+    return make
+
+
+def spark_udf(settings: Any) -> Callable[[Any], Callable[[], None]]:
+    def make(spark: Any) -> Callable[[], None]:
+        import mlflow
+        from pyspark.sql import functions as F
+
+        from mlplatform.tracking import configure
+
+        configure(settings)
+        udf = mlflow.pyfunc.spark_udf(spark, f"models:/{MODEL}/1", result_type="long", env_manager="local")
+        frame = spark.read.format("delta").load(_input_uri(settings))
+        scored = frame.select("id", udf(*[F.col(c) for c in FEATURES]).alias("prediction"))
+
+        def one() -> None:
+            scored.write.format("noop").mode("overwrite").save()
+
+        return one
+
+    return make
+
+
+def _job(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"job failed: {' '.join(argv[:3])}...\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="500,000 rows, 2 warm passes, 1 job each")
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--passes", type=int, default=None, help="warm passes per method")
+    parser.add_argument("--jobs", type=int, default=None, help="nightly jobs per method (alternating)")
+    args = parser.parse_args()
+    rows = args.rows or (500_000 if args.quick else 5_000_000)
+    passes = args.passes or (2 if args.quick else 3)
+    jobs = args.jobs or (1 if args.quick else 3)
+
+    home = Path(tempfile.mkdtemp(prefix="mlp-bench-batch-")) / ".mlp"
+    os.environ.update({"MLP_HOME": str(home), "MLP_PROJECT": str(REPO), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+    from mlplatform.config import load_settings
+
+    settings = load_settings()
+    print(f"batch scoring benchmark: {rows:,} rows x {len(FEATURES)} features, HistGradientBoosting (100 iterations)")
+    print(f"hardware: {_hardware()}; Spark profile local (local[*])", flush=True)
+    model = _fit(200_000)
+    _register(settings, model)
+    _write_input(settings, rows)
+
+    limit = _one_process(model, rows, passes)
+    ours_cold, ours_warm = _passes(settings, rows, passes, ours(settings))
+    udf_cold, udf_warm = _passes(settings, rows, passes, spark_udf(settings))
+
+    env = {**os.environ}
+    ours_job = [sys.executable, str(REPO / "jobs" / "score.py"), f"{MODEL}@1", "--input", _input_uri(settings), "--run-date", RUN_DATE, "--keys", "id"]
+    udf_job = [sys.executable, "-c", UDF_JOB.format(model=MODEL, features=FEATURES, run_date=RUN_DATE), _input_uri(settings)]
+    times: dict[str, list[float]] = {"ours": [], "udf": []}
+    for _ in range(jobs):
+        times["ours"].append(_job(ours_job, env))
+        times["udf"].append(_job(udf_job, env))
+    ours_s, udf_s = statistics.median(times["ours"]), statistics.median(times["udf"])
+
+    print()
+    print(f"{'throughput (rows/s)':<44}{'cold':>12}{'warm (best)':>14}")
+    print(f"{'one process: model.predict_proba(numpy)':<44}{'-':>12}{limit:>14,.0f}")
+    print(f"{'ours: mapInArrow (batch.plan)':<44}{ours_cold:>12,.0f}{ours_warm:>14,.0f}")
+    print(f"{'mlflow.pyfunc.spark_udf(env_manager=local)':<44}{udf_cold:>12,.0f}{udf_warm:>14,.0f}")
+    print(f"ours warm / one process = {_ratio(ours_warm, limit)} (target >= 0.85x); "
+          f"ours warm / spark_udf warm = {_ratio(ours_warm, udf_warm)} (target >= 1.1x); cold: {_ratio(ours_cold, udf_cold)}")
+    print()
+    print(f"{'nightly job, fresh process (s)':<44}{'median':>12}{'runs':>14}")
+    print(f"{'ours: jobs/score.py':<44}{ours_s:>12.1f}{'  '.join(f'{t:.1f}' for t in times['ours']):>14}")
+    print(f"{'the same job with spark_udf':<44}{udf_s:>12.1f}{'  '.join(f'{t:.1f}' for t in times['udf']):>14}")
+    print(f"spark_udf job / ours = {_ratio(udf_s, ours_s)} (target >= 1.5x)")
+    print(f"\n(everything the benchmark wrote is under {home})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
