@@ -49,15 +49,28 @@ def job(out: str, tasks: int) -> None:
     spark.stop()
 
 
-def _timed(argv: list[str], env: dict[str, str], out: Path) -> dict[str, float | bool]:
+def _bytes_written(namenode_http: str) -> int:
+    """Bytes the DataNodes have written so far (their DataNodeActivity metrics)."""
+    from mlplatform.hadoop import http_json
+
+    info = http_json(f"{namenode_http}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo")["beans"][0]
+    total = 0
+    for node in json.loads(info["LiveNodes"]).values():
+        beans = http_json(f"http://{node['infoAddr']}/jmx?qry=Hadoop:service=DataNode,name=DataNodeActivity-*")["beans"]
+        total += sum(int(b["BytesWritten"]) for b in beans)
+    return total
+
+
+def _timed(argv: list[str], env: dict[str, str], out: Path, namenode_http: str) -> dict[str, float]:
     out.unlink(missing_ok=True)
+    written = _bytes_written(namenode_http)
     start = time.time()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True)
     end = time.time()
     if proc.returncode != 0 or not out.is_file():
         raise SystemExit(f"submit failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     first = json.loads(out.read_text())["first_task"]
-    return {"first_task": first - start, "end": end - start, "uploaded": "uploading" in proc.stderr}
+    return {"first_task": first - start, "end": end - start, "mb": (_bytes_written(namenode_http) - written) / 1e6}
 
 
 def _plain(command, settings) -> tuple[list[str], dict[str, str]]:  # type: ignore[no-untyped-def]
@@ -108,34 +121,32 @@ def main() -> int:
         job_args = [JOB_FLAG, str(out), "--tasks", str(args.tasks)]
         mlp = [str(Path(sys.executable).with_name("mlp")), "submit", "--profile", "yarn", __file__, *job_args]
         env = {**os.environ, "HADOOP_CONF_DIR": str(cluster.conf_dir)}
-        rows: dict[str, list[dict[str, float | bool]]] = {}
+        rows: dict[str, list[dict[str, float]]] = {}
         try:
-            rows[FRESH] = [_timed(mlp, env, out)]
+            rows[FRESH] = [_timed(mlp, env, out, cluster.namenode_http)]
             os.environ["HADOOP_CONF_DIR"] = str(cluster.conf_dir)
             argv, plain_env = _plain(build_submit(settings, __file__, job_args, profile="yarn"), settings)
             for _ in range(repeats):  # interleaved, so a change in the machine's load hits both alike
-                rows.setdefault(REPEAT, []).append(_timed(mlp, env, out))
-                rows.setdefault(PLAIN, []).append(_timed(argv, plain_env, out))
+                rows.setdefault(REPEAT, []).append(_timed(mlp, env, out, cluster.namenode_http))
+                rows.setdefault(PLAIN, []).append(_timed(argv, plain_env, out, cluster.namenode_http))
             checks = time.time()
             subprocess.run([*mlp[:2], "--print", *mlp[2:]], env=env, capture_output=True, check=True)
             checks = time.time() - checks
         finally:
             hadoop.down(settings)
 
-    load = os.getloadavg()[0]
+    load = os.getloadavg()[1]
     print(f"\nYARN submit latency — one-machine Hadoop {hadoop.hadoop_version()}, pyspark client mode, "
-          f"{args.tasks} tasks on 2 executors; machine: {os.cpu_count()} cores, 24 GB, load average {load:.1f} "
+          f"{args.tasks} tasks on 2 executors; machine: {os.cpu_count()} cores, 24 GB, 5-min load average {load:.1f} "
           f"(shared); cluster start {startup:.1f} s")
-    print(f"{'submit':<44} {'runs':>4} {'to first task s':>16} {'to job end s':>13} {'uploaded':>9}")
+    print(f"{'submit':<44} {'runs':>4} {'to first task s':>16} {'to job end s':>13} {'MB to HDFS':>11}")
     for name, runs in rows.items():
         first = statistics.median(float(r["first_task"]) for r in runs)
         end = statistics.median(float(r["end"]) for r in runs)
-        uploaded = "yes" if any(r["uploaded"] for r in runs) else "no"
-        if name.startswith("plain"):
-            uploaded = "jars"
-        print(f"{name:<44} {len(runs):>4} {first:>16.1f} {end:>13.1f} {uploaded:>9}")
-    print(f"{'mlp submit --print (checks, cache lookups; no job)':<44} {1:>4} {'':>16} {checks:>13.1f}")
-    print("(medians; 'uploaded': whether the platform put its cached files on HDFS during the run)")
+        written = statistics.median(float(r["mb"]) for r in runs)
+        print(f"{name:<44} {len(runs):>4} {first:>16.1f} {end:>13.1f} {written:>11.1f}")
+    print(f"{'mlp submit --print (checks, cache lookups)':<44} {1:>4} {'':>16} {checks:>13.1f}")
+    print("(medians; MB to HDFS: bytes the DataNode wrote during the run: uploads, staging, job output)")
     return 0
 
 
