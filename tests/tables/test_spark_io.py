@@ -6,7 +6,9 @@ import time
 from datetime import datetime, timezone
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
@@ -193,3 +195,17 @@ def test_vacuum_and_optimize_with_spark(spark, table):
     assertDataFrameEqual(tables.read(spark, table), _rows(table))
     with pytest.raises(TableError, match="vacuum refused"):
         tables.vacuum(table, spark=spark, retention_hours=0)
+
+
+def test_stats_columns_limit_file_statistics_to_named_columns(spark, table):
+    df = spark.createDataFrame([(1, "a", 0.5)], "id int, s string, x double")
+    tables.write(df, table, stats_columns=["id"])
+    assert tables.describe(table).properties == {"delta.dataSkippingStatsColumns": "id"}
+    actions = pa.table(DeltaTable(table).get_add_actions(flatten=True)).column_names
+    assert "min.id" in actions and not any(c.endswith(".s") or c.endswith(".x") for c in actions)
+    assert tables.describe(table).num_rows_source == "log stats"  # numRecords is always kept
+    tables.write(df, table, stats_columns=["id"])
+    with pytest.raises(TableError, match="records statistics for id, not s"):
+        tables.write(df, table, stats_columns=["s"])
+    with pytest.raises(TableError, match="does not have"):
+        tables.write(df, table, stats_columns=["nope"])

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from mlplatform.errors import PlatformError, TableError
 
-__all__ = ["Commit", "Txn", "commit_metadata", "history", "commit_of", "resolve_timestamp", "written_rows", "full_metadata", "metadata_json", "commit_time", "committed_version", "txn_applied"]
+__all__ = ["Commit", "Txn", "commit_metadata", "history", "commit_of", "resolve_timestamp", "written_rows", "full_metadata", "metadata_json", "commit_time", "committed_version", "txn_applied", "pin_version"]
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,13 @@ def txn_applied(table: str, txn: Txn | None) -> bool:
         log.info("table %s: %s already applied version %s (>= %s); skipping the write", table, txn.app_id, recorded, txn.version)
         return True
     return False
+
+
+def pin_version(table: str, version: int | None, timestamp: datetime | str | None) -> int | None:
+    """The version a read should see: ``version``, the one ``timestamp`` resolves to, or None (latest)."""
+    if version is not None and timestamp is not None:
+        raise TableError(f"table {table}: pass version or timestamp, not both", "choose one way to time-travel")
+    return resolve_timestamp(table, timestamp) if timestamp is not None else version
 
 
 def resolve_timestamp(table: str, timestamp: datetime | str) -> int:

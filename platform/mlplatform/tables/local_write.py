@@ -172,7 +172,8 @@ def vacuum_local(uri: str, retention_hours: float, dry_run: bool, enforce_retent
     _refuse_deletion_vectors(dt, uri, "vacuum")
     try:
         with commit_lock(uri, "deltalake"):
-            return list(dt.vacuum(retention_hours=int(retention_hours), dry_run=dry_run, enforce_retention_duration=enforce_retention))
+            # full: list the folder like Spark's VACUUM, so files of killed jobs (never in the log) go too
+            return list(dt.vacuum(retention_hours=int(retention_hours), dry_run=dry_run, enforce_retention_duration=enforce_retention, full=True))
     except Exception as exc:  # noqa: BLE001
         raise TableError(f"table {uri}: vacuum refused: {str(exc).strip().splitlines()[0]}", "keep retention_hours >= 168, or pass enforce_retention=False when no reader needs older versions") from exc
 

@@ -312,13 +312,9 @@ def to_arrow(
     import pyarrow as pa
     from deltalake import QueryBuilder
 
-    from mlplatform.tables.commits import resolve_timestamp
+    from mlplatform.tables.commits import pin_version
 
-    if version is not None and timestamp is not None:
-        raise TableError(f"table {normalize(table)}: pass version or timestamp, not both", "choose one way to time-travel")
-    if timestamp is not None:
-        version = resolve_timestamp(table, timestamp)
-    dt, uri = open_table(table, version)
+    dt, uri = open_table(table, pin_version(normalize(table), version, timestamp))
     _check_readable(dt, uri, columns)
     sql = _select_sql(dt, uri, columns, filters, limit)
     log.debug("reading %s at version %s: %s", uri, dt.version(), sql)

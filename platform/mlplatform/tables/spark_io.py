@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlplatform.errors import TableError
 from mlplatform.tables.checks import check_write_args
-from mlplatform.tables.commits import Commit, Txn, committed_version, full_metadata, history, metadata_json, resolve_timestamp, txn_applied
+from mlplatform.tables.commits import Commit, Txn, committed_version, full_metadata, history, metadata_json, pin_version, txn_applied
 from mlplatform.tables.locate import normalize
 from mlplatform.tables.locking import commit_lock
 from mlplatform.tables.reader import current_version, exists, open_table, quote_ident, sql_literal
@@ -37,6 +37,7 @@ _TXN_APP_CONF = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION_CONF = "spark.databricks.delta.write.txnVersion"
 _RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
 _LISTING_PARALLELISM_CONF = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+_STATS_COLUMNS_PROPERTY = "delta.dataSkippingStatsColumns"
 
 
 def _sql_path(uri: str) -> str:
@@ -61,10 +62,7 @@ def read(
         columns: columns to select (default all).
     """
     uri = normalize(table)
-    if version is not None and timestamp is not None:
-        raise TableError(f"table {uri}: pass version or timestamp, not both", "choose one way to time-travel")
-    if timestamp is not None:
-        version = resolve_timestamp(uri, timestamp)
+    version = pin_version(uri, version, timestamp)
     open_table(uri, version)  # names a missing table or version before Spark does
     reader = spark.read.format("delta")
     if version is not None:
@@ -87,29 +85,28 @@ def _reads_table(frame: "DataFrame", uri: str) -> bool:
         return True
 
 
-def _other_commit(uri: str, exc: BaseException) -> tuple[int | None, str]:
-    """The version and a description of the concurrent commit Delta names in ``exc``."""
+def _other_commit(uri: str, exc: BaseException) -> str:
+    """The concurrent commit Delta names in ``exc``: its version, operation and writer."""
     match = re.search(r"committed at version (\d+)", str(exc))
     if not match:
-        return None, "a concurrent writer"
+        return "a concurrent commit"
     other = int(match.group(1))
     try:
         found: list[Commit] = [c for c in history(uri, limit=max(1, open_table(uri)[0].version() - other + 1)) if c.version == other]
     except TableError:
         found = []
     if not found:
-        return other, f"version {other}"
+        return f"version {other}"
     commit = found[0]
     who = ", ".join(f"{k} {commit.metadata[k]}" for k in ("job", "run_id", "user") if k in commit.metadata)
-    return other, f"version {other} ({commit.operation}{' by ' + who if who else ''})"
+    return f"version {other} ({commit.operation}{' by ' + who if who else ''})"
 
 
-def _conflict_error(uri: str, action: str, exc: BaseException, retried: int) -> TableError:
-    _, other = _other_commit(uri, exc)
+def _conflict_error(uri: str, action: str, exc: BaseException, attempts: int) -> TableError:
     cause = str(exc).strip().splitlines()[0]
-    after = f" after {retried} attempts" if retried > 1 else ""
+    after = f" after {attempts} attempts" if attempts > 1 else ""
     return TableError(
-        f"table {uri}: {action} conflicts with {other}, committed concurrently{after}; nothing of this write was committed [{cause}]",
+        f"table {uri}: {action} conflicts with {_other_commit(uri, exc)}, committed concurrently{after}; nothing of this write was committed [{cause}]",
         "re-run the job: it will see the other writer's data (Delta refuses writes that would silently overwrite it)",
     )
 
@@ -163,8 +160,7 @@ def _run_commit(
                     return
                 if number == MAX_ATTEMPTS or not retry_safe():
                     raise _conflict_error(uri, action, exc, number) from exc
-                _, other = _other_commit(uri, exc)
-                log.warning("table %s: %s lost a race against %s; retrying (%d/%d)", uri, action, other, number + 1, MAX_ATTEMPTS)
+                log.warning("table %s: %s lost a race against %s; retrying (%d/%d)", uri, action, _other_commit(uri, exc), number + 1, MAX_ATTEMPTS)
             except Exception as exc:  # noqa: BLE001 - Spark/Py4J raise many kinds
                 translated = _translate(uri, action, exc)
                 if translated is None:
@@ -182,6 +178,7 @@ def write(
     txn: Txn | None = None,
     merge_schema: bool = False,
     description: str | None = None,
+    stats_columns: Sequence[str] | None = None,
 ) -> int:
     """Write a Spark DataFrame to a Delta table in one commit; return the version it committed.
 
@@ -199,6 +196,10 @@ def write(
             the latest version is returned.
         merge_schema: add the DataFrame's new columns to the table.
         description: table description to keep in the Delta metadata.
+        stats_columns: when creating the table, the only columns whose min/max/null
+            counts Delta records per file (``delta.dataSkippingStatsColumns``; default:
+            the first 32 columns). Statistics drive data skipping on filters but cost
+            write time: name the columns readers filter on (keys, dates).
 
     Raises:
         TableError: bad arguments, schema mismatch, or a conflicting concurrent commit
@@ -210,13 +211,14 @@ def write(
         if not isinstance(replace_where, str) or not replace_where.strip():
             raise TableError(f"replace_where for table {uri} must be a SQL predicate string", "e.g. replace_where=\"run_date = '2024-06-01'\"")
         mode = "overwrite"
+    properties = _stats_properties(uri, df.columns, stats_columns)
     if txn_applied(uri, txn):
         return current_version(uri)
     meta = full_metadata(metadata)
     before = current_version(uri)
 
     def attempt() -> None:
-        writer = df.write.format("delta").mode(mode).option("userMetadata", metadata_json(meta))
+        writer = df.write.format("delta").mode(mode).option("userMetadata", metadata_json(meta)).options(**properties)
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         if replace_where is not None:
@@ -234,6 +236,27 @@ def write(
     if description is not None:
         committed = _set_description(df.sparkSession, uri, description, meta) or committed
     return committed
+
+
+def _stats_properties(uri: str, columns: Sequence[str], stats_columns: Sequence[str] | None) -> dict[str, str]:
+    """Table properties that limit file statistics to ``stats_columns`` (set when the table is created)."""
+    if stats_columns is None:
+        return {}
+    if isinstance(stats_columns, str) or not all(isinstance(c, str) for c in stats_columns):
+        raise TableError(f"stats_columns for table {uri} must be a list of column names, got {stats_columns!r}", f"write stats_columns=[{stats_columns!r}]")
+    unknown = [c for c in stats_columns if c not in columns]
+    if unknown:
+        raise TableError(f"stats_columns for table {uri} name column(s) {unknown} the DataFrame does not have", f"its columns are: {', '.join(columns)}")
+    wanted = ",".join(quote_ident(c, "spark") if not c.isidentifier() else c for c in stats_columns)
+    if exists(uri):
+        current = open_table(uri)[0].metadata().configuration.get(_STATS_COLUMNS_PROPERTY)
+        if current != wanted:
+            raise TableError(
+                f"table {uri} records statistics for {current or 'its first 32 columns'}, not {wanted}",
+                f"leave stats_columns out, or change it: ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ('{_STATS_COLUMNS_PROPERTY}' = '{wanted}')",
+            )
+        return {}
+    return {_STATS_COLUMNS_PROPERTY: wanted}
 
 
 def _set_description(spark: "SparkSession", uri: str, description: str, meta: Mapping[str, Any]) -> int | None:

@@ -1,0 +1,160 @@
+"""Benchmark: Delta (mlplatform.tables) against plain Parquet, in one Spark session and run.
+
+    .venv/bin/python scripts/bench/tables.py [--quick] [--rows N] [--repeat R]
+
+The same cached DataFrame (N rows x 10 columns: ints, doubles, strings, a date) is
+written as Delta through ``tables.write`` and as plain Parquet with
+``df.write.parquet``, and read back in full by Spark (``noop`` sink: every column is
+decoded). Then the Delta table is read into pandas without Spark
+(``tables.to_pandas``, deltalake) against ``pandas.read_parquet`` of the same files.
+Each figure is the median of --repeat runs after a warm-up, the sides alternating.
+A third write limits Delta's per-file statistics to two columns (``stats_columns``),
+which is where Delta's extra write time goes.
+
+Targets (issue 11): Delta write >= 0.8x and read >= 0.9x of Parquet's speed;
+``to_pandas`` >= 0.8x of ``read_parquet``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+ROWS, QUICK_ROWS = 5_000_000, 200_000
+
+
+def hardware() -> str:
+    """CPU model, cores, memory, versions and the load when the run started."""
+    import deltalake
+    import pyarrow
+    import pyspark
+
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), platform.processor() or "unknown CPU")
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return (
+        f"{model}, {os.cpu_count()} cores, {pages / 1024 ** 3:.0f} GB RAM; Python {platform.python_version()}, "
+        f"pyspark {pyspark.__version__} local[*], deltalake {deltalake.__version__}, pyarrow {pyarrow.__version__}; "
+        f"load average at start {os.getloadavg()[0]:.1f}"
+    )
+
+
+def timed(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows instead of {ROWS:,}")
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", default=None, help="scratch folder (default: a temporary one, removed after)")
+    args = parser.parse_args(argv)
+    rows = args.rows or (QUICK_ROWS if args.quick else ROWS)
+    scratch = Path(args.dir or tempfile.mkdtemp(prefix="mlp-bench-tables-"))
+    os.environ.setdefault("MLP_HOME", str(scratch / ".mlp"))
+
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    from mlplatform import tables
+    from mlplatform.spark import session
+
+    print(hardware(), flush=True)
+    spark = session(app_name="bench-tables", conf={"spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "4"})
+    df = (
+        spark.range(rows, numPartitions=4)
+        .select(
+            F.col("id"),
+            (F.col("id") % 1000).alias("k_int"),
+            (F.col("id") * 7 % 100003).cast("int").alias("i2"),
+            (F.rand(1) * 100).alias("d1"),
+            (F.rand(2)).alias("d2"),
+            (F.randn(3)).alias("d3"),
+            F.concat(F.lit("customer-"), (F.col("id") % 50000).cast("string")).alias("s1"),
+            F.element_at(F.array(*[F.lit(c) for c in ("red", "green", "blue", "black")]), (F.col("id") % 4 + 1).cast("int")).alias("s2"),
+            F.date_add(F.lit("2024-01-01").cast("date"), (F.col("id") % 365).cast("int")).alias("day"),
+            (F.col("id") % 3 == 0).alias("flag"),
+        )
+        .cache()
+    )
+    print(f"{df.count():,} rows x {len(df.columns)} columns cached", flush=True)
+
+    # Warm-up: the first Delta write/read in a JVM loads and JIT-compiles Delta's code
+    # (seconds, once per job); the timed runs compare steady-state speed.
+    small = df.limit(10_000)
+
+    def warm_delta() -> None:
+        tables.write(small, str(scratch / "warm-delta"))
+        tables.read(spark, str(scratch / "warm-delta")).write.format("noop").mode("overwrite").save()
+
+    def warm_parquet() -> None:
+        small.write.parquet(str(scratch / "warm-parquet"))
+        spark.read.parquet(str(scratch / "warm-parquet")).write.format("noop").mode("overwrite").save()
+
+    warm = {"delta": timed(warm_delta), "parquet": timed(warm_parquet)}
+    print(f"warm-up on 10,000 rows (first use in this JVM): Delta {warm['delta']:.2f}s, Parquet {warm['parquet']:.2f}s", flush=True)
+
+    names = ("delta_write", "delta_write_stats", "parquet_write", "delta_read", "parquet_read", "delta_read_again", "to_pandas", "read_parquet")
+    results: dict[str, list[float]] = {k: [] for k in names}
+    try:
+        for run in range(args.repeat):
+            delta_path, parquet_path, narrow_path = scratch / f"delta-{run}", scratch / f"parquet-{run}", scratch / f"narrow-{run}"
+            writes = [
+                ("delta_write", lambda: tables.write(df, str(delta_path))),
+                ("delta_write_stats", lambda: tables.write(df, str(narrow_path), stats_columns=["id", "day"])),
+                ("parquet_write", lambda: df.write.parquet(str(parquet_path))),
+            ]
+            reads = [
+                ("delta_read", lambda: tables.read(spark, str(delta_path)).write.format("noop").mode("overwrite").save()),
+                ("parquet_read", lambda: spark.read.parquet(str(parquet_path)).write.format("noop").mode("overwrite").save()),
+            ]
+            local = [
+                ("to_pandas", lambda: tables.to_pandas(str(delta_path))),
+                ("read_parquet", lambda: pd.read_parquet(str(delta_path))),  # the Delta table's own files
+            ]
+            for pair in (writes, reads, local):
+                for name, call in pair if run % 2 == 0 else reversed(pair):
+                    results[name].append(timed(call))
+                if pair is reads:  # the first read of a new version also builds Delta's snapshot of it
+                    results["delta_read_again"].append(timed(reads[0][1]))
+            print(f"run {run + 1}/{args.repeat}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in results.items()), flush=True)
+            check = tables.to_pandas(str(delta_path), columns=["id"])
+            assert len(check) == rows and len(pd.read_parquet(str(delta_path), columns=["id"])) == rows
+            for path in (delta_path, parquet_path, narrow_path):
+                shutil.rmtree(path)
+    finally:
+        spark.stop()
+        if not args.dir:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    median = {k: statistics.median(v) for k, v in results.items()}
+    lines = [
+        ("Spark write", "tables.write (Delta)", "df.write.parquet", median["delta_write"], median["parquet_write"], 0.8),
+        ("Spark write, stats on 2 cols", "stats_columns=[id,day]", "df.write.parquet", median["delta_write_stats"], median["parquet_write"], 0.8),
+        ("Spark read (all columns)", "tables.read (Delta)", "spark.read.parquet", median["delta_read"], median["parquet_read"], 0.9),
+        ("Spark read, snapshot cached", "tables.read again", "spark.read.parquet", median["delta_read_again"], median["parquet_read"], 0.9),
+        ("to pandas, no Spark", "tables.to_pandas", "pandas.read_parquet", median["to_pandas"], median["read_parquet"], 0.8),
+    ]
+    print(f"\n{rows:,} rows x 10 columns, median of {args.repeat} runs\n")
+    header = f"{'operation':<29} {'ours':<22} {'s':>7}   {'alternative':<20} {'s':>7}   {'speed vs alt':>12}  {'target':>7}  met"
+    print(header)
+    print("-" * len(header))
+    for operation, ours, alternative, t_ours, t_alt, target in lines:
+        ratio = t_alt / t_ours
+        print(f"{operation:<29} {ours:<22} {t_ours:7.2f}   {alternative:<20} {t_alt:7.2f}   {ratio:11.2f}x  {target:6.1f}x  {'yes' if ratio >= target else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
