@@ -204,5 +204,6 @@ def test_a_job_killed_before_its_commit_leaves_the_previous_version(spark, table
     # the table is usable at once (the killed job's lock died with it), and vacuum drops the orphans
     assert tables.write(seed, table) == 1
     removed = tables.vacuum(table, retention_hours=0, enforce_retention=False)
-    assert {Path(p).name for p in removed} == {p.name for p in orphans}
-    assert len(tables.to_pandas(table)) == 6
+    # (Spark also leaves files of empty tasks that Delta never committed: they go too)
+    assert {Path(p).name for p in removed} >= {p.name for p in orphans}
+    assert len(tables.to_pandas(table)) == 6 and tables.read(spark, table).count() == 6
