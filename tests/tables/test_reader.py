@@ -156,7 +156,7 @@ def test_write_pandas_schema_rules(table):
     assert table in str(err.value)
     tables.write_pandas(pd.DataFrame({"k": ["b"], "v": [2], "extra": [1.5]}), table, merge_schema=True)
     assert tables.to_pandas(table).sort_values("k")["extra"].tolist()[1] == 1.5
-    with pytest.raises(TableError, match="do not fit its column types"):
+    with pytest.raises(TableError, match="do not match its schema"):
         tables.write_pandas(pd.DataFrame({"k": ["c"], "v": ["not a number"]}), table)
     with pytest.raises(TableError, match="partitioned by nothing"):
         tables.write_pandas(pd.DataFrame({"k": ["c"], "v": [3]}), table, partition_by=["k"])

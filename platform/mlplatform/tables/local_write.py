@@ -42,15 +42,17 @@ def _arrow(pdf: "pd.DataFrame", uri: str) -> "pa.Table":
         raise TableError(f"rows for table {uri} cannot be converted to Arrow: {exc}", "give each column one type (pdf.astype(...))") from exc
     data = data.replace_schema_metadata(None)
     if exists(uri):
+        # int32 -> long, naive -> tz timestamps...: cast what converts safely to the table's
+        # types; deltalake judges the rest (and names the mismatch)
         target = {f.name: f.type for f in pa.schema(open_table(uri)[0].schema())}
-        fields = []
-        for field in data.schema:
+        for i, field in enumerate(data.schema):
             wanted = target.get(field.name)
-            fields.append(field.with_type(wanted) if wanted is not None else field)
-        try:
-            data = data.cast(pa.schema(fields))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise TableError(f"rows for table {uri} do not fit its column types: {exc}", "convert the columns to the table's types (tables.describe(table))") from exc
+            if wanted is None or wanted == field.type:
+                continue
+            try:
+                data = data.set_column(i, field.with_type(wanted), data.column(i).cast(wanted))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                log.debug("column %s of rows for %s stays %s (table has %s)", field.name, uri, field.type, wanted)
     untyped = [f.name for f in data.schema if pa.types.is_null(f.type)]
     if untyped:
         raise TableError(
