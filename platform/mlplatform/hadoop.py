@@ -27,7 +27,6 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ __all__ = [
     "container_logs",
     "serves",
     "leftover_processes",
+    "http_json",
     "NODE_RESOURCES",
 ]
 

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
