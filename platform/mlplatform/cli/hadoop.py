@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from mlplatform.cli.submit import parse_pairs
+
+NOT_RUNNING = "Hadoop is not running — start it with: mlp hadoop up"
 
 def _settings():  # type: ignore[no-untyped-def]
     from mlplatform.config import load_settings
@@ -40,12 +43,7 @@ def up(nn_port: int, nn_http_port: int, rm_port: int, rm_web_port: int, extra: t
     """Start HDFS and YARN in the background and wait until both answer."""
     from mlplatform import hadoop as local
 
-    conf = {}
-    for pair in extra:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="--set")
-        conf[key] = value
+    conf = parse_pairs(extra, "--set")
     ports = local.Ports(nn_port, nn_http_port, rm_port, rm_web_port)
     cluster, started = local.up(_settings(), ports, conf, timeout=timeout)
     if started:
@@ -63,7 +61,7 @@ def status() -> None:
 
     state = local.status(_settings())
     if state is None:
-        raise click.ClickException("Hadoop is not running — start it with: mlp hadoop up")
+        raise click.ClickException(NOT_RUNNING)
     click.echo(f"Hadoop is running (pid {state.cluster.pid}, data in {state.cluster.data_dir})")
     for line in _describe(state.cluster):
         click.echo(line)
@@ -115,7 +113,7 @@ def env() -> None:
 
     cluster = local.running(_settings())
     if cluster is None:
-        raise click.ClickException("Hadoop is not running — start it with: mlp hadoop up")
+        raise click.ClickException(NOT_RUNNING)
     click.echo(f"export HADOOP_CONF_DIR={cluster.conf_dir}")
     click.echo(f"export MLP_HDFS_NAMENODE={cluster.fs_default}")
     click.echo(f"export MLP_WEBHDFS_URL={cluster.namenode_http}")

@@ -8,12 +8,13 @@ import sys
 import click
 
 
-def _parse_conf(pairs: tuple[str, ...]) -> dict[str, str]:
+def parse_pairs(pairs: tuple[str, ...], option: str = "--spark-conf") -> dict[str, str]:
+    """``KEY=VALUE`` option values as a dict; a malformed one is a usage error naming ``option``."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="--spark-conf")
+            raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint=option)
         out[key] = value
     return out
 
@@ -31,7 +32,7 @@ def submit(profile: str | None, spark_conf: tuple[str, ...], print_only: bool, e
     from mlplatform.submit import build_submit
 
     settings = load_settings()
-    command = build_submit(settings, job, args, profile=profile, extra_conf=_parse_conf(spark_conf), env=env_id)
+    command = build_submit(settings, job, args, profile=profile, extra_conf=parse_pairs(spark_conf), env=env_id)
     if print_only:
         click.echo(command.render())
         return
