@@ -227,3 +227,13 @@ def test_plain_types_casts_views_inside_maps_and_lists():
     assert plain.schema.field("m").type == pa.map_(pa.string(), pa.string())
     assert plain.schema.field("l").type == pa.large_list(pa.binary())
     assert plain.to_pandas()["m"][0] == [("a", "b")]
+
+
+def test_list_tables_finds_tables_without_descending_into_them(tmp_path):
+    root = tmp_path / "wh"
+    for name in ("features/a", "_platform/lineage", "scores/m", ".hidden/t", "a/b/c/d/e/too_deep"):
+        tables.write_pandas(pd.DataFrame({"k": ["x"], "v": [1]}), str(root / name), partition_by=["k"])
+    (root / "empty" / "dir").mkdir(parents=True)
+    found = [p[len(str(root)) + 1:] for p in tables.list_tables(str(root))]
+    assert found == ["_platform/lineage", "features/a", "scores/m"]
+    assert tables.list_tables(str(tmp_path / "missing")) == []

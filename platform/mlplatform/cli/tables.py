@@ -39,10 +39,7 @@ def list_() -> None:
     from mlplatform.tables import list_tables
     from mlplatform.tables.reader import open_table
 
-    settings = load_settings()
-    root = str(settings.warehouse)
-    if "://" in root:
-        raise TableError(f"listing a remote warehouse ({root}) is not supported", "name a table directly: mlp tables describe hdfs://.../table")
+    root = str(load_settings().warehouse).rstrip("/")
     rows = []
     for path in list_tables(root):
         name = path[len(root):].lstrip("/")

@@ -412,15 +412,44 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:500]
 
 
-def list_tables(root: str) -> list[str]:
-    """Locations of the Delta tables under a local folder (not descending into tables)."""
+def list_tables(root: str, max_depth: int = 4) -> list[str]:
+    """Locations of the Delta tables under a folder (local, or ``hdfs://`` through WebHDFS).
+
+    Does not descend into tables, nor into hidden folders, nor deeper than ``max_depth``.
+    """
+    if "://" not in root:
+        return _list_local(root, max_depth)
+    from mlplatform import storage
+
+    found: list[str] = []
+
+    def walk(folder: str, depth: int) -> None:
+        try:
+            names = storage.listdir(folder)
+        except storage.StorageError:  # a file, not a folder
+            return
+        if "_delta_log" in names:
+            found.append(folder)
+            return
+        if depth < max_depth:
+            for name in names:
+                if not name.startswith((".", "_delta_log")) and not name.endswith((".parquet", ".json", ".crc")):
+                    walk(storage.join(folder, name), depth + 1)
+
+    walk(root.rstrip("/"), 0)
+    return sorted(found)
+
+
+def _list_local(root: str, max_depth: int) -> list[str]:
     found: list[str] = []
     if not os.path.isdir(root):
         return found
+    base = root.rstrip("/").count("/")
     for current, dirs, _files in os.walk(root):
         if "_delta_log" in dirs:
-            found.append(current)
+            found.append(current.rstrip("/"))
             dirs[:] = []
             continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        depth = current.rstrip("/").count("/") - base
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < max_depth else []
     return sorted(found)
