@@ -48,14 +48,21 @@ def test_builtin_svg_is_well_formed_and_places_every_node_without_overlap(walk):
 
 
 def test_builtin_layout_puts_producers_left_of_products(walk):
-    boxes = render.layout(walk.nodes, [(e.from_id, e.to_id) for e in walk.edges])
+    laid = render.layout(walk.nodes, [(e.from_id, e.to_id) for e in walk.edges])
     for edge in walk.edges:
-        assert boxes[edge.from_id].layer < boxes[edge.to_id].layer
+        a, b = laid.boxes[edge.from_id], laid.boxes[edge.to_id]
+        assert a.layer < b.layer
+        # an edge that skips columns crosses each of them in a free slot, between the boxes
+        crossings = laid.routes.get((edge.from_id, edge.to_id), [])
+        assert len(crossings) == b.layer - a.layer - 1
+        for left, right, y in crossings:
+            column = [box for box in laid.boxes.values() if left <= box.x and box.x + box.w <= right]
+            assert column and all(not (box.y <= y <= box.y + box.h) for box in column)
 
 
 def test_layout_survives_a_cycle():
-    boxes = render.layout(["a:x@1", "a:y@1"], [("a:x@1", "a:y@1"), ("a:y@1", "a:x@1")])
-    assert set(boxes) == {"a:x@1", "a:y@1"}
+    laid = render.layout(["a:x@1", "a:y@1"], [("a:x@1", "a:y@1"), ("a:y@1", "a:x@1")])
+    assert set(laid.boxes) == {"a:x@1", "a:y@1"}
 
 
 def test_html_is_self_contained(walk):

@@ -66,7 +66,10 @@ class RetrainOutcome:
 
     def lines(self) -> list[str]:
         """A human summary, one fact per line."""
-        out = [f"{self.model} {self.run_date}: {self.decision.upper()} (champion before: {self.champion}, challenger: {self.challenger or 'none'})"]
+        if self.decision == "already done":
+            out = [f"{self.model} {self.run_date}: ALREADY DONE (champion now: {self.champion})"]
+        else:
+            out = [f"{self.model} {self.run_date}: {self.decision.upper()} (champion before: {self.champion}, challenger: {self.challenger or 'none'})"]
         out += [f"  {r}" for r in self.reasons]
         if self.training_set:
             out.append(f"  challenger trained on {self.training_set}; holdout {self.holdout} ({self.holdout_rows} rows)")

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from mlplatform.errors import LineageError
 from mlplatform.lineage.graph import KINDS, GraphEdge, Walk
 
-__all__ = ["FORMATS", "ENGINES", "render", "tree", "dot", "svg", "html_page", "layout"]
+__all__ = ["FORMATS", "ENGINES", "Layout", "render", "tree", "dot", "svg", "html_page", "layout"]
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ MARGIN = 20
 
 @dataclass(frozen=True)
 class Box:
-    """A laid-out node: centre-left corner and size."""
+    """A laid-out node: top-left corner, size and layer (column)."""
 
     id: str
     x: float
@@ -140,13 +140,31 @@ class Box:
     layer: int
 
 
-def layout(nodes: list[str], edges: Iterable[tuple[str, str]]) -> dict[str, Box]:
-    """Layered left-to-right layout: longest-path layers, barycentre ordering within layers."""
+@dataclass(frozen=True)
+class Layout:
+    """Node boxes, and for edges that skip columns the points where they cross them."""
+
+    boxes: dict[str, Box]
+    # (from, to) -> [(x entering a column, x leaving it, y)] for every column the edge crosses
+    routes: dict[tuple[str, str], list[tuple[float, float, float]]]
+
+
+DUMMY_H = 14  # the slot an edge takes when it crosses a column
+
+
+def layout(nodes: list[str], edges: Iterable[tuple[str, str]]) -> Layout:
+    """Layered left-to-right layout (Sugiyama style).
+
+    Longest-path layers with every node pulled next to its first consumer; edges that
+    skip columns get a slot in each column they cross, so they run between boxes, not
+    through them; barycentre sweeps order each column.
+    """
     nodes = list(dict.fromkeys(nodes))
     pairs = [(a, b) for a, b in dict.fromkeys(edges) if a != b]
     parents: dict[str, list[str]] = {n: [] for n in nodes}
     children: dict[str, list[str]] = {n: [] for n in nodes}
-    for a, b in _acyclic(nodes, pairs):
+    kept = _acyclic(nodes, pairs)
+    for a, b in kept:
         parents[b].append(a)
         children[a].append(b)
     layer: dict[str, int] = {}
@@ -162,27 +180,48 @@ def layout(nodes: list[str], edges: Iterable[tuple[str, str]]) -> dict[str, Box]
     for n in sorted(nodes, key=lambda m: -layer[m]):  # pull each node right, next to its first consumer
         if children[n]:
             layer[n] = min(layer[c] for c in children[n]) - 1
+    up: dict[str, list[str]] = {n: [] for n in nodes}
+    down: dict[str, list[str]] = {n: [] for n in nodes}
+    chains: dict[tuple[str, str], list[str]] = {}
+    for a, b in kept:
+        chain = [f"\0{a}\0{b}\0{k}" for k in range(layer[a] + 1, layer[b])]
+        for k, dummy in zip(range(layer[a] + 1, layer[b]), chain):
+            layer[dummy] = k
+        path = [a, *chain, b]
+        for u, v in zip(path, path[1:]):
+            down.setdefault(u, []).append(v)
+            up.setdefault(v, []).append(u)
+        if chain:
+            chains[(a, b)] = chain
     layers: list[list[str]] = [[] for _ in range(max(layer.values(), default=-1) + 1)]
-    for n in nodes:
+    for n in layer:
         layers[layer[n]].append(n)
     for _ in range(4):  # barycentre sweeps: down then up
         for i in range(1, len(layers)):
-            _order(layers[i], layers[i - 1], parents)
+            _order(layers[i], layers[i - 1], up)
         for i in range(len(layers) - 2, -1, -1):
-            _order(layers[i], layers[i + 1], children)
-    widths = [max((_node_w(n) for n in col), default=0) for col in layers]
-    tallest = max((len(col) for col in layers), default=0) * (NODE_H + V_GAP) - V_GAP
+            _order(layers[i], layers[i + 1], down)
+
+    def height(n: str) -> float:
+        return NODE_H if n in parents else DUMMY_H
+
+    widths = [max((_node_w(n) for n in col if n in parents), default=0) for col in layers]
+    columns = [sum(height(n) for n in col) + V_GAP * (len(col) - 1) for col in layers]
+    tallest = max(columns, default=0)
     boxes: dict[str, Box] = {}
+    slots: dict[str, tuple[float, float, float]] = {}
     x = MARGIN
     for i, col in enumerate(layers):
-        height = len(col) * (NODE_H + V_GAP) - V_GAP
-        y = MARGIN + (tallest - height) / 2
+        y = MARGIN + (tallest - columns[i]) / 2
         for n in col:
-            w = _node_w(n)
-            boxes[n] = Box(n, x + (widths[i] - w) / 2, y, w, NODE_H, i)
-            y += NODE_H + V_GAP
+            if n in parents:
+                w = _node_w(n)
+                boxes[n] = Box(n, x + (widths[i] - w) / 2, y, w, NODE_H, i)
+            else:
+                slots[n] = (x, x + widths[i], y + DUMMY_H / 2)
+            y += height(n) + V_GAP
         x += widths[i] + H_GAP
-    return boxes
+    return Layout(boxes, {edge: [slots[d] for d in chain] for edge, chain in chains.items()})
 
 
 def _acyclic(nodes: list[str], pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -245,12 +284,16 @@ def svg(walk: Walk, engine: str = "auto") -> str:
     return _builtin_svg(walk)
 
 
-def _ports(edges: tuple[GraphEdge, ...], boxes: dict[str, Box]) -> dict[tuple[GraphEdge, str], float]:
-    """Spread the ends of the edges along each box's side, ordered by the other end's height."""
+def _ports(edges: tuple[GraphEdge, ...], laid: Layout) -> dict[tuple[GraphEdge, str], float]:
+    """Spread the ends of the edges along each box's side, ordered by where the edge goes next."""
+    boxes = laid.boxes
     ends: dict[tuple[str, str], list[tuple[float, GraphEdge]]] = {}
     for e in edges:
-        ends.setdefault((e.from_id, "out"), []).append((boxes[e.to_id].y, e))
-        ends.setdefault((e.to_id, "in"), []).append((boxes[e.from_id].y, e))
+        route = laid.routes.get((e.from_id, e.to_id))
+        toward = route[0][2] if route else boxes[e.to_id].y
+        back = route[-1][2] if route else boxes[e.from_id].y
+        ends.setdefault((e.from_id, "out"), []).append((toward, e))
+        ends.setdefault((e.to_id, "in"), []).append((back, e))
     ports = {}
     for (node, side), group in ends.items():
         box = boxes[node]
@@ -260,8 +303,18 @@ def _ports(edges: tuple[GraphEdge, ...], boxes: dict[str, Box]) -> dict[tuple[Gr
     return ports
 
 
+def _curve(x1: float, y1: float, x2: float, y2: float, t: float) -> tuple[str, tuple[float, float]]:
+    """An S-shaped cubic from (x1, y1) to (x2, y2), and the point at ``t`` along it (for the label)."""
+    dx = max(30.0, (x2 - x1) / 2)
+    c1, c2 = (x1 + dx, y1), (x2 - dx, y2)
+    px = (1 - t) ** 3 * x1 + 3 * (1 - t) ** 2 * t * c1[0] + 3 * (1 - t) * t**2 * c2[0] + t**3 * x2
+    py = (1 - t) ** 3 * y1 + 3 * (1 - t) ** 2 * t * c1[1] + 3 * (1 - t) * t**2 * c2[1] + t**3 * y2
+    return f"C {c1[0]:.1f} {c1[1]:.1f}, {c2[0]:.1f} {c2[1]:.1f}, {x2:.1f} {y2:.1f}", (px, py)
+
+
 def _builtin_svg(walk: Walk) -> str:
-    boxes = layout(walk.nodes, [(e.from_id, e.to_id) for e in walk.edges])
+    laid = layout(walk.nodes, [(e.from_id, e.to_id) for e in walk.edges])
+    boxes = laid.boxes
     width = max((b.x + b.w for b in boxes.values()), default=0) + MARGIN
     height = max((b.y + b.h for b in boxes.values()), default=0) + MARGIN
     esc = html.escape
@@ -272,19 +325,29 @@ def _builtin_svg(walk: Walk) -> str:
         '<path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="white"/>',
     ]
-    ports = _ports(walk.edges, boxes)
+    ports = _ports(walk.edges, laid)
+    fan_out = {n: sum(e.from_id == n for e in walk.edges) for n in boxes}
+    fan_in = {n: sum(e.to_id == n for e in walk.edges) for n in boxes}
     for edge in walk.edges:
         a, b = boxes[edge.from_id], boxes[edge.to_id]
-        y1, y2 = ports[(edge, "out")], ports[(edge, "in")]
-        x1, x2 = a.x + a.w, b.x
-        if x2 <= x1:  # an edge drawn backwards (cycle): loop around
-            x2, y2 = b.x + b.w / 2, b.y
-        dx = max(30.0, (x2 - x1) / 2)
-        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+        x, y = a.x + a.w, ports[(edge, "out")]
+        end = (b.x, ports[(edge, "in")]) if b.x > x else (b.x + b.w / 2, b.y)  # backwards (cycle): into the top
+        near_target = fan_out[edge.from_id] > fan_in[edge.to_id]  # label where the edges are spread out
+        t = 0.7 if near_target else 0.3
+        path, points = [f"M {x:.1f} {y:.1f}"], []
+        for left, right, mid in laid.routes.get((edge.from_id, edge.to_id), []):
+            segment, point = _curve(x, y, left, mid, t)
+            path += [segment, f"L {right:.1f} {mid:.1f}"]
+            points.append(point)
+            x, y = right, mid
+        segment, point = _curve(x, y, *end, t)
+        path.append(segment)
+        points.append(point)
+        lx, ly = points[-1] if near_target else points[0]
         out.append(
             f'<g class="edge"><title>{esc(edge.from_id)} → {esc(edge.to_id)}: {esc(edge.relation)} {esc(_provenance(edge))}</title>'
-            f'<path d="M {x1:.1f} {y1:.1f} C {x1 + dx:.1f} {y1:.1f}, {x2 - dx:.1f} {y2:.1f}, {x2:.1f} {y2:.1f}" fill="none" stroke="#555" stroke-width="1.2" marker-end="url(#arrow)"/>'
-            f'<text x="{mx:.1f}" y="{my - 3:.1f}" font-size="10" text-anchor="middle" fill="#333" stroke="white" stroke-width="3" paint-order="stroke">{esc(edge.relation)}</text></g>'
+            f'<path d="{" ".join(path)}" fill="none" stroke="#555" stroke-width="1.2" marker-end="url(#arrow)"/>'
+            f'<text x="{lx:.1f}" y="{ly - 3:.1f}" font-size="10" text-anchor="middle" fill="#333" stroke="white" stroke-width="3" paint-order="stroke">{esc(edge.relation)}</text></g>'
         )
     for node, box in boxes.items():
         kind = _kind(node)
