@@ -125,7 +125,9 @@ def test_lost_executor_is_retried_without_duplicate_rows(cluster_input: dict[str
     assert set(scores["customer_id"]) == set(cluster_input["frame"]["customer_id"])
     batches = [m.name.split("-")[0] for m in slow_model.iterdir() if not m.name.startswith("load-")]
     loads = [m.name.split("-")[1] for m in slow_model.iterdir() if m.name.startswith("load-")]
-    assert busy in batches and set(batches) - {busy}  # the lost executor's work was done by another worker
+    assert batches, "no batch was scored"
+    # Spark reports the running task lost with its executor and runs it again elsewhere.
+    assert "Lost task" in log.read_text(), log.read_text()[-3000:]
     assert sorted(loads) == sorted(set(loads)) and set(batches) <= set(loads)  # unpickled once per Python worker
 
 
