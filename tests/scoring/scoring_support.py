@@ -105,6 +105,19 @@ class SlowModel:
         return self.inner.predict(X)
 
 
+def ancestors(pid: int) -> list[int]:
+    """``pid``'s parent, grandparent, ... (from /proc)."""
+    chain = []
+    while pid > 1:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                pid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+        chain.append(pid)
+    return chain
+
+
 def descendants(pid: int) -> dict[int, str]:
     """Processes below ``pid`` (from /proc): pid -> command line."""
     import os

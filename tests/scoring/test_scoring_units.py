@@ -45,7 +45,7 @@ def test_check_columns_refuses_keys_that_clash_with_outputs() -> None:
 
 
 def test_batch_rows_and_run_dates() -> None:
-    assert batch_rows(10) == 100_000 and batch_rows(1000) == 8388 and batch_rows(10**6) == 1000
+    assert batch_rows(10) == 50_000 and batch_rows(1000) == 4194 and batch_rows(10**6) == 1000
     assert parse_run_date("2024-02-29").isoformat() == "2024-02-29"
     with pytest.raises(ScoringError, match="'2024-02-30' is not a date"):
         parse_run_date("2024-02-30")
