@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlplatform import __version__
 
-__all__ = ["platform_zip"]
+__all__ = ["platform_zip", "content_zip"]
 
 _PACKAGE = Path(__file__).parent
 
@@ -22,20 +22,27 @@ def _sources() -> list[Path]:
     return sorted(p for p in _PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
 
 
-def platform_zip(dest_dir: str | os.PathLike[str]) -> Path:
-    """Zip of the ``mlplatform`` package, named by version and content hash; reused when present."""
-    sources = _sources()
+def content_zip(files: list[Path], base: Path, dest_dir: str | os.PathLike[str], stem: str, arc_prefix: str = "") -> Path:
+    """Zip of ``files`` (stored relative to ``base``, under ``arc_prefix``), named ``<stem>-<sha12>.zip`` by content.
+
+    An existing zip of the same content is reused.
+    """
     digest = hashlib.sha256()
-    for path in sources:
-        digest.update(str(path.relative_to(_PACKAGE)).encode())
+    for path in files:
+        digest.update(str(path.relative_to(base)).encode())
         digest.update(path.read_bytes())
-    target = Path(dest_dir) / f"mlplatform-{__version__}-{digest.hexdigest()[:12]}.zip"
+    target = Path(dest_dir) / f"{stem}-{digest.hexdigest()[:12]}.zip"
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.tmp")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sources:
-            zf.write(path, Path("mlplatform") / path.relative_to(_PACKAGE))
+        for path in files:
+            zf.write(path, Path(arc_prefix) / path.relative_to(base))
     partial.replace(target)
     return target
+
+
+def platform_zip(dest_dir: str | os.PathLike[str]) -> Path:
+    """Zip of the ``mlplatform`` package, named by version and content hash; reused when present."""
+    return content_zip(_sources(), _PACKAGE, dest_dir, f"mlplatform-{__version__}", "mlplatform")

@@ -67,7 +67,9 @@ def build_submit(
 
     With ``env`` (``env:<name>@<hash12>``, a name or an ``EnvArtifact``) the archive is
     checked and shipped (``--archives <uri>#environment``) and executors run
-    ``./environment/bin/python``; the driver runs a preflight check of it.
+    ``./environment/bin/python``; the driver runs a preflight check of it. In YARN
+    cluster mode the driver gets the platform's driver env and the project's
+    ``conf/`` and ``envs/`` (:mod:`mlplatform.cluster_driver`).
     """
     profile = profile or settings.spark_profile
     driver = job_path(job)
@@ -80,6 +82,10 @@ def build_submit(
     yarn_env: dict[str, str] = {}
     if conf["spark.master"].startswith("yarn"):
         from mlplatform import yarn
+        from mlplatform.cluster_driver import driver_conf, is_cluster_mode
+
+        if is_cluster_mode(conf):
+            conf.update(driver_conf(settings, conf, profile))
 
         yarn_env = yarn.prepare(settings, conf, profile)
     home = spark_home(settings)

@@ -6,7 +6,8 @@ What ``mlp submit --profile yarn`` adds to the spark-submit line (:func:`prepare
   running one-machine Hadoop of :mod:`mlplatform.hadoop`) and must answer;
 - Spark's jars are zipped once (stored, deterministic) and uploaded once to
   ``hdfs:///user/<user>/.mlp/cache/<sha12>/``, then reused through ``spark.yarn.archive``;
-  pyspark's Python zips (``PYSPARK_ARCHIVES_PATH``) and the Delta jars (``spark.jars``)
+  pyspark's Python zips (``PYSPARK_ARCHIVES_PATH``), the Delta jars (``spark.jars``) and
+  local archives (``spark.archives``: environments, the project zip of cluster mode)
   go the same way, so a repeat submit uploads only the driver script, the platform
   zip and Spark's small conf archive;
 - every ``hdfs://`` file the job names must exist, and the application master plus one
@@ -291,8 +292,10 @@ class _Cache:
         self.root = f"{cluster.fs_default}/user/{self.user}/.mlp/cache"
         self.uploaded: list[str] = []
 
-    def publish(self, local: Path, sha: str | None = None) -> str:
-        uri = f"{self.root}/{(sha or _sha256(local))[:12]}/{local.name}"
+    def publish(self, local: Path, sha: str | None = None, unique_name: bool = False) -> str:
+        """Upload ``local`` unless present; ``unique_name`` puts the hash in the file name too."""
+        sha12 = (sha or _sha256(local))[:12]
+        uri = f"{self.root}/{sha12}/{f'{sha12}-' if unique_name else ''}{local.name}"
         if not storage.exists(uri, self.settings):
             log.info("uploading %s (%.1f MB) to %s", local.name, local.stat().st_size / 1e6, uri)
             storage.put(local, uri, self.settings)
@@ -354,6 +357,21 @@ def _uris(value: str) -> Iterable[tuple[str, str]]:
             yield item.split("#", 1)[0], item
 
 
+def _cached_uris(cache: _Cache, value: str) -> str:
+    """A comma list with every local file replaced by its cached copy on HDFS (``#alias`` kept).
+
+    Cached names carry the content hash: Spark refuses two files of one name (every
+    environment archive is ``env.tar.gz``), whatever their aliases.
+    """
+    out = []
+    for uri, written in _uris(value):
+        if "://" in uri and not uri.startswith("file:"):
+            out.append(written)
+        else:
+            out.append(cache.publish(Path(storage.local_path(uri)), unique_name=True) + written[len(uri):])
+    return ",".join(out)
+
+
 # ---------------------------------------------------------------- submit
 
 def is_yarn(conf_or_argv: MutableMapping[str, str] | list[str]) -> bool:
@@ -391,10 +409,9 @@ def prepare(settings: Settings, conf: MutableMapping[str, str], profile: str = "
     if "spark.yarn.archive" not in conf and "spark.yarn.jars" not in conf:
         archive, sha = _spark_jars_zip(settings)
         conf["spark.yarn.archive"] = cache.publish(archive, sha)
-    local_jars = [Path(u) for u, _ in _uris(conf.get("spark.jars", "")) if "://" not in u or u.startswith("file:")]
-    if local_jars:
-        remote = [u for u, _ in _uris(conf.get("spark.jars", "")) if "://" in u and not u.startswith("file:")]
-        conf["spark.jars"] = ",".join(remote + [cache.publish(Path(storage.local_path(str(j)))) for j in local_jars])
+    for key in ("spark.jars", "spark.archives"):
+        if conf.get(key):
+            conf[key] = _cached_uris(cache, conf[key])
     tags = [t for t in conf.get("spark.yarn.tags", "").split(",") if t]
     conf["spark.yarn.tags"] = ",".join(tags + [f"{TAG_PREFIX}{uuid.uuid4().hex[:16]}"])
     conf.setdefault(ACCEPT_TIMEOUT_CONF, str(int(_DEFAULT_ACCEPT_TIMEOUT)))

@@ -49,27 +49,59 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 ENV_CACHE = REPO / ".mlp" / "test-cache" / "training-envs"
 
 
+def _publish_on_hdfs(local, cluster: Cluster) -> str:  # type: ignore[no-untyped-def]
+    """Put a locally built environment's folder under ``hdfs:///mlp/artifacts``, manifest last.
+
+    That is exactly where ``mlp env build`` publishes when ``artifacts`` is an ``hdfs://`` URI.
+    Returns the artifacts root.
+    """
+    from mlplatform import storage
+    from mlplatform.envs.artifacts import MANIFEST
+
+    artifacts = cluster.uri("/mlp/artifacts")
+    folder = f"{artifacts}/envs/{local.name}/{local.hash}"
+    settings = cluster.settings()
+    if storage.exists(f"{folder}/{MANIFEST}", settings):
+        return artifacts
+    source = Path(local.folder)
+    files = sorted(p for p in source.iterdir() if p.is_file() and p.name != MANIFEST)
+    for path in [*files, source / MANIFEST]:
+        storage.put(path, f"{folder}/{path.name}", settings)
+    return artifacts
+
+
+def _cached_build(build):  # type: ignore[no-untyped-def]
+    """Run ``build(settings)`` with the machine-wide test cache as platform home."""
+    from mlplatform.config import load_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(ENV_CACHE / "home"))
+        return build(load_settings())
+
+
 @pytest.fixture(scope="session")
 def hdfs_env(cluster: Cluster):  # type: ignore[no-untyped-def]
     """``env:sklearn@<hash>`` published on the cluster's HDFS through WebHDFS (the ``hdfs`` package).
 
     The archive is built (or reused) locally, then its artifact folder is put under
-    ``hdfs:///mlp/artifacts`` file by file, manifest last, exactly where
-    ``mlp env build`` publishes when ``artifacts`` is an ``hdfs://`` URI.
+    ``hdfs:///mlp/artifacts``.
     """
-    from mlplatform import envs, storage
-    from mlplatform.config import load_settings
-    from mlplatform.envs.artifacts import MANIFEST
+    from mlplatform import envs
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLP_PROJECT", str(REPO))
-        mp.setenv("MLP_HOME", str(ENV_CACHE / "home"))
-        local = envs.build("sklearn", load_settings())
-    artifacts = cluster.uri("/mlp/artifacts")
-    folder = f"{artifacts}/envs/{local.name}/{local.hash}"
-    settings = cluster.settings()
-    source = Path(local.folder)
-    files = sorted(p for p in source.iterdir() if p.is_file() and p.name != MANIFEST)
-    for path in [*files, source / MANIFEST]:
-        storage.put(path, f"{folder}/{path.name}", settings)
-    return local, artifacts
+    local = _cached_build(lambda settings: envs.build("sklearn", settings))
+    return local, _publish_on_hdfs(local, cluster)
+
+
+@pytest.fixture(scope="session")
+def cluster_mode(cluster: Cluster, hdfs_env) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Environment for a cluster-deploy-mode ``mlp submit``: artifacts on HDFS, driver env already there.
+
+    The platform's driver env (``env:mlp-driver@...``, built from this venv's versions) is
+    built once per machine in the test cache; a submit would otherwise build it in its own home.
+    """
+    from mlplatform.envs.driver import driver_env
+
+    local = _cached_build(driver_env)
+    _publish_on_hdfs(local, cluster)
+    return {"MLP_ARTIFACTS": hdfs_env[1]}

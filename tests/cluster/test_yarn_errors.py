@@ -84,9 +84,9 @@ def test_application_yarn_cannot_schedule_is_killed_with_diagnostics(cluster):
         assert json.load(resp)["app"]["state"] == "KILLED"
 
 
-def test_failed_application_reports_final_status_and_logs(cluster):
+def test_failed_application_reports_final_status_and_logs(cluster, cluster_mode):
     done = submit(cluster, ["--spark-conf", "spark.submit.deployMode=cluster", "--spark-conf",
-                            "spark.executor.instances=1", str(JOBS / "fail.py")])
+                            "spark.executor.instances=1", str(JOBS / "fail.py")], env=cluster_mode)
     assert done.returncode == 1
     message = done.stderr.splitlines()[-1]
     assert "final status FAILED" in message and "YARN says:" in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cluster_support import JOBS, app_id, json_lines, submit
+from cluster_support import JOBS, REPO, app_id, json_lines, submit
 
 pytestmark = pytest.mark.cluster
 
@@ -24,17 +25,52 @@ def _in_containers(reports: list[dict], cluster) -> None:  # type: ignore[no-unt
         assert cwd.name.startswith("container_") and cwd.parent.name.startswith("application_"), cwd
 
 
-def test_probe_in_cluster_deploy_mode(cluster, tmp_path):
-    out = tmp_path / "reports.jsonl"
+def _cluster_probe(cluster, env: dict[str, str], tmp_path: Path, args: list[str]) -> tuple[dict, list[dict]]:  # type: ignore[no-untyped-def]
+    """Run the probe in cluster deploy mode; return the driver's report and the executors'."""
+    out, driver_out = tmp_path / "reports.jsonl", tmp_path / "driver.json"
     done = submit(cluster, ["--spark-conf", "spark.submit.deployMode=cluster", "--spark-conf", "spark.executor.instances=1",
-                            "probe", "--tasks", "2", "--out", str(out)])
+                            *args, "probe", "--tasks", "2", "--packages", "scikit-learn",
+                            "--out", str(out), "--driver-out", str(driver_out)], env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "FINISHED / SUCCEEDED" in done.stderr
+    driver = json.loads(driver_out.read_text())
     reports = json_lines(out.read_text())
     assert len(reports) == 2
-    _in_containers(reports, cluster)
-    # No env archive: the executors run the driver venv's Python, which exists here at the same path.
-    assert {r["executable"] for r in reports} == {sys.executable}
+    _in_containers([driver, *reports], cluster)
+    return driver, reports
+
+
+def test_cluster_deploy_mode_driver_runs_the_platform_driver_env_with_the_project(cluster, cluster_mode, tmp_path):
+    from mlplatform.config import load_settings
+
+    driver, reports = _cluster_probe(cluster, cluster_mode, tmp_path, [])
+    # The driver runs in its container, in the shipped platform driver env, not this machine's venv.
+    assert Path(driver["prefix"]) == Path(driver["cwd"]) / "mlp-driver"
+    assert driver["executable"] != sys.executable
+    assert driver["packages"]["scikit-learn"] == metadata.version("scikit-learn")
+    # It sees the project's conf/ and envs/ and this machine's settings, with a home of its own.
+    project = Path(driver["project"])
+    assert (project / "conf" / "models" / "churn.yaml").read_text() == (REPO / "conf" / "models" / "churn.yaml").read_text()
+    assert (project / "envs" / "sklearn.yaml").is_file()
+    here = load_settings()
+    seen = driver["settings"]
+    assert seen["artifacts"] == cluster_mode["MLP_ARTIFACTS"]
+    assert (seen["warehouse"], seen["mlflow_tracking_uri"]) == (here.warehouse, here.mlflow_tracking_uri)
+    assert seen["home"] == str(Path(driver["cwd"]) / ".mlp") and seen["spark_profile"] == "yarn"
+    assert seen["code_version"].startswith("git:")
+    # Without --env the executors run the driver env too: this machine's Python is not on cluster nodes.
+    for report in reports:
+        assert Path(report["prefix"]).name == "mlp-driver" and Path(report["prefix"]).parent == Path(report["cwd"])
+
+
+def test_cluster_deploy_mode_with_env_driver_and_executors_in_their_own_envs(cluster, cluster_mode, hdfs_env, tmp_path):
+    artifact, _ = hdfs_env
+    driver, reports = _cluster_probe(cluster, cluster_mode, tmp_path, ["--env", artifact.id])
+    assert Path(driver["prefix"]).name == "mlp-driver"
+    assert driver["packages"]["scikit-learn"] == metadata.version("scikit-learn")
+    for report in reports:
+        assert Path(report["prefix"]) == Path(report["cwd"]) / "environment"
+        assert report["packages"]["scikit-learn"] == artifact.packages["scikit-learn"] != metadata.version("scikit-learn")
 
 
 def test_env_probe_in_client_mode_reuses_every_cached_upload(cluster, hdfs_env):

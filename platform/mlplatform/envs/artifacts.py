@@ -15,10 +15,12 @@ import hashlib
 import json
 import logging
 import os
+import re
 import platform as _platform
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -147,7 +149,18 @@ def _exclusive(settings: Settings, key: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _build_venv(env_lock: EnvLock, prefix: Path) -> tuple[dict[str, Any], str]:
+def _pip_check(python: str, name: str, provided: frozenset[str]) -> None:
+    """``pip check``, ignoring requirements on ``provided`` packages."""
+    out = subprocess.run([sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check", "check"],
+                         capture_output=True, text=True)
+    problems = [line for line in out.stdout.splitlines()
+                if line.strip() and not any(re.search(rf"\brequires {re.escape(p)}\b", line, re.I) for p in provided)]
+    if out.returncode != 0 and problems:
+        raise EnvError(f"checking environment '{name}' (is the lock complete?): pip check: {'; '.join(problems[:5])}",
+                       "add the missing packages to the spec and lock again: mlp env lock NAME --refresh")
+
+
+def _build_venv(env_lock: EnvLock, prefix: Path, provided: frozenset[str] = frozenset()) -> tuple[dict[str, Any], str]:
     """python -m venv (no pip inside) + pip install of exactly the lock + venv-pack metadata."""
     try:
         interpreter = find_python(env_lock.python_version)
@@ -159,7 +172,7 @@ def _build_venv(env_lock: EnvLock, prefix: Path) -> tuple[dict[str, Any], str]:
     reqs = prefix.parent / "lock-requirements.txt"
     reqs.write_text("\n".join(env_lock.requirements()) + "\n")
     pip(python, ["install", "--no-deps", "--quiet", "-r", str(reqs)], f"installing environment '{env_lock.name}'")
-    pip(python, ["check"], f"checking environment '{env_lock.name}' (is the lock complete?)")
+    _pip_check(python, env_lock.name, provided)
     info = {"version": interpreter.version, "executable": interpreter.executable, "prefix": interpreter.prefix, "bundled": False}
     return info, "venv-pack"
 
@@ -180,7 +193,7 @@ def _tool_version(name: str) -> str | None:
         return None
 
 
-def _make(spec: EnvSpec, env_lock: EnvLock, digest: str, work: Path) -> dict[str, Any]:
+def _make(spec: EnvSpec, env_lock: EnvLock, digest: str, work: Path, provided: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Build and pack in ``work``; returns the manifest (without the archive URI)."""
     started = time.monotonic()
     prefix = work / "env"
@@ -190,7 +203,7 @@ def _make(spec: EnvSpec, env_lock: EnvLock, digest: str, work: Path) -> dict[str
         packer = "conda-pack"
         pack_conda(prefix, work / ARCHIVE)
     else:
-        python, packer = _build_venv(env_lock, prefix)
+        python, packer = _build_venv(env_lock, prefix, provided)
         _pack_venv(prefix, work / ARCHIVE)
     archive = work / ARCHIVE
     return {
@@ -248,9 +261,15 @@ def build(name: str | Path, settings: Settings | None = None, refresh: bool = Fa
         EnvError: invalid spec, Python not available, unresolvable packages, failed build.
             Nothing is published then.
     """
-    settings = settings or load_settings()
-    spec = load_spec(name)
-    env_lock = lock(name, refresh=refresh)
+    return build_locked(load_spec(name), lock(name, refresh=refresh), settings or load_settings())
+
+
+def build_locked(spec: EnvSpec, env_lock: EnvLock, settings: Settings, provided: frozenset[str] = frozenset()) -> EnvArtifact:
+    """Build, pack and publish ``spec`` at the exact versions of ``env_lock``, unless already published.
+
+    ``provided``: packages the job's runtime supplies (``pyspark`` on a Spark driver), which
+    ``pip check`` may report missing.
+    """
     digest = env_hash(spec, env_lock)
     folder = _folder(settings, spec.name, digest[:12])
     found = _cached(folder, settings)
@@ -267,7 +286,7 @@ def build(name: str | Path, settings: Settings | None = None, refresh: bool = Fa
             work = Path(tmp)
             log.info("building env:%s@%s (%s, Python %s, %d packages)", spec.name, digest[:12], spec.builder,
                      env_lock.python_version, len(env_lock.pins))
-            manifest = _make(spec, env_lock, digest, work)
+            manifest = _make(spec, env_lock, digest, work, provided)
             (work / "spec.yaml").write_text(spec.to_yaml())
             (work / "lock.txt").write_text(env_lock.render())
             _publish(work, manifest, folder, settings)
@@ -277,8 +296,6 @@ def build(name: str | Path, settings: Settings | None = None, refresh: bool = Fa
 
 
 def _parse_ref(ref: str) -> tuple[str, str | None]:
-    import re
-
     body = ref.removeprefix("env:")
     name, _, hash12 = body.partition("@")
     if not re.match(NAME_PATTERN, name) or (hash12 and not re.fullmatch(r"[0-9a-f]{12}", hash12)):

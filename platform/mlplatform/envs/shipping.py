@@ -2,8 +2,8 @@
 
 - Cluster masters (``local-cluster``, ``yarn``, ...): the archive goes with the job
   (``spark.archives=<uri>#environment``), executors run ``./environment/bin/python``
-  in their working directory, and on YARN the application master gets the same
-  Python for cluster mode.
+  in their working directory. In YARN cluster mode the driver itself runs the
+  platform's driver env (:mod:`mlplatform.cluster_driver`), not this one.
 - ``local[*]``: there are no separate executors, so Python workers run a locally
   unpacked copy of the same archive (``<home>/envs/local/<name>-<hash12>``).
 
@@ -27,7 +27,7 @@ from mlplatform.errors import EnvError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["spark_conf", "preflight", "ENV_ID_CONF", "ARCHIVE_PYTHON", "is_local_master"]
+__all__ = ["spark_conf", "spark_uri", "preflight", "ENV_ID_CONF", "ARCHIVE_PYTHON", "is_local_master"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ def is_local_master(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
 
-def _spark_uri(uri: str) -> str:
+def spark_uri(uri: str) -> str:
+    """A storage URI as Spark takes it: local paths as ``file://``."""
     return f"file://{storage.local_path(uri)}" if storage.is_local(uri) else uri
 
 
@@ -51,7 +52,7 @@ def _check_driver_python(artifact: EnvArtifact) -> None:
         raise EnvError(
             f"{artifact.id} runs Python {artifact.python_version} but this driver runs Python {driver}; "
             "PySpark needs the same minor version on the driver and the executors",
-            f"run the driver with Python {env_minor}, use YARN cluster mode, or build the env with python: \"{driver}\"",
+            f"run mlp with Python {env_minor}, or build the env with python: \"{driver}\"",
         )
 
 
@@ -82,8 +83,8 @@ def spark_conf(
     master = effective["spark.master"]
     cluster_mode = effective.get("spark.submit.deployMode", "client") == "cluster"
     verify_archive(artifact, settings)
-    if not cluster_mode:
-        _check_driver_python(artifact)
+    # In YARN cluster mode the driver runs the platform's driver env, built with this Python.
+    _check_driver_python(artifact)
     out = {ENV_ID_CONF: artifact.id}
     if not cluster_mode:
         # spark-submit would otherwise start the driver with spark.pyspark.python too.
@@ -91,13 +92,11 @@ def spark_conf(
     if is_local_master(master):
         out["spark.pyspark.python"] = str(unpack(artifact, settings) / "bin" / "python")
         return out
-    archive = f"{_spark_uri(artifact.uri)}#environment"
+    archive = f"{spark_uri(artifact.uri)}#environment"
     out["spark.archives"] = ",".join(a for a in (effective.get("spark.archives"), archive) if a)
     out["spark.pyspark.python"] = ARCHIVE_PYTHON
     if master.startswith("yarn"):
         out["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = ARCHIVE_PYTHON
-        if cluster_mode:
-            out["spark.yarn.appMasterEnv.PYSPARK_DRIVER_PYTHON"] = ARCHIVE_PYTHON
     return out
 
 
