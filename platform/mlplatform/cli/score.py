@@ -17,10 +17,12 @@ import click
 @click.option("--where", default=None, metavar="SQL", help="Spark SQL filter on the input rows.")
 @click.option("--input-version", type=int, default=None, help="Delta version of the input (default: current).")
 @click.option("--profile", default=None, help="Spark profile in conf/spark/ (default: spark_profile setting).")
+@click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
+              help="Extra Spark setting (repeatable), e.g. spark.submit.deployMode=cluster.")
 @click.option("--summary", default=None, type=click.Path(dir_okay=False), help="Write the result as JSON here.")
 @click.option("--print", "print_only", is_flag=True, help="Print the spark-submit command instead of running it.")
 def score(model: str, input_: str, run_date: str | None, keys: str | None, where: str | None, input_version: int | None,
-          profile: str | None, summary: str | None, print_only: bool) -> None:
+          profile: str | None, spark_conf: tuple[str, ...], summary: str | None, print_only: bool) -> None:
     """Score a table with MODEL (NAME@ALIAS or NAME@VERSION) into <warehouse>/scores/NAME.
 
     The alias and the input's current Delta version are resolved here, so the job
@@ -28,6 +30,7 @@ def score(model: str, input_: str, run_date: str | None, keys: str | None, where
     environment the version records (shipped with the job).
     """
     from mlplatform import registry
+    from mlplatform.cli.submit import parse_pairs
     from mlplatform.config import load_settings
     from mlplatform.scoring.batch import parse_run_date, resolve_input, score_command
 
@@ -37,7 +40,7 @@ def score(model: str, input_: str, run_date: str | None, keys: str | None, where
     source = resolve_input(settings, input_, input_version)
     key_list = [k for k in keys.split(",") if k] if keys else None
     command = score_command(settings, info, input_, day, keys=key_list, where=where, input_version=source.version,
-                            summary=summary, profile=profile)
+                            summary=summary, profile=profile, spark_conf=parse_pairs(spark_conf))
     if print_only:
         click.echo(command.render())
         return

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from mlplatform import registry
 from mlplatform.config import Settings
@@ -597,8 +597,13 @@ def score_command(
     input_version: int | None = None,
     summary: str | None = None,
     profile: str | None = None,
+    spark_conf: Mapping[str, str] | None = None,
+    run_id: str | None = None,
 ) -> "SubmitCommand":
-    """The spark-submit command of ``jobs/score.py`` for exactly this model version, in its environment."""
+    """The spark-submit command of ``jobs/score.py`` for exactly this model version, in its environment.
+
+    ``spark_conf`` goes on top of the profile (e.g. ``spark.submit.deployMode=cluster``).
+    """
     from mlplatform.submit import build_submit
 
     args = [f"{info.name}@{info.version}", "--input", input, "--run-date", run_date.isoformat()]
@@ -610,4 +615,7 @@ def score_command(
         args += ["--input-version", str(input_version)]
     if summary:
         args += ["--summary", summary]
-    return build_submit(settings, "score", args, profile=profile, env=info.env_id, app_name=f"mlp-score-{info.name}")
+    if run_id:
+        args += ["--run-id", run_id]
+    return build_submit(settings, "score", args, profile=profile, extra_conf=spark_conf, env=info.env_id,
+                        app_name=f"mlp-score-{info.name}")

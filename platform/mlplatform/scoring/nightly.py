@@ -4,7 +4,10 @@
 (alias ``champion`` unless the config says otherwise) and scored by its own
 spark-submit of ``jobs/score.py`` in its own environment, so one failing model does
 not stop the others. One log line per step goes to stderr; the Spark output of each
-job goes to ``<home>/logs/nightly-score/<run date>/<model>.log``. The exit code is
+job goes to ``<home>/logs/nightly-score/<run date>/<model>.log``. With ``spark_conf:
+{spark.submit.deployMode: cluster}`` on the ``yarn`` profile the drivers run in YARN;
+success is then read from the scores table's commit of the job's run id, since the
+driver's summary file stays on its node. The exit code is
 0 when every model was scored, 1 when any failed, 2 when the config is unusable.
 Re-running a run date replaces that date's partition of every table: the run is
 idempotent and safe to retry.
@@ -18,6 +21,7 @@ import logging
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -53,6 +57,7 @@ class ScoringConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     profile: str | None = Field(None, description="Spark profile for the jobs (default: the spark_profile setting).")
+    spark_conf: dict[str, str] = Field(default_factory=dict, description="Spark settings on top of the profile, for every job.")
     models: list[ScoringEntry] = Field(default_factory=list, description="The models to score, in order.")
 
 
@@ -78,11 +83,27 @@ def load_config(path: str | Path | None = None) -> tuple[Path, ScoringConfig]:
         raise ScoringError(f"{file} is not valid YAML: {exc}", "fix the syntax") from exc
     except (TypeError, ValidationError) as exc:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
-        raise ScoringError(f"{file}: {detail}", "keys per model: model, input, alias, keys, where") from exc
+        raise ScoringError(f"{file}: {detail}", "top-level keys: profile, spark_conf, models; per model: model, input, alias, keys, where") from exc
 
 
-def _score_one(settings: Settings, entry: ScoringEntry, day: date, profile: str | None, logs: Path) -> Outcome:
+def _committed(settings: Settings, model: str, run_id: str) -> dict[str, object]:
+    """The summary of scoring run ``run_id`` from the scores table's history ({} when it did not commit)."""
+    from mlplatform.scoring import results
+
+    try:
+        info = results.describe(model, settings, history=20)
+    except PlatformError:
+        return {}
+    for commit in info["history"]:
+        if commit["run_id"] == run_id:
+            return {"ok": True, "rows": commit["rows"], "scores_id": f"scores:{model}@v{commit['version']}",
+                    "model_version": str(commit["model"]).rsplit("@", 1)[-1]}
+    return {}
+
+
+def _score_one(settings: Settings, entry: ScoringEntry, day: date, cfg: ScoringConfig, logs: Path) -> Outcome:
     started = time.monotonic()
+    run_id = f"score-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
     ref = f"{entry.model}@{entry.alias}"
     try:
         info = registry.resolve(ref, settings)
@@ -93,7 +114,8 @@ def _score_one(settings: Settings, entry: ScoringEntry, day: date, profile: str 
         summary = logs / f"{entry.model}.json"
         summary.unlink(missing_ok=True)
         command = score_command(settings, info, entry.input, day, keys=entry.keys, where=entry.where,
-                                input_version=source.version, summary=str(summary), profile=profile)
+                                input_version=source.version, summary=str(summary), profile=cfg.profile,
+                                spark_conf=cfg.spark_conf, run_id=run_id)
     except PlatformError as exc:
         return Outcome(ref, False, exc.render(), time.monotonic() - started)
     job_log = logs / f"{entry.model}.log"
@@ -101,6 +123,8 @@ def _score_one(settings: Settings, entry: ScoringEntry, day: date, profile: str 
     with open(job_log, "w") as out:
         code = subprocess.run(command.argv, env=command.full_env(), stdout=out, stderr=subprocess.STDOUT).returncode
     result = json.loads(summary.read_text()) if summary.is_file() else {}
+    if code == 0 and not result:
+        result = _committed(settings, entry.model, run_id)
     seconds = time.monotonic() - started
     if code == 0 and result.get("ok"):
         return Outcome(ref, True, f"{result['rows']} rows -> {result['scores_id']} (model version {result['model_version']})", seconds)
@@ -120,7 +144,7 @@ def run(run_date: str | date | None = None, config: str | Path | None = None, se
     log.info("run date %s: %d model(s) from %s", day.isoformat(), len(cfg.models), file)
     outcomes = []
     for entry in cfg.models:
-        outcome = _score_one(settings, entry, day, cfg.profile, logs)
+        outcome = _score_one(settings, entry, day, cfg, logs)
         level = logging.INFO if outcome.ok else logging.ERROR
         log.log(level, "%s: %s in %.1f s: %s", outcome.model, "ok" if outcome.ok else "FAILED", outcome.seconds, outcome.detail)
         outcomes.append(outcome)
