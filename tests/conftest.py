@@ -5,6 +5,8 @@
 - ``spark`` is one session-scoped ``local[*]`` SparkSession with Delta. One process
   holds one SparkContext, so tests that must prove something about separate
   executors (``local-cluster``, YARN) run a job in a subprocess through ``mlp submit``.
+- ``trainset_home``: a home holding a real training set ``ts:churn@v0``, built once
+  per session through the feature repository (training and YARN tiers copy it).
 """
 
 from __future__ import annotations
@@ -70,3 +72,31 @@ def run_mlp(args: Sequence[str], env: dict[str, str] | None = None, cwd: Path = 
 def mlp():
     """Callable that runs ``mlp ARGS...`` as a subprocess."""
     return run_mlp
+
+
+CUSTOMERS = 400  # ~2.8k label rows: enough for folds, small enough for a quick ingest
+
+
+@pytest.fixture(scope="session")
+def trainset_home(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A platform home with a real training set ``ts:churn@v0`` (labels + the customer_profile feature set).
+
+    Built once per session through the feature repository: raw tables from the
+    seeded generator, one feature set ingested on Spark, the point-in-time join.
+    """
+    from mlplatform.config import load_settings
+    from mlplatform.features import apply, build_trainset, ingest, load_feature_sets
+    from mlplatform.features.datagen import write_raw_tables
+    from mlplatform.features.definitions import LabelSource, TrainingSetSpec
+
+    home = tmp_path_factory.mktemp("training-set") / ".mlp"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(home))
+        settings = load_settings()
+        write_raw_tables(settings, size="tiny", customers=CUSTOMERS)
+        apply(settings, [d for d in load_feature_sets() if d.name == "customer_profile"])
+        ingest(spark, settings, "customer_profile")
+        labels = LabelSource(table="raw/churn_labels", event_timestamp="label_time", keys=["customer_id"], label="churned")
+        build_trainset(TrainingSetSpec(name="churn", labels=labels, features=["customer_profile:*"], engine="pandas"), settings)
+    return home

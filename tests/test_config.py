@@ -47,7 +47,7 @@ def test_unknown_key_names_key_and_file(tmp_path: Path):
 def test_wrong_type_names_key(tmp_path: Path):
     conf = tmp_path / "platform.yaml"
     conf.write_text("spark_profile: [a, b]\n")
-    with pytest.raises(ConfigError, match="key 'spark_profile'"):
+    with pytest.raises(ConfigError, match="'spark_profile': "):
         load_settings(conf)
 
 

@@ -15,10 +15,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlplatform.errors import ConfigError
+from mlplatform.specfiles import problems, read_mapping
 
 __all__ = ["Settings", "load_settings", "project_root", "conf_dir", "ENV_PREFIX"]
 
@@ -79,16 +79,6 @@ def _config_file(explicit: str | os.PathLike[str] | None) -> Path | None:
     return default if default.is_file() else None
 
 
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}", "fix the syntax of the file") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
-    return data
-
-
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
     known = set(Settings.model_fields)
     out: dict[str, str] = {}
@@ -102,15 +92,8 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _describe(exc: ValidationError, source: str) -> ConfigError:
-    problems = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        if err["type"] == "extra_forbidden":
-            problems.append(f"unknown key '{key}'")
-        else:
-            problems.append(f"key '{key}': {err['msg']}")
     known = ", ".join(sorted(Settings.model_fields))
-    return ConfigError(f"{source}: " + "; ".join(problems), f"known keys are: {known}")
+    return ConfigError(f"{source}: {problems(exc)}", f"known keys are: {known}")
 
 
 def _absolute(value: str, root: Path) -> str:
@@ -133,7 +116,7 @@ def load_settings(conf: str | os.PathLike[str] | None = None, environ: Mapping[s
     environ = os.environ if environ is None else environ
     root = project_root()
     path = _config_file(conf)
-    values: dict[str, Any] = _read_file(path) if path else {}
+    values: dict[str, Any] = read_mapping(path, ConfigError, "config file") if path else {}
     try:
         Settings(**values)
     except ValidationError as exc:

@@ -47,7 +47,7 @@ def test_unknown_key_is_named(tmp_path):
         ('name: demo\npython: "3.11"\nconda_packages: [numpy]\n', "only used with builder: conda"),
         ('name: demo\npython: "3.11"\nbuilder: conda\n', "needs at least one channel"),
         ('name: other\npython: "3.11"\n', "declares name 'other'"),
-        ('- just\n- a list\n', "must be a mapping"),
+        ('- just\n- a list\n', "must hold a mapping"),
         ('name: [unclosed\n', "not valid YAML"),
     ],
 )

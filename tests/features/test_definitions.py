@@ -69,7 +69,7 @@ features: [{name: v, type: float64}]
 
 def test_typo_in_a_key_names_file_and_key(tmp_path):
     path = _write(tmp_path, "demo", GOOD.replace("owner: o", "ownr: o"))
-    with pytest.raises(FeatureError, match=r"demo.yaml: 'owner': Field required; unknown key 'ownr'"):
+    with pytest.raises(FeatureError, match=r"demo.yaml: missing key 'owner'; unknown key 'ownr'"):
         load_feature_set(path)
 
 

@@ -1,7 +1,7 @@
 """Fixtures for training tests.
 
 - ``frame`` / ``make_spec``: a synthetic binary classification frame and spec dicts (fast tests).
-- ``trainset``: a real training set ``ts:churn@v0`` built through the feature repository.
+- ``trainset``: a private copy of the session's ``trainset_home`` (tests/conftest.py).
 - ``sklearn_env``: the demo environment built once (cached) for local-cluster tests.
 """
 
@@ -58,33 +58,7 @@ def make_spec():
 
 
 REPO = Path(__file__).resolve().parents[2]
-CUSTOMERS = 400  # ~2.8k label rows: enough for folds, small enough for a quick ingest
 ENV_CACHE = REPO / ".mlp" / "test-cache" / "training-envs"
-
-
-@pytest.fixture(scope="session")
-def trainset_home(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A platform home with a real training set ``ts:churn@v0`` (labels + the customer_profile feature set).
-
-    Built once per session through the feature repository: raw tables from the
-    seeded generator, one feature set ingested on Spark, the point-in-time join.
-    """
-    from mlplatform.config import load_settings
-    from mlplatform.features import apply, build_trainset, ingest, load_feature_sets
-    from mlplatform.features.datagen import write_raw_tables
-    from mlplatform.features.definitions import LabelSource, TrainingSetSpec
-
-    home = tmp_path_factory.mktemp("training-set") / ".mlp"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLP_PROJECT", str(REPO))
-        mp.setenv("MLP_HOME", str(home))
-        settings = load_settings()
-        write_raw_tables(settings, size="tiny", customers=CUSTOMERS)
-        apply(settings, [d for d in load_feature_sets() if d.name == "customer_profile"])
-        ingest(spark, settings, "customer_profile")
-        labels = LabelSource(table="raw/churn_labels", event_timestamp="label_time", keys=["customer_id"], label="churned")
-        build_trainset(TrainingSetSpec(name="churn", labels=labels, features=["customer_profile:*"], engine="pandas"), settings)
-    return home
 
 
 @pytest.fixture

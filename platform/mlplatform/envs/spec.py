@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlplatform.config import project_root
 from mlplatform.errors import EnvError
+from mlplatform.specfiles import problems, read_mapping
 
 __all__ = ["EnvSpec", "load_spec", "spec_path", "spec_names", "arrow_requirements", "missing_arrow_packages", "NAME_PATTERN"]
 
@@ -130,18 +131,8 @@ def spec_path(name_or_path: str | Path) -> Path:
 
 
 def _describe(exc: ValidationError, path: Path) -> EnvError:
-    problems = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        if err["type"] == "extra_forbidden":
-            problems.append(f"unknown key '{key}'")
-        elif err["type"] == "missing":
-            problems.append(f"missing key '{key}'")
-        else:
-            message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{key}: {message}" if err["loc"] else message)
     known = ", ".join(EnvSpec.model_fields)
-    return EnvError(f"environment spec {path}: " + "; ".join(problems), f"known keys are: {known}")
+    return EnvError(f"environment spec {path}: {problems(exc)}", f"known keys are: {known}")
 
 
 def load_spec(name_or_path: str | Path) -> EnvSpec:
@@ -152,12 +143,7 @@ def load_spec(name_or_path: str | Path) -> EnvSpec:
             unknown, a requirement does not parse, or the name differs from the file name.
     """
     path = spec_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise EnvError(f"environment spec {path} is not valid YAML: {exc}", "fix the syntax of the file") from exc
-    if not isinstance(data, dict):
-        raise EnvError(f"environment spec {path} must be a mapping (name, python, packages, ...)")
+    data = read_mapping(path, EnvError, "environment spec")
     if isinstance(data.get("python"), float):
         raise EnvError(f"environment spec {path}: python: {data['python']} was read as a number", 'quote it: python: "3.11"')
     try:

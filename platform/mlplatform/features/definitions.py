@@ -21,11 +21,11 @@ from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import FeatureError
+from mlplatform.specfiles import problems, read_mapping
 
 __all__ = [
     "FEATURE_TYPES",
@@ -331,22 +331,13 @@ def trainsets_dir() -> Path:
 
 def _load_yaml(path: Path, model: type[_Model], what: str) -> Any:
     if not path.is_file():
-        raise FeatureError(f"{what} file {path} does not exist", f"create it or pass an existing file")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise FeatureError(f"{path} is not valid YAML: {exc}", "fix the syntax of the file") from exc
-    if not isinstance(data, dict):
-        raise FeatureError(f"{path} must hold a mapping, got {type(data).__name__}")
+        raise FeatureError(f"{what} file {path} does not exist", "create it or pass an existing file")
+    data = read_mapping(path, FeatureError, what)
     try:
         return model(**data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "<root>"
-            problems.append(f"unknown key '{key}'" if err["type"] == "extra_forbidden" else f"'{key}': {err['msg']}")
         known = ", ".join(model.model_fields)
-        raise FeatureError(f"{what} {path}: " + "; ".join(problems), f"top-level keys are: {known}") from exc
+        raise FeatureError(f"{what} {path}: {problems(exc)}", f"top-level keys are: {known}") from exc
 
 
 def load_feature_set(path: str | Path) -> FeatureSetDef:

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import LifecycleError
+from mlplatform.specfiles import problems, read_mapping
 from mlplatform.training.spec import Threshold
 
 __all__ = ["Check", "Decision", "Gates", "decide", "ModelPolicy", "LifecycleConfig", "load_config"]
@@ -64,14 +64,11 @@ def load_config(path: str | Path | None = None) -> LifecycleConfig:
         if path:
             raise LifecycleError(f"lifecycle config {file} does not exist", "pass an existing file or drop the option")
         return LifecycleConfig()
+    data = read_mapping(file, LifecycleError, "lifecycle config")
     try:
-        data = yaml.safe_load(file.read_text()) or {}
         return LifecycleConfig(**data)
-    except (yaml.YAMLError, TypeError) as exc:
-        raise LifecycleError(f"lifecycle config {file} is not a YAML mapping: {exc}", "fix the file's syntax") from exc
     except ValidationError as exc:
-        problems = "; ".join(f"'{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in exc.errors())
-        raise LifecycleError(f"lifecycle config {file}: {problems}", "known keys: default, nightly, models.<name>: margin, holdout_days, min_holdout_rows") from exc
+        raise LifecycleError(f"lifecycle config {file}: {problems(exc)}", "known keys: default, nightly, models.<name>: margin, holdout_days, min_holdout_rows") from exc
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,12 @@ from datetime import date
 from pathlib import Path
 from typing import Sequence
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlplatform import registry
 from mlplatform.config import Settings, conf_dir, load_settings
 from mlplatform.errors import PlatformError, ScoringError
+from mlplatform.specfiles import problems, read_mapping
 
 __all__ = ["ScoringEntry", "ScoringConfig", "Outcome", "load_config", "run", "main"]
 
@@ -76,14 +76,11 @@ def load_config(path: str | Path | None = None) -> tuple[Path, ScoringConfig]:
     file = Path(path) if path else conf_dir() / "scoring.yaml"
     if not file.is_file():
         raise ScoringError(f"scoring config {file} does not exist", "create it with a 'models:' list (see README, Batch scoring)")
+    data = read_mapping(file, ScoringError, "scoring config")
     try:
-        data = yaml.safe_load(file.read_text()) or {}
         return file, ScoringConfig(**data)
-    except yaml.YAMLError as exc:
-        raise ScoringError(f"{file} is not valid YAML: {exc}", "fix the syntax") from exc
-    except (TypeError, ValidationError) as exc:
-        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()) if isinstance(exc, ValidationError) else str(exc)
-        raise ScoringError(f"{file}: {detail}", "top-level keys: profile, spark_conf, models; per model: model, input, alias, keys, where") from exc
+    except ValidationError as exc:
+        raise ScoringError(f"scoring config {file}: {problems(exc)}", "top-level keys: profile, spark_conf, models; per model: model, input, alias, keys, where") from exc
 
 
 def _committed(settings: Settings, model: str, run_id: str) -> dict[str, object]:

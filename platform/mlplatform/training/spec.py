@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import TrainingError
+from mlplatform.specfiles import problems, read_mapping
 from mlplatform.training.executor import METRICS
 
 __all__ = ["ModelSpec", "TrainingSetRef", "SearchSpec", "CVSpec", "HoldoutSpec", "MetricsSpec", "Range", "Threshold", "load_spec", "spec_path", "spec_names"]
@@ -220,15 +220,7 @@ def spec_path(name_or_path: str) -> Path:
 
 
 def _describe(exc: ValidationError, source: str) -> TrainingError:
-    problems = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        if err["type"] == "extra_forbidden":
-            problems.append(f"unknown key '{key}'")
-        else:
-            message = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"'{key}': {message}" if key != "<root>" else message)
-    return TrainingError(f"model spec {source}: " + "; ".join(problems), "fix the spec (see conf/models/churn.yaml for an example)")
+    return TrainingError(f"model spec {source}: {problems(exc)}", "fix the spec (see conf/models/churn.yaml for an example)")
 
 
 def load_spec(name_or_path: str | None = None, data: dict[str, Any] | None = None) -> ModelSpec:
@@ -242,13 +234,7 @@ def load_spec(name_or_path: str | None = None, data: dict[str, Any] | None = Non
             raise TrainingError("no model spec given", "pass a model name or a spec file")
         path = spec_path(name_or_path)
         source = str(path)
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise TrainingError(f"model spec {path} is not valid YAML: {exc}", "fix the syntax") from exc
-        if not isinstance(data, dict):
-            raise TrainingError(f"model spec {path} must be a mapping, got {type(data).__name__}")
-        data = {"name": path.stem, **data}
+        data = {"name": path.stem, **read_mapping(path, TrainingError, "model spec")}
     else:
         source = f"'{data.get('name', '?')}'"
     try:
