@@ -32,6 +32,8 @@ from mlplatform import tables
 from mlplatform.errors import TableError
 from mlplatform.tables.locking import LOCK_FILE, commit_lock
 
+REPO = Path(__file__).resolve().parents[2]
+MLP = str(Path(sys.executable).with_name("mlp"))
 DRIVER = Path(__file__).with_name("drivers") / "writer.py"
 
 
@@ -156,8 +158,6 @@ def test_the_writer_lock_keeps_other_processes_out_of_a_spark_commit(table):
 
 
 def _submit(mlp_env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    from conftest import MLP, REPO
-
     return subprocess.Popen(
         [MLP, "submit", "--profile", "local", str(DRIVER), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=mlp_env, start_new_session=True,
