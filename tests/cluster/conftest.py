@@ -70,16 +70,6 @@ def _publish_on_hdfs(local, cluster: Cluster) -> str:  # type: ignore[no-untyped
     return artifacts
 
 
-def _cached_build(build):  # type: ignore[no-untyped-def]
-    """Run ``build(settings)`` with the machine-wide test cache as platform home."""
-    from mlplatform.config import load_settings
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLP_PROJECT", str(REPO))
-        mp.setenv("MLP_HOME", str(ENV_CACHE / "home"))
-        return build(load_settings())
-
-
 @pytest.fixture(scope="session")
 def hdfs_env(cluster: Cluster):  # type: ignore[no-untyped-def]
     """``env:sklearn@<hash>`` published on the cluster's HDFS through WebHDFS (the ``hdfs`` package).
@@ -88,20 +78,25 @@ def hdfs_env(cluster: Cluster):  # type: ignore[no-untyped-def]
     ``hdfs:///mlp/artifacts``.
     """
     from mlplatform import envs
+    from mlplatform.config import load_settings
 
-    local = _cached_build(lambda settings: envs.build("sklearn", settings))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(ENV_CACHE / "home"))
+        local = envs.build("sklearn", load_settings())
     return local, _publish_on_hdfs(local, cluster)
 
 
 @pytest.fixture(scope="session")
-def cluster_mode(cluster: Cluster, hdfs_env) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """Environment for a cluster-deploy-mode ``mlp submit``: artifacts on HDFS, driver env already there.
+def cluster_mode(hdfs_env) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Environment for a cluster-deploy-mode ``mlp submit``: artifacts on HDFS, the driver env built.
 
-    The platform's driver env (``env:mlp-driver@...``, built from this venv's versions) is
-    built once per machine in the test cache; a submit would otherwise build it in its own home.
+    The platform's driver env (``env:mlp-driver@...``, from this venv's versions) lives
+    beside the Delta jars, shared by every platform home on this machine; it is built
+    here once so that no submit spends its timeout building it.
     """
+    from mlplatform.config import load_settings
     from mlplatform.envs.driver import driver_env
 
-    local = _cached_build(driver_env)
-    _publish_on_hdfs(local, cluster)
+    driver_env(load_settings())
     return {"MLP_ARTIFACTS": hdfs_env[1]}

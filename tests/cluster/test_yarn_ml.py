@@ -61,7 +61,9 @@ def yarn_ml(trainset_home: Path, cluster, cluster_mode: dict[str, str], tmp_path
     }))
     events = root / "events"
     events.mkdir()
-    conf = {**DYNAMIC, "spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri()}
+    conf = {**DYNAMIC, "spark.eventLog.enabled": "true", "spark.eventLog.rolling.enabled": "false",
+            "spark.eventLog.compress": "false",
+            "spark.eventLog.dir": events.as_uri()}
     args = [arg for key, value in conf.items() for arg in ("--spark-conf", f"{key}={value}")]
     out = root / "tune.json"
     done = submit(cluster, ["--env", "sklearn", *args, "tune", str(spec), "--out", str(out)], env=env, timeout=1200)

@@ -7,8 +7,10 @@ either: it is what the scoring image installs. So cluster mode ships a second
 archive, ``mlp-driver``, made from the exact versions installed in the Python that
 runs ``mlp`` here, minus what Spark itself puts on the driver's path (``pyspark``
 and ``py4j`` through ``PYSPARK_ARCHIVES_PATH``) and the bundled JDK (the node runs
-the NodeManager's Java). It is built and published like any environment, once per
-set of versions: ``env:mlp-driver@<hash12>``.
+the NodeManager's Java). It is built like any environment, once per set of versions
+(``env:mlp-driver@<hash12>``), but kept beside Spark's jars (``<jars_dir>/driver-env``),
+not among the project's artifacts: like Spark's jars it belongs to the platform install,
+and ``mlp submit`` uploads it to the cluster's content cache (:mod:`mlplatform.yarn`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import platform as _platform
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
@@ -79,4 +82,5 @@ def driver_env(settings: Settings) -> EnvArtifact:
     spec = EnvSpec(name=DRIVER_ENV, python=python, packages=tuple(f"{n}=={v}" for n, v in pins),
                    description="the platform's driver dependencies for YARN cluster deploy mode", owner="mlplatform")
     env_lock = EnvLock(DRIVER_ENV, spec.digest(), python, "venv", pins)
-    return build_locked(spec, env_lock, settings, provided=_PROVIDED)
+    local = settings.model_copy(update={"artifacts": str(Path(settings.jars_dir or settings.home) / "driver-env")})
+    return build_locked(spec, env_lock, local, provided=_PROVIDED)

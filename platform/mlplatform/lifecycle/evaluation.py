@@ -41,7 +41,7 @@ def evaluate_request(request: dict[str, Any]) -> dict[str, Any]:
     model = _load(request["model"])
     frame = executor.decode_frame(Path(request["data"]).read_bytes())
     features, label = list(request["features"]), request["label"]
-    result = executor._evaluation(model, frame[features], frame[label], list(request["metrics"]), features)
+    result = executor.evaluation(model, frame[features], frame[label], list(request["metrics"]), features)
     result["environment"] = executor.environment_report(["scikit-learn", "numpy", "pandas", "pyarrow", "cloudpickle"])
     return result
 

@@ -45,6 +45,7 @@ __all__ = [
     "run_task",
     "run_partition",
     "environment_report",
+    "evaluation",
 ]
 
 FOLD_COLUMN = "__fold__"
@@ -168,7 +169,7 @@ def _importances(model: Any, features: list[str]) -> list[dict[str, Any]] | None
     return [{"feature": features[i], "importance": float(values[i])} for i in order]
 
 
-def _evaluation(model: Any, X: Any, y: Any, names: list[str], features: list[str]) -> dict[str, Any]:
+def evaluation(model: Any, X: Any, y: Any, names: list[str], features: list[str]) -> dict[str, Any]:
     """Held-out metrics, ROC/PR curve points, confusion matrix and importances."""
     from sklearn import metrics as skm
 
@@ -226,7 +227,7 @@ def run_task(task: dict[str, Any], payload: dict[str, Any], frame: Any) -> dict[
         result["fit_time"] = time.perf_counter() - fit_start
         score_start = time.perf_counter()
         if task["kind"] == "refit":
-            result["evaluation"] = _evaluation(model, test[features], test[label], payload["metrics"], features)
+            result["evaluation"] = evaluation(model, test[features], test[label], payload["metrics"], features)
             result["metrics"] = result["evaluation"]["metrics"]
             example = train[features].head(_EXAMPLE_ROWS)
             result["example_predictions"] = [_plain(v) for v in model.predict(example)]
