@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from mlplatform import logconf
 from mlplatform.config import load_settings
 from mlplatform.errors import PlatformError
 from mlplatform.features import ingest, registry
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="every registered feature set")
     parser.add_argument("--mode", choices=["merge", "append", "overwrite"], default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logconf.setup()
     spark = None
     try:
         settings = load_settings()

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from mlplatform import logconf
 from mlplatform.config import load_settings
 from mlplatform.errors import PlatformError
 from mlplatform.features.definitions import load_trainset_spec
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", required=True, help="spec name in conf/trainsets/ or a YAML path")
     parser.add_argument("--engine", choices=["auto", "pandas", "spark"], default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logconf.setup()
     spark = None
     try:
         settings = load_settings()

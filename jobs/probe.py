@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 
+from mlplatform import logconf
 from mlplatform.config import load_settings, project_root
 from mlplatform.probe import executor_report, report_from
 from mlplatform.spark import session
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="write the reports as JSON lines here")
     parser.add_argument("--driver-out", default=None, help="write the driver's own report as JSON here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logconf.setup()
     spark = session(app_name="mlp-probe")
     packages = [p for p in args.packages.split(",") if p]
     if args.driver_out:

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from mlplatform import logconf
 from mlplatform.errors import PlatformError
 from mlplatform.lifecycle.retrain import retrain
 
@@ -26,9 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="retrain even if the run date was already benchmarked")
     parser.add_argument("--code-version", default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("py4j", "alembic", "mlflow", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logconf.setup()
     try:
         outcome = retrain(args.model, args.run_date, margin=args.margin, force=args.force, code_version=args.code_version)
     except PlatformError as exc:

@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 
-from mlplatform import registry
+from mlplatform import logconf, registry
 from mlplatform.config import load_settings
 from mlplatform.errors import PlatformError
 from mlplatform.scoring import batch
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", default=None, help="write the result (or the error) here as JSON")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one log line per step, not a progress bar
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logconf.setup()
     spark = None
     try:
         settings = load_settings()

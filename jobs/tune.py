@@ -14,6 +14,7 @@ import logging
 import sys
 from dataclasses import asdict
 
+from mlplatform import logconf
 from mlplatform.errors import PlatformError
 from mlplatform.spark import session
 from mlplatform.training.spec import load_spec
@@ -29,9 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code-version", default=None)
     parser.add_argument("--out", default=None, help="write the result as JSON here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("py4j", "alembic", "mlflow", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logconf.setup()
     code = 0
     try:
         spec = load_spec(args.model)

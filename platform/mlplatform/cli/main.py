@@ -77,12 +77,9 @@ def cli(ctx: click.Context, conf_file: str | None, verbose: bool) -> None:
     ctx.obj = {"verbose": verbose}
     if conf_file:
         os.environ["MLP_CONF"] = os.path.abspath(conf_file)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "mlp: %(message)s",
-    )
-    for noisy in ("py4j", "alembic", "urllib3", "mlflow", "matplotlib", "hdfs"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from mlplatform.logconf import JOB_FORMAT, setup
+
+    setup(JOB_FORMAT if verbose else "mlp: %(message)s", logging.DEBUG if verbose else logging.INFO)
 
 
 def main() -> None:

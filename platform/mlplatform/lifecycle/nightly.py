@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from mlplatform import logconf
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import PlatformError
 from mlplatform.lifecycle.errors import EXIT_NO_NEW_DATA
@@ -107,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--models", default=None, help="comma-separated model names (default: conf/lifecycle.yaml 'nightly', else every spec)")
     parser.add_argument("--config", default=None, help="lifecycle policy file (default: conf/lifecycle.yaml)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s nightly-retrain %(levelname)s %(message)s")
+    logconf.setup("%(asctime)s nightly-retrain %(levelname)s %(message)s")
     day = args.run_date or datetime.now(timezone.utc).date().isoformat()
     try:
         outcomes = run(day, [m for m in (args.models or "").split(",") if m] or None, args.config)

@@ -29,7 +29,7 @@ from typing import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlplatform import registry
+from mlplatform import logconf, registry
 from mlplatform.config import Settings, conf_dir, load_settings
 from mlplatform.errors import PlatformError, ScoringError
 from mlplatform.specfiles import problems, read_mapping
@@ -157,9 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_date", nargs="?", default=None, help="YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--config", default=None, help="scoring config (default: conf/scoring.yaml)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s nightly-score %(levelname)s %(message)s", stream=sys.stderr)
-    for noisy in ("py4j", "alembic", "mlflow", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logconf.setup("%(asctime)s nightly-score %(levelname)s %(message)s")
     try:
         outcomes = run(args.run_date, args.config)
     except PlatformError as exc:
