@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from mlplatform.spark import base_conf, spark_home
 if TYPE_CHECKING:
     from mlplatform.envs import EnvArtifact
 
-__all__ = ["SubmitCommand", "build_submit", "job_path"]
+__all__ = ["SubmitCommand", "build_submit", "job_path", "run_logged"]
 
 _FLAG_SETTINGS = {
     "spark.master": "--master",
@@ -117,3 +118,17 @@ def build_submit(
         env["HADOOP_CONF_DIR"] = settings.hadoop_conf_dir
     env.update(yarn_env)
     return SubmitCommand(argv=argv, env=env)
+
+
+def run_logged(command: SubmitCommand, log_file: Path) -> int:
+    """Run ``command`` with its output in ``log_file``; YARN applications are watched as by ``mlp submit``.
+
+    Raises:
+        HadoopError: a YARN application that was never scheduled or that failed.
+    """
+    from mlplatform import yarn
+
+    with open(log_file, "w") as out:
+        if yarn.is_yarn(command.argv):
+            return yarn.run(command, output=out)
+        return subprocess.run(command.argv, env=command.full_env(), stdout=out, stderr=subprocess.STDOUT).returncode

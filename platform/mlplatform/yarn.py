@@ -39,7 +39,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, MutableMapping
+from typing import IO, TYPE_CHECKING, Any, Iterable, MutableMapping
 from urllib.parse import urlsplit
 
 from mlplatform import storage
@@ -486,8 +486,10 @@ def _diagnostics(app: dict[str, Any]) -> str:
     return text[:800] or "no diagnostics"
 
 
-def run(command: "SubmitCommand") -> int:
+def run(command: "SubmitCommand", output: IO[str] | None = None) -> int:
     """Run a spark-submit line for YARN and report what happened to its application.
+
+    ``output``: where spark-submit's stdout and stderr go (default: this process's).
 
     Returns:
         0 when spark-submit succeeded.
@@ -500,7 +502,7 @@ def run(command: "SubmitCommand") -> int:
     tag = next((t for t in conf.get("spark.yarn.tags", "").split(",") if t.startswith(TAG_PREFIX)), None)
     conf_dir = Path(command.env.get("HADOOP_CONF_DIR") or os.environ.get("HADOOP_CONF_DIR", "."))
     sys.stdout.flush()
-    proc = subprocess.Popen(command.argv, env=command.full_env())
+    proc = subprocess.Popen(command.argv, env=command.full_env(), stdout=output, stderr=subprocess.STDOUT if output else None)
     watch = None
     if tag is not None:
         cluster = YarnCluster.from_conf_dir(conf_dir)

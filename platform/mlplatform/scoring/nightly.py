@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import sys
 import time
 import uuid
@@ -33,6 +32,7 @@ from mlplatform import logconf, registry
 from mlplatform.config import Settings, conf_dir, load_settings
 from mlplatform.errors import PlatformError, ScoringError
 from mlplatform.specfiles import problems, read_mapping
+from mlplatform.submit import run_logged
 
 __all__ = ["ScoringEntry", "ScoringConfig", "Outcome", "load_config", "run", "main"]
 
@@ -117,8 +117,10 @@ def _score_one(settings: Settings, entry: ScoringEntry, day: date, cfg: ScoringC
         return Outcome(ref, False, exc.render(), time.monotonic() - started)
     job_log = logs / f"{entry.model}.log"
     log.info("%s: scoring %s for %s (spark log: %s)", ref, source.id, day.isoformat(), job_log)
-    with open(job_log, "w") as out:
-        code = subprocess.run(command.argv, env=command.full_env(), stdout=out, stderr=subprocess.STDOUT).returncode
+    try:
+        code = run_logged(command, job_log)
+    except PlatformError as exc:
+        return Outcome(ref, False, exc.render(), time.monotonic() - started)
     result = json.loads(summary.read_text()) if summary.is_file() else {}
     if code == 0 and not result:
         result = _committed(settings, entry.model, run_id)
