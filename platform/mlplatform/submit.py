@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, NoReturn, Sequence
 
 from mlplatform.config import Settings, project_root
 from mlplatform.errors import SubmitError
@@ -19,7 +19,7 @@ from mlplatform.spark import base_conf, spark_home
 if TYPE_CHECKING:
     from mlplatform.envs import EnvArtifact
 
-__all__ = ["SubmitCommand", "build_submit", "job_path", "run_logged"]
+__all__ = ["SubmitCommand", "build_submit", "job_path", "run_logged", "run_in_place"]
 
 _FLAG_SETTINGS = {
     "spark.master": "--master",
@@ -132,3 +132,17 @@ def run_logged(command: SubmitCommand, log_file: Path) -> int:
         if yarn.is_yarn(command.argv):
             return yarn.run(command, output=out)
         return subprocess.run(command.argv, env=command.full_env(), stdout=out, stderr=subprocess.STDOUT).returncode
+
+
+def run_in_place(command: SubmitCommand) -> NoReturn:
+    """Become spark-submit (``exec``), or for YARN run it and watch the application; exit with its code.
+
+    Raises:
+        HadoopError: a YARN application that was never scheduled or that failed.
+    """
+    from mlplatform import yarn
+
+    if yarn.is_yarn(command.argv):
+        sys.exit(yarn.run(command))
+    sys.stdout.flush()
+    os.execve(command.argv[0], command.argv, command.full_env())

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import click
 
 
@@ -33,6 +30,7 @@ def score(model: str, input_: str, run_date: str | None, keys: str | None, where
     from mlplatform.cli.submit import parse_pairs
     from mlplatform.config import load_settings
     from mlplatform.scoring.batch import parse_run_date, resolve_input, score_command
+    from mlplatform.submit import run_in_place
 
     settings = load_settings()
     day = parse_run_date(run_date)
@@ -44,8 +42,7 @@ def score(model: str, input_: str, run_date: str | None, keys: str | None, where
     if print_only:
         click.echo(command.render())
         return
-    sys.stdout.flush()
-    os.execve(command.argv[0], command.argv, command.full_env())
+    run_in_place(command)
 
 
 @click.group()
