@@ -65,6 +65,25 @@ def _batch(rows: int = 50, seed: int = 7) -> pa.RecordBatch:
     return pa.RecordBatch.from_pandas(frame, preserve_index=False)
 
 
+def test_workers_score_with_the_native_thread_pools_capped_to_the_task_cpus(shipped: arrow_scorer.ScorerSpec) -> None:
+    from dataclasses import replace
+
+    from threadpoolctl import threadpool_info
+
+    def openmp_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"}
+
+    before = openmp_threads()
+    if not before or max(before) < 2:
+        pytest.skip("one core: scikit-learn's OpenMP pool has a single thread already")
+    seen = []
+    for scored in arrow_scorer.score_batches(iter([_batch(), _batch(seed=8)]), replace(shipped, threads=1)):
+        seen.append(openmp_threads())
+        assert scored.num_rows == 50
+    assert seen == [{1}, {1}]
+    assert openmp_threads() == before  # restored once the task's batches are done
+
+
 def test_probe_reports_traits_and_scoring_matches_predict_proba(shipped: arrow_scorer.ScorerSpec, hgb: Any) -> None:
     import json
 

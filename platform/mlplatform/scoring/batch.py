@@ -487,7 +487,8 @@ def plan(
     log.info("input %s matches the signature of %s: %d feature(s), key(s) %s", source.id, info.id, len(features), ", ".join(key_cols) or "none")
     selected = frame.select(*[F.col(k) for k in key_cols], *[F.col(f).cast(casts[f]).alias(f) if f in casts else F.col(f) for f in features])
     spark.sparkContext.addFile(str(pickle_path))
-    spec = ScorerSpec(model_file=pickle_path.name, model_sha256=sha, features=tuple(features), keys=tuple(key_cols))
+    spec = ScorerSpec(model_file=pickle_path.name, model_sha256=sha, features=tuple(features), keys=tuple(key_cols),
+                      threads=int(spark.conf.get("spark.task.cpus", "1") or 1))
 
     sample = _run_probe(spark, selected, spec, info.id, source.id)
     spec = _final_spec(spec, sample, info.id)
