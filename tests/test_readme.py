@@ -28,7 +28,7 @@ def _blocks() -> list[tuple[str, str]]:
 def _mlp_lines() -> list[str]:
     lines = []
     for _, body in _blocks():
-        for raw in body.splitlines():
+        for raw in body.replace("\\\n", " ").splitlines():  # shell line continuations
             line = raw.split(" #")[0].strip().removeprefix("$ ")
             if line.startswith("mlp ") or line == "mlp":
                 lines.extend(_alternatives(line))

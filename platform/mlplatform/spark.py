@@ -84,7 +84,10 @@ def spark_home(settings: Settings) -> Path:
     for part in ("bin", "jars", "python", "sbin"):
         link = home / part
         if not link.exists() and (package / part).exists():
-            link.symlink_to(package / part)
+            try:
+                link.symlink_to(package / part)
+            except FileExistsError:  # a job starting at the same time made it
+                pass
     return home
 
 

@@ -159,6 +159,7 @@ def test_yarn_conf_sets_application_master_python(built_env, settings):
     assert client["spark.pyspark.driver.python"] == sys.executable
     cluster = envs.spark_conf(built_env.artifact, shared, "yarn", {"spark.submit.deployMode": "cluster",
                                                                    "spark.archives": "hdfs:///x/other.zip#other"})
-    assert cluster["spark.yarn.appMasterEnv.PYSPARK_DRIVER_PYTHON"] == "./environment/bin/python"
-    assert "spark.pyspark.driver.python" not in cluster
+    # In cluster mode the driver runs the platform's driver env (cluster_driver.driver_conf), not this one.
+    assert "spark.yarn.appMasterEnv.PYSPARK_DRIVER_PYTHON" not in cluster and "spark.pyspark.driver.python" not in cluster
+    assert cluster["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
     assert cluster["spark.archives"] == f"hdfs:///x/other.zip#other,file://{built_env.artifact.uri}#environment"
