@@ -20,7 +20,6 @@ import platform as _platform
 import shutil
 import socket
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -151,8 +150,7 @@ def _exclusive(settings: Settings, key: str) -> Iterator[None]:
 
 def _pip_check(python: str, name: str, provided: frozenset[str]) -> None:
     """``pip check``, ignoring requirements on ``provided`` packages."""
-    out = subprocess.run([sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check", "check"],
-                         capture_output=True, text=True)
+    out = pip(python, ["check"], f"checking environment '{name}'", check=False)
     problems = [line for line in out.stdout.splitlines()
                 if line.strip() and not any(re.search(rf"\brequires {re.escape(p)}\b", line, re.I) for p in provided)]
     if out.returncode != 0 and problems:

@@ -119,12 +119,12 @@ def read_lock(path: Path, name: str) -> EnvLock:
     return EnvLock(name, meta["spec-sha256"], meta["python"], meta["builder"], tuple(sorted(pins)), tuple(sorted(conda)), added, path)
 
 
-def pip(python: str, args: list[str], what: str) -> subprocess.CompletedProcess[str]:
-    """Run this platform's pip against another interpreter (``pip --python``); EnvError on failure."""
+def pip(python: str, args: list[str], what: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run this platform's pip against another interpreter (``pip --python``); EnvError on failure unless not ``check``."""
     command = [sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check", "--no-input", *args]
     log.debug("running %s", " ".join(command))
     out = subprocess.run(command, capture_output=True, text=True)
-    if out.returncode != 0:
+    if check and out.returncode != 0:
         errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")] or out.stderr.strip().splitlines()[-3:]
         raise EnvError(f"{what}: pip failed: {' '.join(errors)}", "check the package names and versions in the spec (pip index versions NAME)")
     return out
