@@ -85,16 +85,17 @@ def load_config(path: str | Path | None = None) -> tuple[Path, ScoringConfig]:
 
 def _committed(settings: Settings, model: str, run_id: str) -> dict[str, object]:
     """The summary of scoring run ``run_id`` from the scores table's history ({} when it did not commit)."""
-    from mlplatform.scoring import results
+    from mlplatform import tables
+    from mlplatform.scoring.batch import scores_uri
 
     try:
-        info = results.describe(model, settings, history=20)
+        commits = tables.history(scores_uri(settings, model), limit=20)
     except PlatformError:
         return {}
-    for commit in info["history"]:
-        if commit["run_id"] == run_id:
-            return {"ok": True, "rows": commit["rows"], "scores_id": f"scores:{model}@v{commit['version']}",
-                    "model_version": str(commit["model"]).rsplit("@", 1)[-1]}
+    for commit in commits:
+        if commit.metadata.get("run_id") == run_id:
+            return {"ok": True, "rows": commit.operation_metrics.get("numOutputRows"), "scores_id": f"scores:{model}@v{commit.version}",
+                    "model_version": str(commit.metadata.get("model")).rsplit("@", 1)[-1]}
     return {}
 
 
