@@ -16,7 +16,7 @@ from mlplatform import logconf
 from mlplatform.config import load_settings
 from mlplatform.errors import PlatformError
 from mlplatform.features import ingest, registry
-from mlplatform.spark import session
+from mlplatform.launch.session import session
 
 log = logging.getLogger("mlp.jobs.build_features")
 

@@ -17,7 +17,7 @@ from mlplatform.config import load_settings
 from mlplatform.errors import PlatformError
 from mlplatform.features.definitions import load_trainset_spec
 from mlplatform.features.trainsets import build, choose_engine, plan
-from mlplatform.spark import session
+from mlplatform.launch.session import session
 
 log = logging.getLogger("mlp.jobs.build_trainset")
 

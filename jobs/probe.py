@@ -16,7 +16,7 @@ import sys
 from mlplatform import logconf
 from mlplatform.config import load_settings, project_root
 from mlplatform.probe import executor_report, report_from
-from mlplatform.spark import session
+from mlplatform.launch.session import session
 
 log = logging.getLogger("mlp.jobs.probe")
 

@@ -18,11 +18,12 @@ import logging
 import os
 import sys
 
-from mlplatform import logconf, registry
+from mlplatform import logconf
+from mlplatform.tracking import model_registry
 from mlplatform.config import load_settings
 from mlplatform.errors import PlatformError
 from mlplatform.scoring import batch
-from mlplatform.spark import session, under_spark_submit
+from mlplatform.launch.session import session, under_spark_submit
 
 log = logging.getLogger("mlp.jobs.score")
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         day = batch.parse_run_date(args.run_date)
-        info = registry.resolve(args.model, settings)
+        info = model_registry.resolve(args.model, settings)
         env = None if under_spark_submit() else info.env_id
         spark = session(app_name=f"mlp-score-{info.name}", settings=settings, env=env)
         keys = [k for k in args.keys.split(",") if k] if args.keys else None

@@ -16,7 +16,7 @@ from dataclasses import asdict
 
 from mlplatform import logconf
 from mlplatform.errors import PlatformError
-from mlplatform.spark import session
+from mlplatform.launch.session import session
 from mlplatform.training.spec import load_spec
 from mlplatform.training.train import ThresholdError, summary_lines, train
 

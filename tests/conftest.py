@@ -51,7 +51,7 @@ def settings(mlp_home: Path):
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator["object"]:
     """The session-wide local[*] SparkSession with delta-spark."""
     from mlplatform.config import load_settings
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     home = tmp_path_factory.mktemp("spark-session") / ".mlp"
     with pytest.MonkeyPatch.context() as mp:

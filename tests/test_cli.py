@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
 
 
 def test_help_imports_no_heavy_library():

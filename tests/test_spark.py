@@ -8,8 +8,8 @@ from deltalake import DeltaTable
 
 from conftest import REPO
 from mlplatform.errors import SparkSetupError, SubmitError
-from mlplatform.spark import load_profile
-from mlplatform.submit import build_submit
+from mlplatform.launch.profiles import load_profile
+from mlplatform.launch.submit import build_submit
 
 
 def test_profiles_parse():

@@ -47,8 +47,8 @@ from pyspark.sql import functions as F
 import mlflow
 from mlplatform import tables
 from mlplatform.config import load_settings
-from mlplatform.spark import session
-from mlplatform.tracking import configure
+from mlplatform.launch.session import session
+from mlplatform.tracking.store import configure
 
 settings = load_settings()
 configure(settings)
@@ -68,7 +68,7 @@ import sys
 from pyspark.sql import functions as F
 from mlplatform import tables
 from mlplatform.config import load_settings
-from mlplatform.spark import session
+from mlplatform.launch.session import session
 
 settings = load_settings()
 spark = session(app_name="floor-job", settings=settings)
@@ -105,8 +105,8 @@ def _register(settings: Any, model: Any) -> None:
     from mlflow import MlflowClient
     from mlflow.sklearn import save_model
 
-    from mlplatform.registry import MODEL_ARTIFACT
-    from mlplatform.tracking import configure, experiment_id
+    from mlplatform.tracking.model_registry import MODEL_ARTIFACT
+    from mlplatform.tracking.store import configure, experiment_id
 
     configure(settings)
     client = MlflowClient()
@@ -124,7 +124,7 @@ def _write_input(settings: Any, rows: int) -> str:
     from pyspark.sql import functions as F
 
     from mlplatform import tables
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     uri = tables.table_uri(settings, "features", "bench")
     spark = session(app_name="bench-data", settings=settings)
@@ -148,7 +148,7 @@ def _one_process(model: Any, rows: int, passes: int) -> float:
 
 def _passes(settings: Any, rows: int, passes: int, make: Callable[[Any], Callable[[], None]]) -> tuple[float, float]:
     """(cold rows/s, best warm rows/s) in a fresh session; ``make(spark)`` does the setup and returns one pass."""
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     spark = session(app_name="bench-passes", settings=settings)
     spark.read.format("delta").load(_input_uri(settings)).selectExpr("sum(f0)").collect()  # JVM and page cache warm for both
@@ -193,7 +193,7 @@ def spark_udf(settings: Any) -> Callable[[Any], Callable[[], None]]:
         import mlflow
         from pyspark.sql import functions as F
 
-        from mlplatform.tracking import configure
+        from mlplatform.tracking.store import configure
 
         configure(settings)
         udf = mlflow.pyfunc.spark_udf(spark, f"models:/{MODEL}/1", result_type="long", env_manager="local")

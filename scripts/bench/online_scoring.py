@@ -170,9 +170,9 @@ def setup_model(quick: bool, home: Path) -> tuple[Path, Any, Any]:
 
     from mlplatform import envs
     from mlplatform.config import load_settings
-    from mlplatform.registry import TAG_ENV_ID
+    from mlplatform.tracking.model_registry import TAG_ENV_ID
     from mlplatform.scoring.export import export_docker
-    from mlplatform.tracking import experiment_id
+    from mlplatform.tracking.store import experiment_id
 
     os.environ.update({"MLP_PROJECT": str(REPO), "MLP_HOME": str(home), "MLP_ARTIFACTS": str(CACHE / "artifacts")})
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"

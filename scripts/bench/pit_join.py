@@ -148,7 +148,7 @@ def main() -> int:
     from mlplatform.config import load_settings
     from mlplatform.features.definitions import TrainingSetSpec, load_trainset_spec
     from mlplatform.features.trainsets import _run_pandas, _run_spark, canonical, choose_engine, plan
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     print(hardware(), flush=True)
     spark = session(app_name="bench-pit-join", conf={
@@ -216,7 +216,7 @@ def main() -> int:
     print("(CPU = seconds of CPU used by the driver process and the Spark JVM: what the work costs,"
           " whatever else runs on the machine)")
     print()
-    print(f"same rows as ours (in-process): " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items())
+    print("same rows as ours (in-process): " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items())
           + f"; {matched:,} labels matched in {SETS[0]}")
     return 0 if all(same.values()) else 1
 

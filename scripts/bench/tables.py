@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from pyspark.sql import functions as F
 
     from mlplatform import tables
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     print(hardware(), flush=True)
     spark = session(app_name="bench-tables", conf={"spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "4"})

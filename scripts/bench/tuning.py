@@ -157,7 +157,7 @@ def main() -> int:
     frame = _data(rows)
     X, y, folds = _cv_data(frame)
 
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     spark = session(app_name="bench-tuning", conf={"spark.master": f"local[{CORES}]"})
     spark.sparkContext.parallelize(range(CORES), CORES).map(lambda v: v).collect()  # warm: JVM and Python workers up

@@ -35,7 +35,7 @@ PLAIN = "plain spark-submit (uploads Spark's jars)"
 
 def job(out: str, tasks: int) -> None:
     """The measured job: ``tasks`` small tasks that record when they started."""
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     spark = session(app_name="mlp-bench-yarn")
 
@@ -51,7 +51,7 @@ def job(out: str, tasks: int) -> None:
 
 def _bytes_written(namenode_http: str) -> int:
     """Bytes the DataNodes have written so far (their DataNodeActivity metrics)."""
-    from mlplatform.hadoop import http_json
+    from mlplatform.launch.minicluster import http_json
 
     info = http_json(f"{namenode_http}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo")["beans"][0]
     total = 0
@@ -75,7 +75,7 @@ def _timed(argv: list[str], env: dict[str, str], out: Path, namenode_http: str) 
 
 def _plain(command, settings) -> tuple[list[str], dict[str, str]]:  # type: ignore[no-untyped-def]
     """The same spark-submit line without the platform's HDFS caches: Spark uploads its jars itself."""
-    from mlplatform import jars
+    from mlplatform.launch import jars
 
     argv: list[str] = []
     skip = False
@@ -106,16 +106,16 @@ def main() -> int:
         return 0
     repeats = args.repeats or (1 if args.quick else 3)
 
-    from mlplatform import hadoop
+    from mlplatform.launch import minicluster
     from mlplatform.config import load_settings
-    from mlplatform.submit import build_submit
+    from mlplatform.launch.submit import build_submit
 
     with tempfile.TemporaryDirectory(prefix="mlp-bench-yarn-") as tmp:
         os.environ.update({"MLP_PROJECT": str(REPO), "MLP_HOME": f"{tmp}/.mlp"})
         os.environ.pop("HADOOP_CONF_DIR", None)
         settings = load_settings()
         t0 = time.time()
-        cluster, _ = hadoop.up(settings, hadoop.Ports.any())
+        cluster, _ = minicluster.up(settings, minicluster.Ports.any())
         startup = time.time() - t0
         out = Path(tmp) / "job.json"
         job_args = [JOB_FLAG, str(out), "--tasks", str(args.tasks)]
@@ -133,10 +133,10 @@ def main() -> int:
             subprocess.run([*mlp[:2], "--print", *mlp[2:]], env=env, capture_output=True, check=True)
             checks = time.time() - checks
         finally:
-            hadoop.down(settings)
+            minicluster.down(settings)
 
     load = os.getloadavg()[1]
-    print(f"\nYARN submit latency — one-machine Hadoop {hadoop.hadoop_version()}, pyspark client mode, "
+    print(f"\nYARN submit latency — one-machine Hadoop {minicluster.hadoop_version()}, pyspark client mode, "
           f"{args.tasks} tasks on 2 executors; machine: {os.cpu_count()} cores, 24 GB, 5-min load average {load:.1f} "
           f"(shared); cluster start {startup:.1f} s")
     print(f"{'submit':<44} {'runs':>4} {'to first task s':>16} {'to job end s':>13} {'MB to HDFS':>11}")

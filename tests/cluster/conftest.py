@@ -19,7 +19,7 @@ from cluster_support import REPO, TINY_QUEUE, Cluster, run_mlp
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Start the one-machine Hadoop once; stop it with ``mlp hadoop down`` and check nothing is left."""
-    from mlplatform import hadoop
+    from mlplatform.launch import minicluster
     from mlplatform.config import load_settings
 
     home = tmp_path_factory.mktemp("hadoop") / ".mlp"
@@ -27,7 +27,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         mp.setenv("MLP_PROJECT", str(REPO))
         mp.setenv("MLP_HOME", str(home))
         settings = load_settings()
-        running, started = hadoop.up(settings, hadoop.Ports.any(), TINY_QUEUE)
+        running, started = minicluster.up(settings, minicluster.Ports.any(), TINY_QUEUE)
     assert started
     try:
         yield Cluster(home=home, conf_dir=running.conf_dir, fs_default=running.fs_default,
@@ -35,9 +35,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                       data_dir=running.data_dir)
     finally:
         done = run_mlp(["hadoop", "down"], env={"MLP_HOME": str(home), "MLP_PROJECT": str(REPO)})
-        leftover = hadoop.leftover_processes(settings)
+        leftover = minicluster.leftover_processes(settings)
         if leftover:
-            hadoop.down(settings)
+            minicluster.down(settings)
         assert done.returncode == 0 and "Hadoop stopped" in done.stdout, done.stdout + done.stderr
         assert not leftover, f"processes left after mlp hadoop down: {leftover}"
         # HDFS metadata stays for the next `mlp hadoop up` (no reformat, cached uploads kept).
@@ -96,7 +96,7 @@ def cluster_mode(hdfs_env) -> dict[str, str]:  # type: ignore[no-untyped-def]
     here once so that no submit spends its timeout building it.
     """
     from mlplatform.config import load_settings
-    from mlplatform.envs.driver import driver_env
+    from mlplatform.envs.platform_env import driver_env
 
     driver_env(load_settings())
     return {"MLP_ARTIFACTS": hdfs_env[1]}

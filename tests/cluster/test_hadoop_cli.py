@@ -18,7 +18,7 @@ def test_second_up_reports_the_running_cluster_instead_of_starting_another(clust
 
 
 def test_status_lists_live_nodes_and_conf_dir_names_the_cluster(cluster):
-    from mlplatform.yarn import YarnCluster
+    from mlplatform.launch.yarn import YarnCluster
 
     done = run_mlp(["hadoop", "status"], env=cluster.home_env)
     assert done.returncode == 0, done.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlplatform.errors import HadoopError
-from mlplatform.yarn import YarnCluster, _leaf_queues, container_mb, is_yarn, memory_mb
+from mlplatform.launch.yarn import YarnCluster, _leaf_queues, container_mb, is_yarn, memory_mb
 
 pytestmark = pytest.mark.cluster
 

@@ -74,8 +74,9 @@ def test_cluster_deploy_mode_with_env_driver_and_executors_in_their_own_envs(clu
 
 
 def test_env_probe_in_client_mode_reuses_every_cached_upload(cluster, hdfs_env):
-    from mlplatform import storage, yarn
-    from mlplatform.spark import base_conf
+    from mlplatform import storage
+    from mlplatform.launch import yarn
+    from mlplatform.launch.profiles import base_conf
 
     artifact, artifacts = hdfs_env
     settings = cluster.settings()
@@ -134,7 +135,7 @@ def test_delta_table_on_hdfs_written_on_yarn_and_read_without_a_jvm(cluster, tmp
 def test_in_process_session_on_the_yarn_profile(cluster):
     """A notebook's ``session(profile="yarn")`` finds the cluster and the cached jars like ``mlp submit``."""
     code = (
-        "import json, os; from mlplatform.spark import session; from mlplatform.probe import executor_report; "
+        "import json, os; from mlplatform.launch.session import session; from mlplatform.probe import executor_report; "
         "spark = session(profile='yarn', conf={'spark.executor.instances': '1'}); "
         "print(json.dumps({'reports': executor_report(spark, ['pandas'], tasks=2), "
         "'archive': spark.conf.get('spark.yarn.archive'), 'master': spark.sparkContext.master})); spark.stop()"

@@ -18,6 +18,7 @@ from conftest import REPO, run_mlp
 from envs.conftest import TEST_ENV, TEST_SKLEARN, copy_artifact
 from mlplatform import envs
 from mlplatform.errors import EnvError
+from mlplatform.launch.profiles import load_profile
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +71,7 @@ def test_local_profile_workers_use_an_unpacked_copy(built_env, mlp_home, tmp_pat
 def test_in_process_session_sets_worker_python_and_restores_it(built_env, mlp_home):
     code = f"""
 import json, os
-from mlplatform.spark import session
+from mlplatform.launch.session import session
 from mlplatform.probe import executor_report
 from mlplatform.errors import SparkSetupError
 spark = session(profile="local", env={built_env.id!r}, conf={{"spark.default.parallelism": "2"}})
@@ -148,18 +149,19 @@ def test_submit_refuses_missing_and_corrupt_archives(built_env, settings):
 def test_driver_python_must_match_the_env(built_env, settings):
     other = replace(built_env.artifact, python_version="3.12.1")
     with pytest.raises(EnvError, match=r"runs Python 3.12.1 but this driver runs Python 3.11"):
-        envs.spark_conf(other, settings.model_copy(update={"artifacts": str(built_env.artifacts_root)}), "local-cluster")
+        envs.spark_conf(other, load_profile("local-cluster"),
+                        settings.model_copy(update={"artifacts": str(built_env.artifacts_root)}))
 
 
 def test_yarn_conf_sets_application_master_python(built_env, settings):
     shared = settings.model_copy(update={"artifacts": str(built_env.artifacts_root)})
-    client = envs.spark_conf(built_env.artifact, shared, "yarn")
+    client = envs.spark_conf(built_env.artifact, load_profile("yarn"), shared)
     assert client["spark.archives"] == f"file://{built_env.artifact.uri}#environment"
     assert client["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
     assert client["spark.pyspark.driver.python"] == sys.executable
-    cluster = envs.spark_conf(built_env.artifact, shared, "yarn", {"spark.submit.deployMode": "cluster",
-                                                                   "spark.archives": "hdfs:///x/other.zip#other"})
-    # In cluster mode the driver runs the platform's driver env (cluster_driver.driver_conf), not this one.
+    cluster = envs.spark_conf(built_env.artifact, {**load_profile("yarn"), "spark.submit.deployMode": "cluster",
+                                                  "spark.archives": "hdfs:///x/other.zip#other"}, shared)
+    # In cluster mode the driver runs the platform's driver env (cluster_mode.driver_conf), not this one.
     assert "spark.yarn.appMasterEnv.PYSPARK_DRIVER_PYTHON" not in cluster and "spark.pyspark.driver.python" not in cluster
     assert cluster["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
     assert cluster["spark.archives"] == f"hdfs:///x/other.zip#other,file://{built_env.artifact.uri}#environment"

@@ -9,7 +9,8 @@ import pytest
 from mlplatform import features, tables
 from mlplatform.errors import FeatureError
 from mlplatform.features.definitions import TrainingSetSpec, load_trainset_spec
-from mlplatform.features.trainsets import canonical, same_rows, trainset_table
+from mlplatform.features.trainsets import canonical, same_rows
+from mlplatform.tables.manifests import trainset_uri
 
 
 def spec(**changes) -> TrainingSetSpec:
@@ -27,7 +28,7 @@ def test_both_engines_write_identical_rows(churn, spark):
     assert list(a.columns) == list(b.columns) == first.manifest["columns"]
     assert [str(t) for t in a.dtypes] == [str(t) for t in b.dtypes]
     pd.testing.assert_frame_equal(canonical(a, list(a.columns)), canonical(b, list(b.columns)))
-    info = tables.describe(trainset_table(churn, "churn"))
+    info = tables.describe(trainset_uri(churn, "churn"))
     assert info.num_rows == first.rows == len(a) > 5000
 
 
@@ -127,7 +128,7 @@ def test_label_is_learnable(churn):
 
 
 def _nothing_committed(settings) -> None:
-    assert not tables.exists(trainset_table(settings, "churn"))
+    assert not tables.exists(trainset_uri(settings, "churn"))
 
 
 @pytest.mark.parametrize("ref, message", [

@@ -52,8 +52,8 @@ def register(settings, tmp_path) -> Callable[..., int]:
     import mlflow
     from mlflow import MlflowClient
 
-    from mlplatform.registry import TAG_METRICS, TAG_PRIMARY_METRIC
-    from mlplatform.tracking import configure, experiment_id
+    from mlplatform.tracking.model_registry import TAG_METRICS, TAG_PRIMARY_METRIC
+    from mlplatform.tracking.store import configure, experiment_id
 
     configure(settings)
     client = MlflowClient()

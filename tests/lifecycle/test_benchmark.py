@@ -10,7 +10,8 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import recall_score, roc_auc_score
 
-from mlplatform import registry, tables
+from mlplatform import tables
+from mlplatform.tracking import model_registry
 from mlplatform.lifecycle.benchmark import benchmarks_table, history, run_benchmark
 from mlplatform.lineage.graph import load_graph
 
@@ -21,8 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def bench(settings, champion: int, challenger: int, holdout, margin: float = 0.01):
     return run_benchmark(
-        registry.resolve(f"churn@{champion}", settings),
-        registry.resolve(f"churn@{challenger}", settings),
+        model_registry.resolve(f"churn@{champion}", settings),
+        model_registry.resolve(f"churn@{challenger}", settings),
         holdout,
         "ts:churn_holdout@v0",
         "label",
@@ -109,8 +110,8 @@ def test_each_model_is_evaluated_inside_its_own_environment(toy_data, settings, 
 
     from mlplatform import envs
     from mlplatform.config import load_settings
-    from mlplatform.registry import TAG_ENV_ID, TAG_METRICS
-    from mlplatform.tracking import configure, experiment_id
+    from mlplatform.tracking.model_registry import TAG_ENV_ID, TAG_METRICS
+    from mlplatform.tracking.store import configure, experiment_id
     from mlplatform.training.executor import encode_frame
     from mlplatform.training.modeldir import write_model_dir
 

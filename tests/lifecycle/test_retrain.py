@@ -105,7 +105,8 @@ def first_champion(settings, spark) -> int:
 def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(churn_home, mlp_home, tmp_path, monkeypatch, spark):
     from mlflow import MlflowClient
 
-    from mlplatform import features, registry
+    from mlplatform import features
+    from mlplatform.tracking import model_registry
     from mlplatform.lifecycle import models
     from mlplatform.lifecycle.benchmark import history
     from mlplatform.lifecycle.retrain import retrain
@@ -118,9 +119,9 @@ def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(c
     outcome = retrain("churn", "2024-10-31", settings, spark=spark, code_version="git:second")
     assert outcome.decision == "promoted", outcome.lines()
     assert outcome.champion == "model:churn@1" and outcome.challenger == "model:churn@2"
-    assert registry.resolve("churn@champion", settings).version == 2
+    assert model_registry.resolve("churn@champion", settings).version == 2
     # the fresh holdout: the 2024-10-01 snapshot only (after the champion's last label, inside 45 days)
-    holdout = registry.resolve("churn@2", settings)
+    holdout = model_registry.resolve("churn@2", settings)
     assert outcome.holdout == "ts:churn_holdout@v0" and outcome.holdout_rows > 50
     assert outcome.metrics["challenger"]["roc_auc"] > outcome.metrics["champion"]["roc_auc"] + 0.02
     (row,) = history(settings, model="churn")
@@ -149,7 +150,7 @@ def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(c
     kept = retrain("churn", "2024-10-31", settings, spark=spark, margin=0.5, force=True, code_version="git:third")
     assert kept.decision == "kept" and kept.challenger == "model:churn@3"
     assert any("below the margin 0.5" in r for r in kept.reasons)
-    assert registry.resolve("churn@champion", settings).version == 2
+    assert model_registry.resolve("churn@champion", settings).version == 2
 
     # no labels after the champion's: exit code 99, nothing built
     with pytest.raises(NoNewDataError) as err:
@@ -157,7 +158,7 @@ def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(c
     assert err.value.exit_code == 99 and "0 labelled row(s)" in err.value.message
 
     back = models.rollback("churn", settings, reason="v2 drifts")
-    assert back.version == 1 and registry.resolve("churn@champion", settings).version == 1
+    assert back.version == 1 and model_registry.resolve("churn@champion", settings).version == 1
 
     decisions = [(e.action, e.details.get("version")) for e in audit(settings, model="churn") if e.action in ("promote", "keep", "rollback")]
     assert decisions == [("promote", 1), ("promote", 2), ("keep", 2), ("rollback", 1)]

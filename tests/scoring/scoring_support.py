@@ -40,8 +40,8 @@ def register_model(settings: Any, name: str, estimator: Any, example: pd.DataFra
     import mlflow
     from mlflow import MlflowClient
 
-    from mlplatform import registry
-    from mlplatform.tracking import configure, experiment_id
+    from mlplatform.tracking import model_registry
+    from mlplatform.tracking.store import configure, experiment_id
 
     configure(settings)
     client = MlflowClient()
@@ -49,13 +49,13 @@ def register_model(settings: Any, name: str, estimator: Any, example: pd.DataFra
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mlflow.sklearn.save_model(estimator, f"{tmp}/model", serialization_format="cloudpickle", input_example=example)
-        client.log_artifacts(run.info.run_id, f"{tmp}/model", registry.MODEL_ARTIFACT)
+        client.log_artifacts(run.info.run_id, f"{tmp}/model", model_registry.MODEL_ARTIFACT)
     client.set_terminated(run.info.run_id)
     try:
         client.get_registered_model(name)
     except mlflow.exceptions.MlflowException:
         client.create_registered_model(name)
-    mv = client.create_model_version(name, source=f"{run.info.artifact_uri}/{registry.MODEL_ARTIFACT}",
+    mv = client.create_model_version(name, source=f"{run.info.artifact_uri}/{model_registry.MODEL_ARTIFACT}",
                                      run_id=run.info.run_id, tags=tags or {})
     if alias:
         client.set_registered_model_alias(name, alias, mv.version)

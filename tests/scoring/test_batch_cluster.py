@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring_support import ENV_TRAIN_SCRIPT, FEATURES, REPO, SlowModel, ancestors, descendants, make_frame, register_model, write_delta
+from scoring_support import ENV_TRAIN_SCRIPT, FEATURES, REPO, SlowModel, descendants, make_frame, register_model, write_delta
 
 pytestmark = pytest.mark.slow
 
@@ -168,9 +168,10 @@ def env_model(module_home: Path, cluster_input: dict[str, Any]) -> dict[str, Any
     """churn_env@champion fitted and pickled inside an env with scikit-learn 1.7.2 (the driver has another)."""
     from mlflow import MlflowClient
 
-    from mlplatform import envs, registry
+    from mlplatform import envs
+    from mlplatform.tracking import model_registry
     from mlplatform.config import load_settings
-    from mlplatform.tracking import configure, experiment_id
+    from mlplatform.tracking.store import configure, experiment_id
     from mlplatform.training.modeldir import write_model_dir
 
     with pytest.MonkeyPatch.context() as mp:
@@ -193,10 +194,10 @@ def env_model(module_home: Path, cluster_input: dict[str, Any]) -> dict[str, Any
         configure(settings)
         client = MlflowClient()
         run = client.create_run(experiment_id("scoring-tests", settings))
-        client.log_artifacts(run.info.run_id, str(model_dir), registry.MODEL_ARTIFACT)
+        client.log_artifacts(run.info.run_id, str(model_dir), model_registry.MODEL_ARTIFACT)
         client.create_registered_model("churn_env")
-        mv = client.create_model_version("churn_env", f"{run.info.artifact_uri}/{registry.MODEL_ARTIFACT}", run.info.run_id,
-                                         tags={registry.TAG_ENV_ID: artifact.id})
+        mv = client.create_model_version("churn_env", f"{run.info.artifact_uri}/{model_registry.MODEL_ARTIFACT}", run.info.run_id,
+                                         tags={model_registry.TAG_ENV_ID: artifact.id})
         client.set_registered_model_alias("churn_env", "champion", mv.version)
     return {"env_id": artifact.id, "sklearn": info["sklearn"], "prediction": np.load(work / "prediction.npy"),
             "probability": np.load(work / "probability.npy"), "env": {"MLP_ARTIFACTS": str(CACHE / "artifacts")}}

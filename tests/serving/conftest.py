@@ -60,7 +60,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
     from mlplatform import envs
     from mlplatform.config import load_settings
-    from mlplatform.tracking import experiment_id
+    from mlplatform.tracking.store import experiment_id
 
     home = tmp_path_factory.mktemp("serving") / ".mlp"
     env = {"MLP_PROJECT": str(REPO), "MLP_HOME": str(home), "MLP_ARTIFACTS": str(CACHE / "artifacts")}

@@ -52,7 +52,7 @@ def register(name: str, model: Any, frame: pd.DataFrame, env_id: str | None, exp
     import mlflow
     from mlflow import MlflowClient
 
-    from mlplatform.registry import TAG_ENV_ID
+    from mlplatform.tracking.model_registry import TAG_ENV_ID
 
     with mlflow.start_run(experiment_id=experiment) as run:
         # explicit requirements: MLflow's own inference runs the model in a subprocess (slow)

@@ -151,7 +151,7 @@ def test_export_refuses_an_out_dir_that_is_not_a_context(use_store, tmp_path):
 
 def _register(name: str, frame, env_id: str | None) -> None:
     from mlplatform.config import load_settings
-    from mlplatform.tracking import experiment_id
+    from mlplatform.tracking.store import experiment_id
     from serving_support import register, train_pipeline
 
     register(name, train_pipeline(frame), frame, env_id, experiment_id("serving-tests", load_settings()), ["scikit-learn"])

@@ -13,7 +13,7 @@ from mlplatform.training.train import ThresholdError, TrainingData, train
 def _client(settings):
     from mlflow import MlflowClient
 
-    from mlplatform.tracking import configure
+    from mlplatform.tracking.store import configure
 
     configure(settings)
     return MlflowClient()
@@ -22,7 +22,7 @@ def _client(settings):
 def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, settings, tmp_path):
     from mlplatform import tables
     from mlplatform.lineage import lineage_table
-    from mlplatform.registry import TAG_CODE_VERSION, TAG_ENV_ID, TAG_FEATURE_SETS, TAG_METRICS, TAG_SPEC_HASH, TAG_TRAINING_SET, download, resolve
+    from mlplatform.tracking.model_registry import TAG_CODE_VERSION, TAG_ENV_ID, TAG_FEATURE_SETS, TAG_METRICS, TAG_SPEC_HASH, TAG_TRAINING_SET, download, resolve
 
     spec = make_spec(name="toy", params={"random_state": 0, "max_depth": 4}, search={"strategy": "grid", "space": {"min_samples_leaf": [1, 10, 30]}})
     data = TrainingData(frame, "ts:toy@v3", ("fs:activity@v2", "fs:profile@v5"))

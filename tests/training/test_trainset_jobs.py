@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 def _client(settings):
     from mlflow import MlflowClient
 
-    from mlplatform.tracking import configure
+    from mlplatform.tracking.store import configure
 
     configure(settings)
     return MlflowClient()
@@ -48,7 +48,7 @@ def test_training_set_version_that_does_not_exist(trainset, write_spec):
 
 def test_mlp_train_registers_with_training_set_tags(trainset, write_spec, mlp):
     from mlplatform import features
-    from mlplatform.registry import TAG_FEATURE_SETS, TAG_TRAINING_SET, resolve
+    from mlplatform.tracking.model_registry import TAG_FEATURE_SETS, TAG_TRAINING_SET, resolve
 
     spec = write_spec()
     done = mlp(["train", str(spec), "--code-version", "v-test"])
@@ -58,7 +58,7 @@ def test_mlp_train_registers_with_training_set_tags(trainset, write_spec, mlp):
     manifest = features.trainset_manifest("churn", settings=trainset)
     assert info.tags[TAG_TRAINING_SET] == "ts:churn@v0"
     assert json.loads(info.tags[TAG_FEATURE_SETS]) == [f["id"] for f in manifest["features"].values()]
-    from mlplatform.registry import download, input_schema
+    from mlplatform.tracking.model_registry import download, input_schema
 
     columns = [c["name"] for c in input_schema(download(info, Path(trainset.home) / "dl", trainset))]
     assert columns == ["plan", "region", "age", "monthly_fee"]  # keys and label time are not features
@@ -82,7 +82,7 @@ def test_executors_run_the_environments_scikit_learn(trainset, write_spec, sklea
     from mlplatform import tables
     from mlplatform.config import load_settings
     from mlplatform.lineage import lineage_table
-    from mlplatform.registry import TAG_ENV_ID, download, resolve
+    from mlplatform.tracking.model_registry import TAG_ENV_ID, download, resolve
 
     artifact, artifacts_root = sklearn_env
     env_sklearn = artifact.packages["scikit-learn"]

@@ -10,7 +10,7 @@ import click
 @click.command()
 def doctor() -> None:
     """Report Python, Java, Spark, Delta engine, MLflow store and config, each with OK or a fix."""
-    from mlplatform.doctor import run_checks
+    from mlplatform.launch.doctor import run_checks
 
     results = run_checks()
     for check in results:

@@ -74,7 +74,7 @@ def _models_using(env_id: str, settings) -> list[str]:  # type: ignore[no-untype
         return []
     from mlflow import MlflowClient
 
-    from mlplatform.registry import TAG_ENV_ID
+    from mlplatform.tracking.model_registry import TAG_ENV_ID
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = client.search_model_versions(f"tags.`{TAG_ENV_ID}` = '{env_id}'")

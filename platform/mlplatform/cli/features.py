@@ -60,7 +60,7 @@ def ingest(names: tuple[str, ...], all_sets: bool, mode: str | None, profile: st
     """Materialize feature sets on Spark in this process (`mlp submit build_features` for a cluster)."""
     from mlplatform.config import load_settings
     from mlplatform.features import ingest as run, registry
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     settings = load_settings()
     if all_sets:
@@ -107,9 +107,12 @@ def search(text: str) -> None:
 @click.argument("name")
 def describe(name: str) -> None:
     """Definition, schema, rows, time range, versions and users of a feature set."""
+    from mlplatform.config import load_settings
     from mlplatform.features import describe as info
+    from mlplatform.lineage.graph import downstream_of
 
-    d = info(name)
+    settings = load_settings()
+    d = info(name, settings)
     definition = d["definition"]
     lines = [
         f"{definition.name}  (revision {d['revision']} of {d['revisions']}, applied {d['applied_at']:%Y-%m-%d %H:%M})",
@@ -133,7 +136,8 @@ def describe(name: str) -> None:
     used = d["used_by"]
     click.echo()
     click.echo(f"used by training sets: {', '.join(used['training_sets']) or '-'}")
-    click.echo(f"used by models: {', '.join(used['models']) or '-'}")
+    models = downstream_of(settings, used["training_sets"], "model")
+    click.echo(f"used by models: {', '.join(models) or '-'}")
 
 
 @features.command()

@@ -41,7 +41,7 @@ def hadoop() -> None:
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for HDFS and YARN to answer.")
 def up(nn_port: int, nn_http_port: int, rm_port: int, rm_web_port: int, extra: tuple[str, ...], timeout: float) -> None:
     """Start HDFS and YARN in the background and wait until both answer."""
-    from mlplatform import hadoop as local
+    from mlplatform.launch import minicluster as local
 
     conf = parse_pairs(extra, "--set")
     ports = local.Ports(nn_port, nn_http_port, rm_port, rm_web_port)
@@ -57,7 +57,7 @@ def up(nn_port: int, nn_http_port: int, rm_port: int, rm_web_port: int, extra: t
 @hadoop.command()
 def status() -> None:
     """Live DataNodes and NodeManagers, and the applications that have not finished."""
-    from mlplatform import hadoop as local
+    from mlplatform.launch import minicluster as local
 
     state = local.status(_settings())
     if state is None:
@@ -81,7 +81,7 @@ def status() -> None:
 @click.option("--purge", is_flag=True, help="Also delete the HDFS data and the generated HADOOP_CONF_DIR.")
 def down(purge: bool) -> None:
     """Stop HDFS, YARN and any container still running; no process is left behind."""
-    from mlplatform import hadoop as local
+    from mlplatform.launch import minicluster as local
 
     settings = _settings()
     cluster = local.down(settings, purge=purge)
@@ -98,7 +98,7 @@ def down(purge: bool) -> None:
 @click.argument("app_id")
 def logs(app_id: str) -> None:
     """Print the container logs (stdout, stderr) of a YARN application on this machine."""
-    from mlplatform import hadoop as local
+    from mlplatform.launch import minicluster as local
 
     for path in local.container_logs(_settings(), app_id):
         if path.name in {"stdout", "stderr", "prelaunch.err"} and path.stat().st_size:
@@ -109,7 +109,7 @@ def logs(app_id: str) -> None:
 @hadoop.command()
 def env() -> None:
     """Shell exports for the running cluster: eval "$(mlp hadoop env)"."""
-    from mlplatform import hadoop as local
+    from mlplatform.launch import minicluster as local
 
     cluster = local.running(_settings())
     if cluster is None:

@@ -26,15 +26,15 @@ def score(model: str, input_: str, run_date: str | None, keys: str | None, where
     scores exactly that model version on exactly that input snapshot, in the
     environment the version records (shipped with the job).
     """
-    from mlplatform import registry
+    from mlplatform.tracking import model_registry
     from mlplatform.cli.submit import parse_pairs
     from mlplatform.config import load_settings
     from mlplatform.scoring.batch import parse_run_date, resolve_input, score_command
-    from mlplatform.submit import run_in_place
+    from mlplatform.launch.submit import run_in_place
 
     settings = load_settings()
     day = parse_run_date(run_date)
-    info = registry.resolve(model, settings)
+    info = model_registry.resolve(model, settings)
     source = resolve_input(settings, input_, input_version)
     key_list = [k for k in keys.split(",") if k] if keys else None
     command = score_command(settings, info, input_, day, keys=key_list, where=where, input_version=source.version,

@@ -8,9 +8,9 @@ import click
 @click.command()
 def setup() -> None:
     """Fetch the Delta jars with mvn into the jars folder (once; later runs reuse them)."""
-    from mlplatform import jars
+    from mlplatform.launch import jars
     from mlplatform.config import load_settings
-    from mlplatform.spark import pyspark_home
+    from mlplatform.launch.profiles import pyspark_home
 
     settings = load_settings()
     paths = jars.fetch(jars.DELTA, settings.jars_dir, provided_dir=pyspark_home() / "jars")

@@ -26,7 +26,7 @@ def parse_pairs(pairs: tuple[str, ...], option: str = "--spark-conf") -> dict[st
 def submit(profile: str | None, spark_conf: tuple[str, ...], print_only: bool, env_id: str | None, job: str, args: tuple[str, ...]) -> None:
     """Run JOB (jobs/JOB.py or a path) with spark-submit; ARGS go to the driver."""
     from mlplatform.config import load_settings
-    from mlplatform.submit import build_submit, run_in_place
+    from mlplatform.launch.submit import build_submit, run_in_place
 
     settings = load_settings()
     command = build_submit(settings, job, args, profile=profile, extra_conf=parse_pairs(spark_conf), env=env_id)

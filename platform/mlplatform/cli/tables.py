@@ -37,7 +37,7 @@ def list_() -> None:
     from mlplatform.config import load_settings
     from mlplatform.errors import TableError
     from mlplatform.tables import list_tables
-    from mlplatform.tables.reader import open_table
+    from mlplatform.tables.handle import open_table
 
     root = str(load_settings().warehouse).rstrip("/")
     rows = []

@@ -29,7 +29,7 @@ def build(spec: str, engine: str | None, profile: str | None) -> None:
     if engine == "auto":
         engine = choose_engine(plan(settings, parsed))
     if engine == "spark":
-        from mlplatform.spark import session
+        from mlplatform.launch.session import session
 
         spark = session(profile=profile, app_name=f"mlp-trainset-{parsed.name}", settings=settings)
     try:
@@ -58,7 +58,7 @@ def rebuild(name: str, version: int | None, engine: str | None) -> None:
     manifest = trainset_manifest(name, version, settings)
     spark = None
     if (engine or manifest["engine"]) == "spark":
-        from mlplatform.spark import session
+        from mlplatform.launch.session import session
 
         spark = session(app_name=f"mlp-trainset-{name}", settings=settings)
     try:

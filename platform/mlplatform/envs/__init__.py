@@ -4,7 +4,7 @@
     spec = envs.load_spec("sklearn")             # envs/sklearn.yaml, validated
     artifact = envs.build("sklearn")             # cached by hash: env:sklearn@<hash12>
     artifact = envs.resolve("env:sklearn@0123456789ab")
-    conf = envs.spark_conf(artifact, settings, "local-cluster")
+    conf = envs.spark_conf(artifact, {"spark.master": "local-cluster[2,1,1024]"}, settings)
     print(envs.dockerfile_dependency_layer(artifact))
 """
 

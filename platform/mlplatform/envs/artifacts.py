@@ -37,7 +37,8 @@ from mlplatform import __version__, storage
 from mlplatform.config import Settings, load_settings
 from mlplatform.envs.conda import build_conda, pack_conda
 from mlplatform.envs.interpreters import find_python
-from mlplatform.envs.lock import EnvLock, lock, pip
+from mlplatform.envs.lock import EnvLock, lock
+from mlplatform.envs.piptool import install_requirements, pip
 from mlplatform.envs.spec import NAME_PATTERN, EnvSpec, load_spec
 from mlplatform.errors import EnvError
 
@@ -167,9 +168,7 @@ def _build_venv(env_lock: EnvLock, prefix: Path, provided: frozenset[str] = froz
                        f"re-lock for a Python found here: mlp env lock {env_lock.name} --refresh; or {exc.hint}") from exc
     subprocess.run([interpreter.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, capture_output=True)
     python = str(prefix / "bin" / "python")
-    reqs = prefix.parent / "lock-requirements.txt"
-    reqs.write_text("\n".join(env_lock.requirements()) + "\n")
-    pip(python, ["install", "--no-deps", "--quiet", "-r", str(reqs)], f"installing environment '{env_lock.name}'")
+    install_requirements(python, env_lock.requirements(), env_lock.name, prefix.parent)
     _pip_check(python, env_lock.name, provided)
     info = {"version": interpreter.version, "executable": interpreter.executable, "prefix": interpreter.prefix, "bundled": False}
     return info, "venv-pack"
@@ -196,7 +195,7 @@ def _make(spec: EnvSpec, env_lock: EnvLock, digest: str, work: Path, provided: f
     started = time.monotonic()
     prefix = work / "env"
     if spec.builder == "conda":
-        build_conda(env_lock, spec.channels, prefix)
+        build_conda(env_lock.name, spec.channels, env_lock.conda_pins, env_lock.requirements(), prefix)
         python = {"version": env_lock.python_version, "executable": "./environment/bin/python", "bundled": True}
         packer = "conda-pack"
         pack_conda(prefix, work / ARCHIVE)

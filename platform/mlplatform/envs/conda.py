@@ -14,14 +14,14 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from packaging.utils import canonicalize_name
 
+from mlplatform.envs.piptool import install_requirements, resolve_pip
 from mlplatform.errors import EnvError
 
 if TYPE_CHECKING:
-    from mlplatform.envs.lock import EnvLock
     from mlplatform.envs.spec import EnvSpec
 
 __all__ = ["find_conda", "conda_resolve", "create_conda_prefix", "pack_conda"]
@@ -79,8 +79,6 @@ def conda_resolve(spec: "EnvSpec", pip_requirements: list[str]) -> tuple[str, li
     """
     from packaging.requirements import Requirement
 
-    from mlplatform.envs.lock import resolve_pip
-
     specs = [f"python={spec.python}", *spec.conda_packages]
     plan = json.loads(_conda(["create", "--dry-run", "--json", "--yes", "-p", "/tmp/mlp-dry-run", *_channel_args(spec.channels), *specs],
                              f"resolving environment '{spec.name}'"))
@@ -98,22 +96,18 @@ def conda_resolve(spec: "EnvSpec", pip_requirements: list[str]) -> tuple[str, li
     return python, pins, pip_pins
 
 
-def create_conda_prefix(channels: tuple[str, ...], conda_pins: list[str] | tuple[str, ...], prefix: Path, name: str) -> None:
+def create_conda_prefix(channels: tuple[str, ...], conda_pins: Sequence[str], prefix: Path, name: str) -> None:
     """``conda create -p prefix`` with exactly the locked conda packages."""
     _conda(["create", "--yes", "--quiet", "-p", str(prefix), *_channel_args(channels), *conda_pins], f"creating environment '{name}'")
 
 
-def build_conda(lock: "EnvLock", channels: tuple[str, ...], prefix: Path) -> str:
+def build_conda(name: str, channels: tuple[str, ...], conda_pins: Sequence[str], pip_requirements: Sequence[str],
+                prefix: Path) -> str:
     """Create the locked conda prefix and pip-install the locked pip packages; returns its python."""
-    from mlplatform.envs.lock import pip
-
-    create_conda_prefix(channels, lock.conda_pins, prefix, lock.name)
+    create_conda_prefix(channels, conda_pins, prefix, name)
     python = str(prefix / "bin" / "python")
-    if lock.pins:
-        reqs = prefix / ".mlp-pip-lock.txt"
-        reqs.write_text("\n".join(lock.requirements()) + "\n")
-        pip(python, ["install", "--no-deps", "--quiet", "-r", str(reqs)], f"installing environment '{lock.name}'")
-        reqs.unlink()
+    if pip_requirements:
+        install_requirements(python, pip_requirements, name, prefix)
     return python
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlplatform.config import Settings, load_settings
 from mlplatform.envs.artifacts import EnvArtifact, resolve, unpack
-from mlplatform.envs.lock import pip
+from mlplatform.envs.piptool import pip
 
 __all__ = ["create_local", "install_kernel", "kernels_dir"]
 

@@ -12,12 +12,8 @@ the environment, and nothing is installed.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,10 +22,11 @@ from packaging.utils import canonicalize_name
 
 from mlplatform.envs.conda import conda_resolve
 from mlplatform.envs.interpreters import find_python
+from mlplatform.envs.piptool import resolve_pip
 from mlplatform.envs.spec import EnvSpec, arrow_requirements, load_spec, missing_arrow_packages, spec_path
 from mlplatform.errors import EnvError
 
-__all__ = ["EnvLock", "lock", "read_lock", "lock_path", "pip", "resolve_pip"]
+__all__ = ["EnvLock", "lock", "read_lock", "lock_path"]
 
 log = logging.getLogger(__name__)
 
@@ -117,30 +114,6 @@ def read_lock(path: Path, name: str) -> EnvLock:
         raise EnvError(f"lock file {path} lacks its header ({', '.join(missing)})", f"regenerate it: mlp env lock {name} --refresh")
     added = tuple(a.strip() for a in meta.get("added", "").split(",") if a.strip())
     return EnvLock(name, meta["spec-sha256"], meta["python"], meta["builder"], tuple(sorted(pins)), tuple(sorted(conda)), added, path)
-
-
-def pip(python: str, args: list[str], what: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run this platform's pip against another interpreter (``pip --python``); EnvError on failure unless not ``check``."""
-    command = [sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check", "--no-input", *args]
-    log.debug("running %s", " ".join(command))
-    out = subprocess.run(command, capture_output=True, text=True)
-    if check and out.returncode != 0:
-        errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")] or out.stderr.strip().splitlines()[-3:]
-        raise EnvError(f"{what}: pip failed: {' '.join(errors)}", "check the package names and versions in the spec (pip index versions NAME)")
-    return out
-
-
-def resolve_pip(python: str, requirements: list[str], name: str, ignore_installed: bool = True) -> list[tuple[str, str]]:
-    """Exact versions pip would install for ``requirements`` under ``python`` (nothing is installed)."""
-    with tempfile.TemporaryDirectory(prefix="mlp-lock-") as tmp:
-        reqs = Path(tmp) / "requirements.txt"
-        reqs.write_text("\n".join(requirements) + "\n")
-        report = Path(tmp) / "report.json"
-        flags = ["--ignore-installed"] if ignore_installed else []
-        pip(python, ["install", "--dry-run", *flags, "--quiet", "--report", str(report), "-r", str(reqs)],
-            f"resolving environment '{name}'")
-        data = json.loads(report.read_text())
-    return sorted((canonicalize_name(item["metadata"]["name"]), item["metadata"]["version"]) for item in data["install"])
 
 
 def _check_arrow(pins: dict[str, str], name: str) -> None:

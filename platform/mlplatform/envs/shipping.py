@@ -3,7 +3,7 @@
 - Cluster masters (``local-cluster``, ``yarn``, ...): the archive goes with the job
   (``spark.archives=<uri>#environment``), executors run ``./environment/bin/python``
   in their working directory. In YARN cluster mode the driver itself runs the
-  platform's driver env (:mod:`mlplatform.cluster_driver`), not this one.
+  platform's driver env (:mod:`mlplatform.launch.cluster_mode`), not this one.
 - ``local[*]``: there are no separate executors, so Python workers run a locally
   unpacked copy of the same archive (``<home>/envs/local/<name>-<hash12>``).
 
@@ -58,30 +58,26 @@ def _check_driver_python(artifact: EnvArtifact) -> None:
 
 def spark_conf(
     artifact: "EnvArtifact | str",
+    conf: Mapping[str, str],
     settings: Settings | None = None,
-    profile: str | None = None,
-    conf: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Spark settings that make a job's Python workers run in ``artifact``.
 
     Args:
         artifact: an :class:`EnvArtifact` or a reference for :func:`resolve`.
+        conf: the job's Spark settings so far (profile plus overrides): its master and
+            deploy mode decide how the env is shipped, its ``spark.archives`` are kept.
         settings: platform settings (default: :func:`load_settings`).
-        profile: Spark profile whose master decides how the env is shipped.
-        conf: settings applied on top of the profile (they may change master or deploy mode).
 
     The archive is checked first (exists, sha256 matches the manifest).
 
     Raises:
         EnvError: archive missing or corrupt, or Python minor version differs from the driver's.
     """
-    from mlplatform.spark import load_profile
-
     settings = settings or load_settings()
     artifact = resolve(artifact, settings)
-    effective = {**load_profile(profile or settings.spark_profile), **(conf or {})}
-    master = effective["spark.master"]
-    cluster_mode = effective.get("spark.submit.deployMode", "client") == "cluster"
+    master = conf["spark.master"]
+    cluster_mode = conf.get("spark.submit.deployMode", "client") == "cluster"
     verify_archive(artifact, settings)
     # In YARN cluster mode the driver runs the platform's driver env, built with this Python.
     _check_driver_python(artifact)
@@ -93,7 +89,7 @@ def spark_conf(
         out["spark.pyspark.python"] = str(unpack(artifact, settings) / "bin" / "python")
         return out
     archive = f"{spark_uri(artifact.uri)}#environment"
-    out["spark.archives"] = ",".join(a for a in (effective.get("spark.archives"), archive) if a)
+    out["spark.archives"] = ",".join(a for a in (conf.get("spark.archives"), archive) if a)
     out["spark.pyspark.python"] = ARCHIVE_PYTHON
     if master.startswith("yarn"):
         out["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = ARCHIVE_PYTHON

@@ -24,7 +24,6 @@ from mlplatform.features.trainsets import (
     read_trainset,
     rebuild,
     trainset_manifest,
-    trainset_table,
     trainset_versions,
 )
 from mlplatform.features.trainsets import build as build_trainset
@@ -52,5 +51,4 @@ __all__ = [
     "read_trainset",
     "trainset_manifest",
     "trainset_versions",
-    "trainset_table",
 ]

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from mlplatform import tables
 from mlplatform.config import Settings, load_settings
-from mlplatform.errors import FeatureError, PlatformError
+from mlplatform.errors import FeatureError
 from mlplatform.features import registry
 from mlplatform.features.ingestion import feature_table
+from mlplatform.tables.manifests import trainset_manifests
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,29 +116,12 @@ def trainset_names(settings: Settings) -> list[str]:
 
 
 def used_by(name: str, settings: Settings | None = None) -> dict[str, list[str]]:
-    """Training-set versions whose manifests read ``name``, and models recorded downstream of them."""
-    from mlplatform.features.trainsets import trainset_versions
-
+    """Training-set versions whose manifests read ``name`` (the models trained on them are in the lineage)."""
     settings = settings or load_settings()
     sets = []
     for trainset in trainset_names(settings):
-        try:
-            manifests = trainset_versions(trainset, settings)
-        except FeatureError:
-            continue
-        sets += [m["id"] for m in manifests if name in m.get("features", {})]
-    models: set[str] = set()
-    if sets:
-        try:
-            from mlplatform.lineage.graph import load_graph
-
-            graph = load_graph(settings)
-            for ts_id in sets:
-                if ts_id in graph:
-                    models |= {i for i in graph.walk(ts_id).downstream_ids() if i.startswith("model:")}
-        except (ImportError, PlatformError) as exc:
-            log.debug("no lineage to read models from: %s", exc)
-    return {"training_sets": sets, "models": sorted(models)}
+        sets += [m["id"] for m in trainset_manifests(settings, trainset) if name in m.get("features", {})]
+    return {"training_sets": sets}
 
 
 def describe(name: str, settings: Settings | None = None) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def ingest(spark: "SparkSession", settings: Settings, name: str, mode: str | Non
     """Materialize the registered feature set ``name``; nothing is committed when a check fails.
 
     Args:
-        spark: the session (``mlplatform.spark.session()``).
+        spark: the session (``mlplatform.launch.session.session()``).
         settings: platform settings.
         name: a feature set registered with ``mlp features apply``.
         mode: ``merge``, ``append`` or ``overwrite`` (default: the definition's ``mode``).

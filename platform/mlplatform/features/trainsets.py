@@ -30,6 +30,7 @@ from mlplatform.features import registry
 from mlplatform.features.definitions import TrainingSetSpec, parse_time
 from mlplatform.features.ingestion import feature_table
 from mlplatform.features.pit import JoinInput, join_arrow, join_spark
+from mlplatform.tables.manifests import TRAINSET_KEY, trainset_manifests, trainset_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = [
-    "AUTO_MAX_BYTES", "AUTO_MAX_ROWS", "MANIFEST_KEY", "BuildResult", "Plan", "trainset_table", "plan",
+    "AUTO_MAX_BYTES", "AUTO_MAX_ROWS", "BuildResult", "Plan", "plan",
     "choose_engine", "build", "rebuild", "trainset_manifest", "read_trainset", "trainset_versions", "canonical",
     "same_rows",
 ]
@@ -46,9 +47,6 @@ log = logging.getLogger(__name__)
 
 AUTO_MAX_BYTES = 2 << 30  # Parquet bytes read; ~5-10x that in memory
 AUTO_MAX_ROWS = 200_000_000
-MANIFEST_KEY = "trainset"
-
-
 @dataclass(frozen=True)
 class SetInput:
     """One feature set as read by a build."""
@@ -109,10 +107,6 @@ class BuildResult:
     @property
     def id(self) -> str:
         return f"ts:{self.name}@v{self.version}"
-
-
-def trainset_table(settings: Settings, name: str) -> str:
-    return tables.table_uri(settings, "training_sets", name)
 
 
 def _label_keys(spec: TrainingSetSpec, sets: list[registry.Registered]) -> list[str]:
@@ -296,7 +290,7 @@ def build(
         spec: a :class:`TrainingSetSpec`, a spec name in ``conf/trainsets/`` or a path.
         settings: platform settings (default: :func:`load_settings`).
         engine: ``auto``, ``pandas`` or ``spark`` (default: the spec's).
-        spark: the session for the Spark engine (default: :func:`mlplatform.spark.session`).
+        spark: the session for the Spark engine (default: :func:`mlplatform.launch.session.session`).
         manifest: read exactly the inputs recorded there (see :func:`rebuild`).
         write: False returns the rows as pandas (typed as :func:`read_trainset` returns them)
             without committing anything.
@@ -312,7 +306,7 @@ def build(
         raise FeatureError(f"training set '{spec.name}': unknown engine '{engine}'", "use auto, pandas or spark")
     if engine == "auto":
         engine = choose_engine(p)
-    uri = trainset_table(settings, spec.name)
+    uri = trainset_uri(settings, spec.name)
     ts = spec.labels.event_timestamp
 
     if engine == "pandas":
@@ -325,13 +319,13 @@ def build(
         if not write:
             return out.to_pandas()  # as read_trainset returns it
         version = tables.write_pandas(_nullable_pandas(out), uri, mode="overwrite", merge_schema=True,
-                                      metadata={MANIFEST_KEY: manifest_out})
+                                      metadata={TRAINSET_KEY: manifest_out})
         rows = out.num_rows
     else:
         from pyspark.sql import functions as F
 
         if spark is None:
-            from mlplatform.spark import session
+            from mlplatform.launch.session import session
 
             spark = session(settings=settings, app_name=f"mlp-trainset-{spec.name}")
         stats = _labels_spark(spark, p).select(F.count(F.lit(1)).alias("rows"),
@@ -343,7 +337,7 @@ def build(
         manifest_out = p.manifest(engine, rows, _iso(stats["start"]), _iso(stats["end"]))
         if not write:
             return frame.toArrow().to_pandas()
-        version = tables.write(frame, uri, mode="overwrite", merge_schema=True, metadata={MANIFEST_KEY: manifest_out})
+        version = tables.write(frame, uri, mode="overwrite", merge_schema=True, metadata={TRAINSET_KEY: manifest_out})
     seconds = time.perf_counter() - started
     log.info("built ts:%s@v%d: %d rows with %s in %.1fs", spec.name, version, rows, engine, seconds)
     return BuildResult(name=spec.name, version=int(version), rows=rows, engine=engine, seconds=seconds,
@@ -400,17 +394,11 @@ def rebuild(name: str, version: int | None = None, settings: Settings | None = N
 def trainset_versions(name: str, settings: Settings | None = None) -> list[dict[str, Any]]:
     """The manifests of every version of a training set, oldest first (with ``id`` and ``version``)."""
     settings = settings or load_settings()
-    uri = trainset_table(settings, name)
+    uri = trainset_uri(settings, name)
     if not tables.exists(uri):
         raise FeatureError(f"training set '{name}' has not been built ({uri})",
                            f"build it: `mlp trainset build {name}`")
-    out = []
-    for commit in sorted(tables.history(uri), key=lambda c: c.version):
-        manifest = commit.metadata.get(MANIFEST_KEY)
-        if isinstance(manifest, dict):
-            out.append({**manifest, "id": f"ts:{name}@v{commit.version}", "version": commit.version,
-                        "committed_at": commit.timestamp.isoformat()})
-    return out
+    return trainset_manifests(settings, name)
 
 
 def trainset_manifest(name: str, version: int | None = None, settings: Settings | None = None) -> dict[str, Any]:
@@ -439,5 +427,5 @@ def read_trainset(name: str, version: int | None = None, settings: Settings | No
     """The rows of ``ts:<name>@v<version>`` (default latest) as pandas, without Spark."""
     settings = settings or load_settings()
     manifest = trainset_manifest(name, version, settings)
-    return tables.to_pandas(trainset_table(settings, name), columns=columns or manifest["columns"],
+    return tables.to_pandas(trainset_uri(settings, name), columns=columns or manifest["columns"],
                             version=manifest["version"])

@@ -28,7 +28,7 @@ from typing import Any
 from mlplatform.config import Settings
 from mlplatform.errors import LifecycleError
 from mlplatform.lifecycle.gates import Decision, Gates, decide
-from mlplatform.registry import TAG_METRICS, ModelVersionInfo
+from mlplatform.tracking.model_registry import TAG_METRICS, ModelVersionInfo
 
 __all__ = ["Evaluation", "BenchmarkReport", "benchmarks_table", "evaluate", "run_benchmark", "history", "BENCHMARK_COLUMNS"]
 
@@ -102,19 +102,19 @@ def evaluate(info: ModelVersionInfo, holdout: Any, label: str, metrics: list[str
         LifecycleError: the holdout lacks a column of the model's signature or the label,
             or the evaluation process fails (its last lines of stderr are in the message).
     """
-    from mlplatform import registry
-    from mlplatform.pyfiles import platform_zip
+    from mlplatform.tracking import model_registry
+    from mlplatform.launch.zips import platform_zip
     from mlplatform.training.executor import encode_frame
 
-    model_dir = registry.download(info, workdir / f"model-{info.version}", settings)
-    features = [c["name"] for c in registry.input_schema(model_dir)]
+    model_dir = model_registry.download(info, workdir / f"model-{info.version}", settings)
+    features = [c["name"] for c in model_registry.input_schema(model_dir)]
     missing = [c for c in [*features, label] if c not in holdout.columns]
     if missing:
         raise LifecycleError(f"the holdout lacks column(s) {', '.join(missing)} needed by {info.id}", f"holdout columns: {', '.join(map(str, holdout.columns))}")
     data = workdir / f"holdout-{info.version}.arrows"
     data.write_bytes(encode_frame(holdout[[*features, label]].reset_index(drop=True)))
     output = workdir / f"evaluation-{info.version}.json"
-    request = {"model": str(model_dir / registry.MODEL_PICKLE), "data": str(data), "features": features, "label": label, "metrics": metrics, "output": str(output)}
+    request = {"model": str(model_dir / model_registry.MODEL_PICKLE), "data": str(data), "features": features, "label": label, "metrics": metrics, "output": str(output)}
     request_file = workdir / f"request-{info.version}.json"
     request_file.write_text(json.dumps(request))
     python = _env_python(info, settings)
@@ -250,7 +250,7 @@ def run_benchmark(
     from mlflow import MlflowClient
 
     from mlplatform.lineage.edges import Edge, record
-    from mlplatform.tracking import configure, experiment_id
+    from mlplatform.tracking.store import configure, experiment_id
 
     if champion.name != challenger.name:
         raise LifecycleError(f"cannot benchmark {champion.id} against {challenger.id}", "champion and challenger must be versions of one model")

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from mlplatform.config import Settings
 from mlplatform.errors import LifecycleError
 from mlplatform.lifecycle.errors import NoChampionError, UnknownModelError
-from mlplatform.registry import (
+from mlplatform.tracking.model_registry import (
     ALIAS_CHALLENGER,
     ALIAS_CHAMPION,
     TAG_CODE_VERSION,
@@ -115,7 +115,7 @@ def client(settings: Settings) -> Any:
     """An MlflowClient on the configured tracking and registry store."""
     from mlflow import MlflowClient
 
-    from mlplatform.tracking import configure
+    from mlplatform.tracking.store import configure
 
     configure(settings)
     return MlflowClient()

@@ -118,7 +118,7 @@ def _champion_end(champion: Any, settings: Settings) -> datetime | None:
     """The last label time of the champion's training set (from its manifest), if recorded."""
     from mlplatform import features
     from mlplatform.errors import PlatformError
-    from mlplatform.registry import TAG_TRAINING_SET
+    from mlplatform.tracking.model_registry import TAG_TRAINING_SET
 
     ts_id = champion.tags.get(TAG_TRAINING_SET) or ""
     name, _, version = ts_id.removeprefix("ts:").partition("@v")
@@ -162,7 +162,7 @@ def _previous(model: str, run_date: str, settings: Settings) -> dict[str, Any] |
 
 def _resolve(model: str, settings: Settings) -> tuple[Any, Any]:
     """(model spec, champion version info); clear errors for unknown models and missing champions."""
-    from mlplatform import registry
+    from mlplatform.tracking import model_registry
     from mlplatform.lifecycle.models import champion_version
     from mlplatform.training.spec import load_spec, spec_names
 
@@ -170,7 +170,7 @@ def _resolve(model: str, settings: Settings) -> tuple[Any, Any]:
         known = ", ".join(spec_names()) or "none"
         raise UnknownModelError(f"no model spec named '{model}' (conf/models/{model}.yaml)", f"model specs: {known}")
     spec = load_spec(model)
-    return spec, registry.resolve(f"{model}@{champion_version(model, settings)}", settings)
+    return spec, model_registry.resolve(f"{model}@{champion_version(model, settings)}", settings)
 
 
 def retrain(
@@ -190,7 +190,8 @@ def retrain(
         NoChampionError: the model has no champion to compare with (exit code 4).
         NoNewDataError: too few fresh labelled rows since the champion (exit code 99).
     """
-    from mlplatform import features, registry
+    from mlplatform import features
+    from mlplatform.tracking import model_registry
     from mlplatform.lifecycle.benchmark import run_benchmark
     from mlplatform.lifecycle.gates import load_config
     from mlplatform.lifecycle.models import promote
@@ -237,7 +238,7 @@ def retrain(
         record(settings, [], action="keep", job_run=job_run, subject=champion.id,
                details={"model": model, "version": champion.version, "reason": "; ".join(reasons), "training_run": exc.result.run_id, "run_date": day.isoformat()})  # fmt: skip
         return RetrainOutcome(model, day.isoformat(), "kept", champion.id, None, reasons, job_run, training.id, holdout.id, holdout.rows)
-    challenger = registry.resolve(f"{model}@{result.version}", settings)
+    challenger = model_registry.resolve(f"{model}@{result.version}", settings)
 
     rows = features.read_trainset(holdout.name, holdout.version, settings=settings)
     report = run_benchmark(champion, challenger, rows, holdout.id, spec.label, settings, margin, day.isoformat(), job_run)

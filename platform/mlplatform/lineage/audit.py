@@ -15,7 +15,8 @@ from typing import Any, Iterable
 
 from mlplatform.config import Settings
 from mlplatform.errors import LineageError
-from mlplatform.lineage.graph import AUDIT_RELATION, GraphEdge, edge_from_record, load_frame
+from mlplatform.lineage.edges import GraphEdge
+from mlplatform.lineage.graph import AUDIT_RELATION, edge_from_record, load_frame
 
 __all__ = ["Event", "parse_since", "events", "audit"]
 

@@ -12,17 +12,31 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from mlplatform.config import Settings
 
-__all__ = ["Edge", "record", "lineage_table", "COLUMNS"]
+__all__ = ["Edge", "GraphEdge", "record", "lineage_table", "COLUMNS"]
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["from_id", "relation", "to_id", "action", "job_run", "actor", "at", "details"]
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """One edge as recorded: ``from_id`` is the ``relation`` of ``to_id``, written by ``action``."""
+
+    from_id: str
+    relation: str
+    to_id: str
+    action: str = ""
+    job_run: str = ""
+    actor: str = ""
+    at: Any = None
+    details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ import difflib
 import json
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from mlplatform.config import Settings
-from mlplatform.errors import LineageError
+from mlplatform.errors import LineageError, PlatformError
+from mlplatform.lineage.edges import COLUMNS, GraphEdge, lineage_table
+from mlplatform.lineage.trainsets import manifest_edges
 
 EXIT_NOT_FOUND = 3  # exit code of the CLI for an unknown id, model or version
 
@@ -71,20 +73,6 @@ def check_id(artifact_id: str) -> str:
         kinds = ", ".join(f"{k}: ({v})" for k, v in KINDS.items())
         raise UnknownIdError(f"'{artifact_id}' is not an artifact id", f"write KIND:NAME@VERSION with KIND one of {kinds}, e.g. scores:churn@v3")
     return text
-
-
-@dataclass(frozen=True)
-class GraphEdge:
-    """One edge as recorded: ``from_id`` is the ``relation`` of ``to_id``, written by ``action``."""
-
-    from_id: str
-    relation: str
-    to_id: str
-    action: str = ""
-    job_run: str = ""
-    actor: str = ""
-    at: Any = None
-    details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -237,7 +225,6 @@ def load_frame(settings: Settings) -> Any:
     import pandas as pd
 
     from mlplatform import tables
-    from mlplatform.lineage.edges import COLUMNS, lineage_table
 
     uri = lineage_table(settings)
     if not tables.exists(uri):
@@ -256,8 +243,23 @@ def load_graph(settings: Settings, manifests: bool = True) -> LineageGraph:
     graph = LineageGraph.from_frame(frame)
     if not manifests or len(frame) == 0:
         return graph
-    from mlplatform.lineage.trainsets import manifest_edges
-
     built = set(frame.loc[frame["relation"] == "feature_set", "to_id"])
     extra = manifest_edges(settings, graph.ids, built)
     return LineageGraph([*graph.edges(), *extra]) if extra else graph
+
+
+def downstream_of(settings: Settings, ids: Iterable[str], kind: str) -> list[str]:
+    """Ids of artifacts of ``kind`` (``model``, ``scores``, ...) recorded downstream of any of ``ids``."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    try:
+        graph = load_graph(settings)
+    except PlatformError as exc:
+        log.debug("no lineage to read %s ids from: %s", kind, exc)
+        return []
+    found: set[str] = set()
+    for artifact_id in wanted:
+        if artifact_id in graph:
+            found |= {i for i in graph.walk(artifact_id).downstream_ids() if i.startswith(f"{kind}:")}
+    return sorted(found)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from mlplatform.errors import LineageError
-from mlplatform.lineage.graph import KINDS, GraphEdge, Walk
+from mlplatform.lineage.edges import GraphEdge
+from mlplatform.lineage.graph import KINDS, Walk
 
 __all__ = ["FORMATS", "ENGINES", "Layout", "render", "tree", "dot", "svg", "html_page", "layout"]
 

@@ -14,8 +14,8 @@ from typing import Any, Iterable
 
 from mlplatform.config import Settings
 from mlplatform.errors import PlatformError
-from mlplatform.lineage.edges import Edge
-from mlplatform.lineage.graph import GraphEdge
+from mlplatform.lineage.edges import Edge, GraphEdge
+from mlplatform.tables.manifests import trainset_manifests
 
 __all__ = ["trainset_edges", "manifest_edges"]
 
@@ -34,8 +34,6 @@ def trainset_edges(ts_id: str, manifest: dict[str, Any]) -> list[Edge]:
 
 def manifest_edges(settings: Settings, ids: Iterable[str], recorded: set[str]) -> list[GraphEdge]:
     """Edges read from the manifests of the training sets among ``ids`` that have none in ``recorded``."""
-    from mlplatform import features
-
     wanted: dict[str, set[int]] = {}
     for artifact_id in ids:
         kind, _, rest = artifact_id.partition(":")
@@ -45,7 +43,7 @@ def manifest_edges(settings: Settings, ids: Iterable[str], recorded: set[str]) -
     out: list[GraphEdge] = []
     for name, versions in wanted.items():
         try:
-            manifests = [m for m in features.trainset_versions(name, settings) if m["version"] in versions]
+            manifests = [m for m in trainset_manifests(settings, name) if m["version"] in versions]
         except PlatformError as exc:
             log.debug("no manifests for training set %s: %s", name, exc)
             continue

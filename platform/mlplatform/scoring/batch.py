@@ -38,15 +38,15 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from mlplatform import registry
 from mlplatform.config import Settings
 from mlplatform.errors import PlatformError, ScoringError
 from mlplatform.scoring.arrow_scorer import NULL_MARKER, PROBE_SAMPLE_ROWS, ScorerSpec, probe, score_batches
+from mlplatform.tracking import model_registry
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from mlplatform.submit import SubmitCommand
+    from mlplatform.launch.command import SubmitCommand
 
 __all__ = [
     "InputTable",
@@ -284,33 +284,33 @@ def batch_rows(n_features: int) -> int:
     return max(_MIN_BATCH_ROWS, min(_MAX_BATCH_ROWS, _BATCH_BYTES // (8 * max(1, n_features))))
 
 
-def _fetch_model(settings: Settings, info: registry.ModelVersionInfo) -> tuple[Path, Path, str]:
+def _fetch_model(settings: Settings, info: model_registry.ModelVersionInfo) -> tuple[Path, Path, str]:
     """The model directory (downloaded once per version) and its ``model.pkl`` under a content-named copy.
 
     Returns (model directory, file to ship with ``addFile``, sha256 of ``model.pkl``).
     """
     cache = Path(settings.home) / "cache" / "models" / info.name / str(info.version)
-    model_dir = cache / registry.MODEL_ARTIFACT
-    if not (model_dir / registry.MODEL_PICKLE).is_file():
+    model_dir = cache / model_registry.MODEL_ARTIFACT
+    if not (model_dir / model_registry.MODEL_PICKLE).is_file():
         staging = cache.with_name(f".{info.version}.{uuid.uuid4().hex[:8]}")
-        downloaded = registry.download(info, staging, settings)
-        if not (downloaded / registry.MODEL_PICKLE).is_file():
+        downloaded = model_registry.download(info, staging, settings)
+        if not (downloaded / model_registry.MODEL_PICKLE).is_file():
             shutil.rmtree(staging, ignore_errors=True)
-            raise ScoringError(f"{info.id} has no {registry.MODEL_PICKLE} in its model directory",
+            raise ScoringError(f"{info.id} has no {model_registry.MODEL_PICKLE} in its model directory",
                                "register models in the platform format (mlflow.sklearn, serialization_format='cloudpickle')")
         cache.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(model_dir, ignore_errors=True)
         downloaded.replace(model_dir)
         shutil.rmtree(staging, ignore_errors=True)
-    data = (model_dir / registry.MODEL_PICKLE).read_bytes()
+    data = (model_dir / model_registry.MODEL_PICKLE).read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     shipped = cache / f"mlp-model-{sha[:16]}.pkl"
     if not shipped.is_file():
-        shutil.copyfile(model_dir / registry.MODEL_PICKLE, shipped)
+        shutil.copyfile(model_dir / model_registry.MODEL_PICKLE, shipped)
     return model_dir, shipped, sha
 
 
-def _check_session_env(spark: "SparkSession", info: registry.ModelVersionInfo) -> None:
+def _check_session_env(spark: "SparkSession", info: model_registry.ModelVersionInfo) -> None:
     """The session's workers must run the model's environment when both are known."""
     from mlplatform.envs.shipping import ENV_ID_CONF
 
@@ -403,7 +403,7 @@ class ScoringPlan:
 
     frame: Any
     selected: Any
-    info: registry.ModelVersionInfo
+    info: model_registry.ModelVersionInfo
     source: InputTable
     spec: ScorerSpec
     sample: dict[str, Any]
@@ -471,11 +471,11 @@ def plan(
 
     day = parse_run_date(run_date)
     run_id = run_id or f"score-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
-    info = registry.resolve(model, settings)
+    info = model_registry.resolve(model, settings)
     _check_session_env(spark, info)
     source = resolve_input(settings, input, input_version)
     model_dir, pickle_path, sha = _fetch_model(settings, info)
-    signature = registry.input_schema(model_dir)
+    signature = model_registry.input_schema(model_dir)
 
     frame = tables.read(spark, source.uri, version=source.version)
     if where:
@@ -590,7 +590,7 @@ def score(
 
 def score_command(
     settings: Settings,
-    info: registry.ModelVersionInfo,
+    info: model_registry.ModelVersionInfo,
     input: str,
     run_date: date,
     keys: Sequence[str] | None = None,
@@ -605,7 +605,7 @@ def score_command(
 
     ``spark_conf`` goes on top of the profile (e.g. ``spark.submit.deployMode=cluster``).
     """
-    from mlplatform.submit import build_submit
+    from mlplatform.launch.submit import build_submit
 
     args = [f"{info.name}@{info.version}", "--input", input, "--run-date", run_date.isoformat()]
     if keys:

@@ -33,7 +33,7 @@ from typing import Any
 
 from mlplatform.config import Settings
 from mlplatform.errors import ScoringError
-from mlplatform.registry import MODEL_PICKLE, ModelVersionInfo
+from mlplatform.tracking.model_registry import MODEL_PICKLE, ModelVersionInfo
 
 __all__ = [
     "DependencySet",
@@ -265,13 +265,13 @@ def write_context(model_dir: str | os.PathLike[str], info: ModelVersionInfo, dep
 
 def export_docker(ref: str, out: str | os.PathLike[str], settings: Settings) -> Path:
     """Resolve ``ref`` (``NAME@ALIAS|VERSION``) and write its Docker build context to ``out``."""
-    from mlplatform.registry import resolve
+    from mlplatform.tracking.model_registry import resolve
 
     return _export(resolve(ref, settings), out, settings)
 
 
 def _export(info: ModelVersionInfo, out: str | os.PathLike[str], settings: Settings) -> Path:
-    from mlplatform.registry import download
+    from mlplatform.tracking.model_registry import download
 
     deps = dependency_set(info, settings)
     with tempfile.TemporaryDirectory(prefix="mlp-export-") as tmp:
@@ -311,7 +311,7 @@ def serve_command(
             ``<home>/serving/venvs`` — the model is unpickled with its own library versions.
         context: where to write the context (default ``<home>/serving/<model>/<version>``).
     """
-    from mlplatform.registry import resolve
+    from mlplatform.tracking.model_registry import resolve
 
     info = resolve(ref, settings)
     target = Path(context) if context else Path(settings.home) / "serving" / info.name / str(info.version)

@@ -28,11 +28,12 @@ from typing import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlplatform import logconf, registry
+from mlplatform import logconf
+from mlplatform.tracking import model_registry
 from mlplatform.config import Settings, conf_dir, load_settings
 from mlplatform.errors import PlatformError, ScoringError
 from mlplatform.specfiles import problems, read_mapping
-from mlplatform.submit import run_logged
+from mlplatform.launch.submit import run_logged
 
 __all__ = ["ScoringEntry", "ScoringConfig", "Outcome", "load_config", "run", "main"]
 
@@ -46,7 +47,7 @@ class ScoringEntry(BaseModel):
 
     model: str = Field(description="Registered model name.")
     input: str = Field(description="Feature set (NAME) or Delta table path/URI to score.")
-    alias: str = Field(registry.ALIAS_CHAMPION, description="Alias of the version to score.")
+    alias: str = Field(model_registry.ALIAS_CHAMPION, description="Alias of the version to score.")
     keys: list[str] | None = Field(None, description="Columns copied next to each prediction (default: entity keys).")
     where: str | None = Field(None, description="Spark SQL filter on the input rows.")
 
@@ -104,7 +105,7 @@ def _score_one(settings: Settings, entry: ScoringEntry, day: date, cfg: ScoringC
     run_id = f"score-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
     ref = f"{entry.model}@{entry.alias}"
     try:
-        info = registry.resolve(ref, settings)
+        info = model_registry.resolve(ref, settings)
         log.info("%s: resolved to version %d (%s)", ref, info.version, info.env_id or "no env recorded")
         from mlplatform.scoring.batch import resolve_input, score_command
 

@@ -30,7 +30,7 @@ RUN_COLUMNS = ["run_date", "rows", "model_version", "env_id", "input_table", "in
 
 def _table(model: str, settings: Settings | None) -> str:
     from mlplatform import tables
-    from mlplatform.registry import parse_ref
+    from mlplatform.tracking.model_registry import parse_ref
 
     settings = settings or load_settings()
     name = parse_ref(model).name

@@ -26,7 +26,8 @@ from mlplatform.tables.commits import Commit, Txn, commit_metadata, history, wri
 from mlplatform.tables.local_write import set_descriptions, write_pandas
 from mlplatform.tables.locate import resolve_name, table_uri
 from mlplatform.tables.maintenance import optimize, vacuum
-from mlplatform.tables.reader import Column, TableInfo, describe, exists, list_tables, to_arrow, to_pandas, version
+from mlplatform.tables.handle import exists, version
+from mlplatform.tables.reader import Column, TableInfo, describe, list_tables, to_arrow, to_pandas
 from mlplatform.tables.spark_io import merge, read, write
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from mlplatform.errors import TableError
-from mlplatform.tables.reader import exists, open_table
+from mlplatform.tables.handle import exists, open_table
 
 __all__ = ["check_write_args", "MODES"]
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mlplatform.errors import PlatformError, TableError
+from mlplatform.tables.handle import exists, open_table
 
 __all__ = ["Commit", "Txn", "commit_metadata", "history", "commit_of", "resolve_timestamp", "written_rows", "full_metadata", "metadata_json", "commit_time", "committed_version", "txn_applied", "pin_version"]
 
@@ -73,7 +74,7 @@ class Commit:
 @functools.lru_cache(maxsize=8)
 def _git_version(root: str) -> str:
     from mlplatform.config import load_settings
-    from mlplatform.tracking import code_version
+    from mlplatform.tracking.store import code_version
 
     return code_version(load_settings())
 
@@ -167,8 +168,6 @@ def history(table: str, limit: int | None = None) -> list[Commit]:
         table: table path or URI.
         limit: at most this many of the newest commits.
     """
-    from mlplatform.tables.reader import open_table
-
     if limit is not None and limit < 1:
         raise TableError(f"history limit {limit} for table {table} is not positive", "pass limit >= 1 or None for all commits")
     dt, uri = open_table(table)
@@ -177,8 +176,6 @@ def history(table: str, limit: int | None = None) -> list[Commit]:
 
 def commit_of(table: str, write_id: str, newest: int, oldest: int) -> int | None:
     """The version in ``oldest..newest`` whose platform metadata carries ``write_id``."""
-    from mlplatform.tables.reader import open_table
-
     dt, _ = open_table(table)
     for info in dt.history(max(1, dt.version() - oldest + 1)):
         version = int(info["version"])
@@ -194,8 +191,6 @@ def committed_version(table: str, meta: Mapping[str, Any], before: int) -> int:
 
     When it committed nothing (an idempotent skip), the latest version.
     """
-    from mlplatform.tables.reader import open_table
-
     latest = open_table(table)[0].version()
     found = commit_of(table, str(meta["write_id"]), newest=latest, oldest=before + 1)
     if found is None:
@@ -206,8 +201,6 @@ def committed_version(table: str, meta: Mapping[str, Any], before: int) -> int:
 
 def txn_applied(table: str, txn: Txn | None) -> bool:
     """True when ``table`` already recorded ``txn`` (same app id, version >= txn.version)."""
-    from mlplatform.tables.reader import exists, open_table
-
     if txn is None or not exists(table):
         return False
     recorded = open_table(table)[0].transaction_version(txn.app_id)
@@ -254,8 +247,6 @@ def _as_utc(table: str, timestamp: datetime | str) -> datetime:
 
 def written_rows(table: str, version: int) -> int:
     """Rows the commit at ``version`` wrote (its operation metrics; 0 when it wrote none)."""
-    from mlplatform.tables.reader import open_table
-
     dt, uri = open_table(table)
     for info in dt.history(max(1, dt.version() - version + 1)):
         if int(info["version"]) == version:

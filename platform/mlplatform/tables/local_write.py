@@ -14,7 +14,7 @@ from mlplatform.tables.checks import check_write_args
 from mlplatform.tables.commits import Txn, committed_version, full_metadata, metadata_json, txn_applied
 from mlplatform.tables.locate import normalize
 from mlplatform.tables.locking import commit_lock
-from mlplatform.tables.reader import current_version, exists, open_table
+from mlplatform.tables.handle import current_version, exists, open_table
 
 if TYPE_CHECKING:
     import pandas as pd

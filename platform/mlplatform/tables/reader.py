@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from mlplatform.errors import TableError
+from mlplatform.tables.commits import commit_time, pin_version
+from mlplatform.tables.handle import first_line, open_table
 from mlplatform.tables.locate import normalize
 
 if TYPE_CHECKING:
@@ -33,10 +35,6 @@ __all__ = [
     "TableInfo",
     "Filters",
     "SUPPORTED_READER_FEATURES",
-    "open_table",
-    "exists",
-    "version",
-    "current_version",
     "to_arrow",
     "to_pandas",
     "describe",
@@ -93,54 +91,6 @@ class TableInfo:
     def schema(self) -> list[Column]:
         """Alias of ``columns``."""
         return self.columns
-
-
-def open_table(table: str, version: int | None = None) -> tuple["DeltaTable", str]:
-    """Open the table at ``version`` (default latest); TableError naming it when missing."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    uri = normalize(table)
-    try:
-        dt = DeltaTable(uri)
-    except TableNotFoundError as exc:
-        raise TableError(f"table {uri} does not exist (no Delta log there)", "check the name with 'mlp tables list', or write the table first") from exc
-    except Exception as exc:  # noqa: BLE001 - delta-rs raises DeltaError/OSError of many kinds
-        raise TableError(f"table {uri} cannot be opened: {_first_line(exc)}", "check the path and that it holds a Delta table") from exc
-    if version is None:
-        return dt, uri
-    latest = dt.version()
-    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= latest:
-        raise TableError(f"table {uri} has no version {version!r}", f"versions go from 0 to {latest}")
-    if version == latest:
-        return dt, uri
-    try:
-        dt.load_as_version(version)
-    except Exception as exc:  # noqa: BLE001
-        raise TableError(f"table {uri} cannot be read at version {version}: {_first_line(exc)}", "its log or files may have been cleaned up by VACUUM / log retention; use a newer version") from exc
-    return dt, uri
-
-
-def exists(table: str) -> bool:
-    """True when ``table`` holds a Delta table with at least one commit."""
-    from deltalake import DeltaTable
-
-    try:
-        return bool(DeltaTable.is_deltatable(normalize(table)))
-    except Exception:  # noqa: BLE001 - unreachable storage means "not there" to callers
-        log.debug("is_deltatable(%s) failed", table, exc_info=True)
-        return False
-
-
-def current_version(table: str) -> int:
-    """The latest version of ``table``, or -1 when it does not exist yet."""
-    return version(table) if exists(table) else -1
-
-
-def version(table: str) -> int:
-    """The latest version of ``table``."""
-    dt, _ = open_table(table)
-    return int(dt.version())
 
 
 def _check_readable(dt: "DeltaTable", uri: str, columns: Sequence[str] | None) -> None:
@@ -312,7 +262,6 @@ def to_arrow(
     import pyarrow as pa
     from deltalake import QueryBuilder
 
-    from mlplatform.tables.commits import pin_version
 
     dt, uri = open_table(table, pin_version(normalize(table), version, timestamp))
     _check_readable(dt, uri, columns)
@@ -321,7 +270,7 @@ def to_arrow(
     try:
         result = pa.table(QueryBuilder().register("t", dt).execute(sql))
     except Exception as exc:  # noqa: BLE001 - DataFusion/delta-rs errors
-        raise TableError(f"table {uri} (version {dt.version()}) could not be read: {_first_line(exc)}", "check the filters' value types against the column types") from exc
+        raise TableError(f"table {uri} (version {dt.version()}) could not be read: {first_line(exc)}", "check the filters' value types against the column types") from exc
     return plain_types(result)
 
 
@@ -374,7 +323,6 @@ def describe(table: str) -> TableInfo:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from mlplatform.tables.commits import commit_time
 
     dt, uri = open_table(table)
     meta = dt.metadata()
@@ -405,11 +353,6 @@ def describe(table: str) -> TableInfo:
         last_commit_at=commit_time(last[0]) if last else None,
         column_descriptions={c.name: c.description for c in columns if c.description},
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:500]
 
 
 def list_tables(root: str, max_depth: int = 4) -> list[str]:

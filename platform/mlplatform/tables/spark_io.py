@@ -20,7 +20,8 @@ from mlplatform.tables.checks import check_write_args
 from mlplatform.tables.commits import Commit, Txn, committed_version, full_metadata, history, metadata_json, pin_version, txn_applied
 from mlplatform.tables.locate import normalize
 from mlplatform.tables.locking import commit_lock
-from mlplatform.tables.reader import current_version, exists, open_table, quote_ident, sql_literal
+from mlplatform.tables.handle import current_version, exists, open_table
+from mlplatform.tables.reader import quote_ident, sql_literal
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -63,7 +64,7 @@ def read(
     """Read a table (or one version of it) as a Spark DataFrame.
 
     Args:
-        spark: the session (``mlplatform.spark.session()``).
+        spark: the session (``mlplatform.launch.session.session()``).
         table: table path or URI.
         version: time travel to this version.
         timestamp: the newest version committed at or before this time (naive = UTC);

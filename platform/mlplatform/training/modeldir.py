@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from mlplatform.registry import MODEL_PICKLE
+from mlplatform.tracking.model_registry import MODEL_PICKLE
 
 __all__ = ["write_model_dir", "requirements_from"]
 

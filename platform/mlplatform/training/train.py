@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import PlatformError, TrainingError
-from mlplatform.spark import under_spark_submit
+from mlplatform.launch.session import under_spark_submit
 from mlplatform.training.executor import HOLDOUT_COLUMN
 from mlplatform.training.prepare import Prepared, check_estimator, prepare
 from mlplatform.training.runner import SearchResult, TrialResult, run_refit, run_search
@@ -131,7 +131,7 @@ class _Tracker:
     def __init__(self, spec: ModelSpec, settings: Settings, tags: dict[str, str]) -> None:
         from mlflow import MlflowClient
 
-        from mlplatform.tracking import experiment_id
+        from mlplatform.tracking.store import experiment_id
 
         self.spec = spec
         self.experiment = experiment_id(spec.name, settings)
@@ -222,7 +222,7 @@ def _resolve_env(spec: ModelSpec, settings: Settings, explicit: str | None, ship
 def _submitted(spec: ModelSpec, settings: Settings, explicit: str | None, spark: "SparkSession | None") -> tuple["SparkSession", Any]:
     """Inside a spark-submit driver: the session and the environment ``mlp submit --env`` shipped (from the Spark conf)."""
     from mlplatform.envs import ENV_ID_CONF
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     spark = spark or session(app_name=f"mlp-train-{spec.name}", settings=settings)
     return spark, _resolve_env(spec, settings, explicit, shipped=spark.conf.get(ENV_ID_CONF, None))
@@ -230,7 +230,7 @@ def _submitted(spec: ModelSpec, settings: Settings, explicit: str | None, spark:
 
 def _session(spec: ModelSpec, settings: Settings, env: Any, profile: str | None) -> "SparkSession":
     """A session whose executors run ``env`` (checked by a preflight task per core)."""
-    from mlplatform.spark import session
+    from mlplatform.launch.session import session
 
     return session(profile=profile, app_name=f"mlp-train-{spec.name}", settings=settings, env=env)
 
@@ -240,7 +240,7 @@ def _register(spec: ModelSpec, settings: Settings, tracker: _Tracker, tags: dict
     from mlflow.exceptions import MlflowException
 
     from mlplatform.lineage import Edge, record
-    from mlplatform.registry import ALIAS_CHALLENGER, MODEL_ARTIFACT, TAG_CODE_VERSION, TAG_ENV_ID, TAG_TRAINING_SET
+    from mlplatform.tracking.model_registry import ALIAS_CHALLENGER, MODEL_ARTIFACT, TAG_CODE_VERSION, TAG_ENV_ID, TAG_TRAINING_SET
 
     client = tracker.client
     try:
@@ -262,7 +262,7 @@ def _register(spec: ModelSpec, settings: Settings, tracker: _Tracker, tags: dict
 
 
 def _log_model(tracker: _Tracker, prepared: Prepared, refit: dict[str, Any], env: Any, workdir: Path) -> None:
-    from mlplatform.registry import MODEL_ARTIFACT
+    from mlplatform.tracking.model_registry import MODEL_ARTIFACT
     from mlplatform.training.modeldir import requirements_from, write_model_dir
 
     executor = refit["environment"]
@@ -319,8 +319,8 @@ def train(
         TrainingError: bad spec or input (before any Spark job), a failed search.
         ThresholdError: the model missed a bar; the run is kept, nothing is registered.
     """
-    from mlplatform import tracking
-    from mlplatform.registry import TAG_CODE_VERSION, TAG_ENV_ID, TAG_FEATURE_SETS, TAG_METRICS, TAG_PRIMARY_METRIC, TAG_SPEC_HASH, TAG_TRAINING_SET
+    from mlplatform.tracking import store
+    from mlplatform.tracking.model_registry import TAG_CODE_VERSION, TAG_ENV_ID, TAG_FEATURE_SETS, TAG_METRICS, TAG_PRIMARY_METRIC, TAG_SPEC_HASH, TAG_TRAINING_SET
 
     settings = settings or load_settings()
     spec = model if isinstance(model, ModelSpec) else load_spec(model)
@@ -330,10 +330,10 @@ def train(
     prepared = prepare(spec, data.frame, exclude=data.exclude)
     if under_spark_submit():
         spark, artifact = _submitted(spec, settings, env, spark)
-    tracking.configure(settings)
+    store.configure(settings)
     tags = {
         TAG_SPEC_HASH: spec.digest(),
-        TAG_CODE_VERSION: tracking.code_version(settings, code_version),
+        TAG_CODE_VERSION: store.code_version(settings, code_version),
         TAG_METRICS: json.dumps(spec.metric_definitions(), sort_keys=True),
         TAG_PRIMARY_METRIC: spec.metrics.primary,
         TAG_TRAINING_SET: data.training_set_id or "",

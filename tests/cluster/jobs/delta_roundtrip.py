@@ -9,7 +9,7 @@ import json
 import sys
 
 from mlplatform import tables
-from mlplatform.spark import session
+from mlplatform.launch.session import session
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from mlplatform.spark import session
+from mlplatform.launch.session import session
 
 session(app_name="mlp-fail")
 sys.exit("the job gave up on purpose")

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from mlplatform import tables
-from mlplatform.spark import session
+from mlplatform.launch.session import session
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from mlplatform import __version__
 
 __all__ = ["platform_zip", "content_zip"]
 
-_PACKAGE = Path(__file__).parent
+_PACKAGE = Path(__file__).parent.parent  # the mlplatform package
 
 
 def _sources() -> list[Path]:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, NoReturn, Sequence
 
+from mlplatform import envs
 from mlplatform.config import Settings, project_root
 from mlplatform.errors import SubmitError
-from mlplatform.java import find_java
-from mlplatform.pyfiles import platform_zip
-from mlplatform.spark import base_conf, spark_home
+from mlplatform.launch import yarn
+from mlplatform.launch.cluster_mode import driver_conf, is_cluster_mode
+from mlplatform.launch.command import SubmitCommand
+from mlplatform.launch.java import find_java
+from mlplatform.launch.profiles import base_conf, spark_home
+from mlplatform.launch.zips import platform_zip
 
 if TYPE_CHECKING:
     from mlplatform.envs import EnvArtifact
@@ -25,22 +27,6 @@ _FLAG_SETTINGS = {
     "spark.master": "--master",
     "spark.submit.deployMode": "--deploy-mode",
 }
-
-
-@dataclass(frozen=True)
-class SubmitCommand:
-    """A spark-submit invocation: the argument list and the environment it needs."""
-
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-
-    def render(self) -> str:
-        """A shell line a user can copy: environment assignments, then the command."""
-        assigns = [f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items())]
-        return " ".join(assigns + [shlex.quote(a) for a in self.argv])
-
-    def full_env(self) -> dict[str, str]:
-        return {**os.environ, **self.env}
 
 
 def job_path(job: str) -> Path:
@@ -70,21 +56,16 @@ def build_submit(
     checked and shipped (``--archives <uri>#environment``) and executors run
     ``./environment/bin/python``; the driver runs a preflight check of it. In YARN
     cluster mode the driver gets the platform's driver env and the project's
-    ``conf/`` and ``envs/`` (:mod:`mlplatform.cluster_driver`).
+    ``conf/`` and ``envs/`` (:mod:`mlplatform.launch.cluster_mode`).
     """
     profile = profile or settings.spark_profile
     driver = job_path(job)
     conf = base_conf(settings, profile)
     conf.update(extra_conf or {})
     if env is not None:
-        from mlplatform import envs
-
-        conf.update(envs.spark_conf(env, settings, profile, conf))
+        conf.update(envs.spark_conf(env, conf, settings))
     yarn_env: dict[str, str] = {}
     if conf["spark.master"].startswith("yarn"):
-        from mlplatform import yarn
-        from mlplatform.cluster_driver import driver_conf, is_cluster_mode
-
         if is_cluster_mode(conf):
             conf.update(driver_conf(settings, conf, profile))
 
@@ -126,8 +107,6 @@ def run_logged(command: SubmitCommand, log_file: Path) -> int:
     Raises:
         HadoopError: a YARN application that was never scheduled or that failed.
     """
-    from mlplatform import yarn
-
     with open(log_file, "w") as out:
         if yarn.is_yarn(command.argv):
             return yarn.run(command, output=out)
@@ -140,8 +119,6 @@ def run_in_place(command: SubmitCommand) -> NoReturn:
     Raises:
         HadoopError: a YARN application that was never scheduled or that failed.
     """
-    from mlplatform import yarn
-
     if yarn.is_yarn(command.argv):
         sys.exit(yarn.run(command))
     sys.stdout.flush()

@@ -10,10 +10,10 @@ needs to find it.
 
 Example::
 
-    from mlplatform import hadoop
-    cluster, started = hadoop.up(settings)          # ports: 9000, 9870, 8032, 8088
+    from mlplatform.launch import minicluster
+    cluster, started = minicluster.up(settings)          # ports: 9000, 9870, 8032, 8088
     print(cluster.fs_default, cluster.resourcemanager_http)
-    hadoop.down(settings)                           # stops it; no process is left
+    minicluster.down(settings)                           # stops it; no process is left
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from mlplatform import jars
+from mlplatform.launch import jars
 from mlplatform.config import Settings
 from mlplatform.errors import HadoopError
 
@@ -143,7 +143,7 @@ class ClusterStatus:
 
 def hadoop_version() -> str:
     """The Hadoop version of the client jars inside pyspark (``hadoop-client-api-<v>.jar``)."""
-    from mlplatform.spark import pyspark_home
+    from mlplatform.launch.profiles import pyspark_home
 
     found = sorted((pyspark_home() / "jars").glob("hadoop-client-api-*.jar"))
     if not found:
@@ -169,7 +169,7 @@ def _fetch_jars(settings: Settings) -> list[Path]:
 
 
 def _javac() -> Path:
-    from mlplatform.java import find_java
+    from mlplatform.launch.java import find_java
 
     candidates = [find_java().home / "bin" / "javac"]
     on_path = shutil.which("javac")
@@ -298,7 +298,7 @@ def _log_tail(path: Path, lines: int = 15) -> str:
 
 
 def _launch_command(settings: Settings, home: Path, ports: Ports, conf: Mapping[str, str]) -> list[str]:
-    from mlplatform.java import find_java
+    from mlplatform.launch.java import find_java
 
     data = home / "data"
     argv = [

@@ -10,7 +10,7 @@ and ``py4j`` through ``PYSPARK_ARCHIVES_PATH``) and the bundled JDK (the node ru
 the NodeManager's Java). It is built like any environment, once per set of versions
 (``env:mlp-driver@<hash12>``), but kept beside Spark's jars (``<jars_dir>/driver-env``),
 not among the project's artifacts: like Spark's jars it belongs to the platform install,
-and ``mlp submit`` uploads it to the cluster's content cache (:mod:`mlplatform.yarn`).
+and ``mlp submit`` uploads it to the cluster's content cache (:mod:`mlplatform.launch.yarn`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ In client mode the driver is the ``mlp submit`` process's machine: its virtualen
 its project folder, its ``MLP_*`` variables. In cluster mode the driver starts in a
 YARN container on some node, with none of these. :func:`driver_conf` sends them:
 
-- the platform's driver environment (:mod:`mlplatform.envs.driver`) as a second
+- the platform's driver environment (:mod:`mlplatform.envs.platform_env`) as a second
   archive, ``./mlp-driver``, whose Python runs the driver; executors keep the model's
   ``./environment`` (``--env``), or run ``./mlp-driver`` too when no env is given;
 - the project's ``conf/`` and ``envs/`` folders as a zip, unpacked as
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Mapping
 
 from mlplatform.config import ENV_PREFIX, Settings, project_root
-from mlplatform.pyfiles import content_zip
+from mlplatform.launch.zips import content_zip
 
 __all__ = ["is_cluster_mode", "driver_conf", "DRIVER_PYTHON", "PROJECT_DIRS"]
 
@@ -65,9 +65,9 @@ def driver_conf(settings: Settings, conf: Mapping[str, str], profile: str) -> di
     Raises:
         EnvError: the driver environment cannot be built or published.
     """
-    from mlplatform.envs.driver import driver_env
+    from mlplatform.envs.platform_env import driver_env
     from mlplatform.envs.shipping import spark_uri
-    from mlplatform.tracking import code_version
+    from mlplatform.tracking.store import code_version
 
     artifact = driver_env(settings)
     archives = [a for a in conf.get("spark.archives", "").split(",") if a]

@@ -107,7 +107,7 @@ def resolve(ref: str | ModelRef, settings: Settings) -> ModelVersionInfo:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from mlplatform.tracking import configure
+    from mlplatform.tracking.store import configure
 
     ref = parse_ref(ref) if isinstance(ref, str) else ref
     configure(settings)
@@ -157,7 +157,7 @@ def download(info: ModelVersionInfo, dest: str | Path, settings: Settings) -> Pa
     """Copy the model's MLflow directory to ``dest``; return the local directory."""
     import mlflow
 
-    from mlplatform.tracking import configure
+    from mlplatform.tracking.store import configure
 
     configure(settings)
     Path(dest).mkdir(parents=True, exist_ok=True)

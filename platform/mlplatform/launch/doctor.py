@@ -38,7 +38,7 @@ def _config() -> Check:
 
 
 def _java() -> Check:
-    from mlplatform.java import find_java
+    from mlplatform.launch.java import find_java
 
     java = find_java()
     return Check("java", True, f"Java {java.version} from {java.source} ({java.home})")
@@ -46,7 +46,7 @@ def _java() -> Check:
 
 def _spark() -> Check:
     from mlplatform.config import load_settings
-    from mlplatform.spark import load_profile
+    from mlplatform.launch.profiles import load_profile
 
     settings = load_settings()
     profile = load_profile(settings.spark_profile)
@@ -54,7 +54,7 @@ def _spark() -> Check:
 
 
 def _delta() -> Check:
-    from mlplatform import jars
+    from mlplatform.launch import jars
     from mlplatform.config import load_settings
 
     settings = load_settings()

@@ -1,9 +1,8 @@
-"""SparkSession from a profile in ``conf/spark/`` with the Delta engine on the classpath.
+"""The SparkSession of a profile, with the Delta engine and, optionally, a model's environment.
 
-A profile is a ``spark-defaults.conf``-style file: one ``key value`` per line,
-``#`` for comments. ``local`` runs ``local[*]`` in one JVM, ``local-cluster``
-starts separate executor JVMs, ``yarn`` submits to the cluster named by
-``HADOOP_CONF_DIR``.
+A profile (:mod:`mlplatform.launch.profiles`) names the master: ``local`` runs
+``local[*]`` in one JVM, ``local-cluster`` starts separate executor JVMs, ``yarn``
+submits to the cluster named by ``HADOOP_CONF_DIR`` (:mod:`mlplatform.launch.yarn`).
 """
 
 from __future__ import annotations
@@ -14,98 +13,23 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from mlplatform import jars
-from mlplatform.config import Settings, conf_dir, load_settings
+from mlplatform import envs
+from mlplatform.config import Settings, load_settings
+from mlplatform.envs.shipping import ENV_ID_CONF
 from mlplatform.errors import SparkSetupError
-from mlplatform.java import find_java
-from mlplatform.pyfiles import platform_zip
+from mlplatform.launch import yarn
+from mlplatform.launch.java import find_java
+from mlplatform.launch.profiles import base_conf, spark_home
+from mlplatform.launch.zips import platform_zip
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from mlplatform.envs import EnvArtifact
 
-__all__ = ["load_profile", "profile_names", "session", "spark_home", "pyspark_home", "delta_conf", "LOG4J_FILE"]
+__all__ = ["session", "under_spark_submit", "prepare_process_env"]
 
 log = logging.getLogger(__name__)
-
-LOG4J_FILE = Path(__file__).with_name("log4j2.properties")
-
-DELTA_CONF = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-}
-
-
-def profile_names() -> list[str]:
-    """Profiles available in ``conf/spark/``."""
-    return sorted(p.stem for p in (conf_dir() / "spark").glob("*.conf"))
-
-
-def load_profile(name: str) -> dict[str, str]:
-    """Parse ``conf/spark/<name>.conf`` into a dict of Spark settings."""
-    path = conf_dir() / "spark" / f"{name}.conf"
-    if not path.is_file():
-        known = ", ".join(profile_names()) or "none"
-        raise SparkSetupError(f"Spark profile '{name}' not found at {path}", f"available profiles: {known}")
-    conf: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = line.split(None, 1)
-        if len(parts) != 2:
-            raise SparkSetupError(f"{path}:{number}: expected 'key value', got '{line}'")
-        conf[parts[0]] = os.path.expandvars(parts[1].strip())
-    if "spark.master" not in conf:
-        raise SparkSetupError(f"{path} sets no spark.master", "add a line such as 'spark.master local[*]'")
-    return conf
-
-
-def pyspark_home() -> Path:
-    """The installed pyspark package folder (holds bin/, jars/, python/)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("pyspark")
-    if spec is None or spec.origin is None:
-        raise SparkSetupError("pyspark is not installed", "run scripts/setup")
-    return Path(spec.origin).parent
-
-
-def spark_home(settings: Settings) -> Path:
-    """A SPARK_HOME of symlinks to the pyspark package, under ``<home>/spark-home``.
-
-    With it, local-cluster executors work in ``$SPARK_HOME/work`` instead of
-    inside the installed package (DESIGN.md).
-    """
-    home = Path(settings.home) / "spark-home"
-    home.mkdir(parents=True, exist_ok=True)
-    package = pyspark_home()
-    for part in ("bin", "jars", "python", "sbin"):
-        link = home / part
-        if not link.exists() and (package / part).exists():
-            try:
-                link.symlink_to(package / part)
-            except FileExistsError:  # a job starting at the same time made it
-                pass
-    return home
-
-
-def delta_conf(settings: Settings) -> dict[str, str]:
-    """Settings that enable delta-spark: the jars and the SQL extension."""
-    paths = [str(p) for p in jars.delta_jars(settings.jars_dir)]
-    return {"spark.jars": ",".join(paths), **DELTA_CONF}
-
-
-def base_conf(settings: Settings, profile: str) -> dict[str, str]:
-    """Profile settings plus Delta and quiet logs: what every session and submit gets."""
-    conf = load_profile(profile)
-    conf.update(delta_conf(settings))
-    java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J_FILE}"
-    for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
-        conf[key] = f"{conf[key]} {java_opts}" if key in conf else java_opts
-    conf.setdefault("spark.ui.showConsoleProgress", "false")
-    return conf
 
 
 def prepare_process_env(settings: Settings, master: str) -> None:
@@ -161,13 +85,9 @@ def session(
     full.update(conf or {})
     artifact = None
     if env is not None:
-        from mlplatform import envs
-
         artifact = envs.resolve(env, settings)
-        full.update(envs.spark_conf(artifact, settings, profile, full))
+        full.update(envs.spark_conf(artifact, full, settings))
     if full["spark.master"].startswith("yarn"):
-        from mlplatform import yarn
-
         os.environ.update(yarn.prepare(settings, full, profile))  # HADOOP_CONF_DIR, cached jars on HDFS
     prepare_process_env(settings, full["spark.master"])
 
@@ -181,8 +101,6 @@ def session(
         spark = _start_with_worker_python(builder, full["spark.pyspark.python"], artifact.id)
     spark.sparkContext.setLogLevel("ERROR")
     if artifact is not None:
-        from mlplatform import envs
-
         envs.preflight(spark, artifact)
     return spark
 
@@ -213,13 +131,9 @@ _PREFLIGHT_DONE: set[str] = set()
 
 def _preflight_submitted_env(spark: "SparkSession", settings: Settings | None) -> None:
     """Inside a spark-submit driver: check the environment ``mlp submit --env`` shipped, once per application."""
-    from mlplatform.envs.shipping import ENV_ID_CONF
-
     env_id = spark.conf.get(ENV_ID_CONF, None)
     key = f"{spark.sparkContext.applicationId}/{env_id}"
     if not env_id or key in _PREFLIGHT_DONE:
         return
-    from mlplatform import envs
-
     envs.preflight(spark, envs.resolve(env_id, settings or load_settings()))
     _PREFLIGHT_DONE.add(key)

@@ -107,7 +107,7 @@ def fetch(artifact: MavenArtifact, jars_dir: str | Path, provided_dir: Path | No
         cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
                f"-DoutputDirectory={out}", "-DincludeScope=runtime"]
         log.info("fetching %s with mvn", artifact.coordinate)
-        from mlplatform.java import find_java
+        from mlplatform.launch.java import find_java
 
         env = {**os.environ, "JAVA_HOME": str(find_java().home)}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)

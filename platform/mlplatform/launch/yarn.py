@@ -3,7 +3,7 @@
 What ``mlp submit --profile yarn`` adds to the spark-submit line (:func:`prepare`):
 
 - the cluster is found (``hadoop_conf_dir`` setting, else ``HADOOP_CONF_DIR``, else the
-  running one-machine Hadoop of :mod:`mlplatform.hadoop`) and must answer;
+  running one-machine Hadoop of :mod:`mlplatform.launch.minicluster`) and must answer;
 - Spark's jars are zipped once (stored, deterministic) and uploaded once to
   ``hdfs:///user/<user>/.mlp/cache/<sha12>/``, then reused through ``spark.yarn.archive``;
   pyspark's Python zips (``PYSPARK_ARCHIVES_PATH``), the Delta jars (``spark.jars``) and
@@ -47,7 +47,7 @@ from mlplatform.config import Settings
 from mlplatform.errors import HadoopError, SubmitError
 
 if TYPE_CHECKING:
-    from mlplatform.submit import SubmitCommand
+    from mlplatform.launch.command import SubmitCommand
 
 __all__ = [
     "YarnCluster",
@@ -162,9 +162,9 @@ def resolve_conf_dir(settings: Settings, profile: str = "yarn") -> Path:
             raise HadoopError(f"HADOOP_CONF_DIR {path} does not exist",
                               "point hadoop_conf_dir / HADOOP_CONF_DIR at a Hadoop client configuration folder")
         return path
-    from mlplatform import hadoop
+    from mlplatform.launch import minicluster
 
-    local = hadoop.running(settings)
+    local = minicluster.running(settings)
     if local is not None:
         return local.conf_dir
     raise SubmitError(
@@ -311,7 +311,7 @@ def _spark_jars_zip(settings: Settings) -> tuple[Path, str]:
 
     Built once per set of jars (names, sizes, mtimes) under ``<jars_dir>/spark-yarn-archive``.
     """
-    from mlplatform.spark import pyspark_home
+    from mlplatform.launch.profiles import pyspark_home
 
     jars = sorted((pyspark_home() / "jars").glob("*.jar"))
     fingerprint = hashlib.sha256()
@@ -340,7 +340,7 @@ def _spark_jars_zip(settings: Settings) -> tuple[Path, str]:
 
 
 def _pyspark_archives() -> list[Path]:
-    from mlplatform.spark import pyspark_home
+    from mlplatform.launch.profiles import pyspark_home
 
     lib = pyspark_home() / "python" / "lib"
     found = sorted(lib.glob("pyspark.zip")) + sorted(lib.glob("py4j-*-src.zip"))
@@ -474,9 +474,9 @@ class _Watch(threading.Thread):
 
 
 def _logs_hint(app_id: str, conf_dir: Path) -> str:
-    from mlplatform import hadoop
+    from mlplatform.launch import minicluster
 
-    if hadoop.serves(conf_dir):
+    if minicluster.serves(conf_dir):
         return f"logs: mlp hadoop logs {app_id}"
     return f"logs: yarn logs -applicationId {app_id}"
 
