@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = retrain(args.model, args.run_date, margin=args.margin, force=args.force, code_version=args.code_version)
     except PlatformError as exc:
         log.error("%s", exc.render())
-        return getattr(exc, "exit_code", 1)
+        return exc.exit_code
     for line in outcome.lines():
         log.info("%s", line)
     return 0

@@ -1,12 +1,31 @@
-"""Error hierarchy: one root, one subclass per area.
+"""Every error the platform raises on purpose, and every exit code: one root, one subclass per area.
 
-Every message names the object involved, says what was wrong and what to do.
-The CLI renders a :class:`PlatformError` as one line and exits with code 1.
+Every message names the object involved, says what was wrong and what to do. The CLI
+and the jobs render a :class:`PlatformError` as one line and exit with its
+:attr:`~PlatformError.exit_code`:
+
+| code | meaning | what a scheduler should do |
+|---|---|---|
+| 0 | done: promoted, kept, or already done for this run date | nothing |
+| 1 | any other platform error (bad config, a failed job) | alert |
+| 2 | bad command line; ``mlp train``: the model missed a threshold (run kept, not registered) | fix the call / the model |
+| 3 | unknown id, model or version | fix the call / configuration |
+| 4 | the model has no champion (or no previous one to roll back to) | promote a first version |
+| 99 | no new labelled data since the champion was trained: nothing to do | mark the run skipped (Airflow's default ``skip_on_exit_code``) |
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
+    "EXIT_OK",
+    "EXIT_ERROR",
+    "EXIT_USAGE",
+    "EXIT_THRESHOLD_MISSED",
+    "EXIT_NOT_FOUND",
+    "EXIT_NO_CHAMPION",
+    "EXIT_NO_NEW_DATA",
     "PlatformError",
     "ConfigError",
     "SparkSetupError",
@@ -20,7 +39,20 @@ __all__ = [
     "LineageError",
     "LifecycleError",
     "HadoopError",
+    "StorageError",
+    "UnknownIdError",
+    "UnknownModelError",
+    "NoChampionError",
+    "NoNewDataError",
 ]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_THRESHOLD_MISSED = 2
+EXIT_NOT_FOUND = 3
+EXIT_NO_CHAMPION = 4
+EXIT_NO_NEW_DATA = 99
 
 
 class PlatformError(Exception):
@@ -29,7 +61,12 @@ class PlatformError(Exception):
     Args:
         message: what was wrong, naming the object.
         hint: what the user can do about it (rendered after the message).
+
+    Attributes:
+        exit_code: the process exit code of a CLI command or job that ends with this error.
     """
+
+    exit_code: ClassVar[int] = EXIT_ERROR
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         self.message = message
@@ -87,3 +124,31 @@ class LifecycleError(PlatformError):
 
 class HadoopError(PlatformError):
     """The one-machine Hadoop (HDFS + YARN) and YARN applications."""
+
+
+class StorageError(PlatformError):
+    """A file operation on a local path or an ``hdfs://`` URI failed."""
+
+
+class UnknownIdError(LineageError):
+    """The id is malformed or not in the lineage table."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class UnknownModelError(LifecycleError):
+    """No registered model or model version by that name."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class NoChampionError(LifecycleError):
+    """The model has no ``champion`` alias, or no earlier champion to roll back to."""
+
+    exit_code = EXIT_NO_CHAMPION
+
+
+class NoNewDataError(LifecycleError):
+    """Nothing to retrain on: no fresh labelled rows since the champion's training set."""
+
+    exit_code = EXIT_NO_NEW_DATA

@@ -28,16 +28,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 from urllib.parse import urlsplit
 
-from mlplatform.errors import PlatformError
+from mlplatform.errors import StorageError
 
 if TYPE_CHECKING:
     from mlplatform.config import Settings
 
-__all__ = ["StorageError", "exists", "put", "get", "delete", "listdir", "open_read", "join", "is_local", "local_path"]
-
-
-class StorageError(PlatformError):
-    """A file operation on a local path or an ``hdfs://`` URI failed."""
+__all__ = ["exists", "put", "get", "delete", "listdir", "open_read", "join", "is_local", "local_path"]
 
 
 def _tmp_name(name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlplatform import storage
-from mlplatform.storage import StorageError
+from mlplatform.errors import StorageError
 
 
 def test_put_get_list_open_delete_round_trip(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 
 from mlplatform.lifecycle import models
-from mlplatform.lifecycle.errors import NoChampionError, UnknownModelError
+from mlplatform.errors import NoChampionError, UnknownModelError
 from mlplatform.lineage.audit import audit
 
 from .toys import fit

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlplatform.lifecycle.errors import NoChampionError, NoNewDataError, UnknownModelError
+from mlplatform.errors import NoChampionError, NoNewDataError, UnknownModelError
 
 from .toys import fit
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlplatform.lineage.graph import LineageGraph, UnknownIdError, check_id
+from mlplatform.errors import UnknownIdError
+from mlplatform.lineage.graph import LineageGraph, check_id
 
 ENV = "env:churn@0123456789ab"
 CODE = "code:git:abcdef123456"

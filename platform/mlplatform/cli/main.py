@@ -63,7 +63,7 @@ class LazyGroup(click.Group):
             if ctx.obj and ctx.obj.get("verbose"):
                 raise
             error = click.ClickException(exc.render())
-            error.exit_code = getattr(exc, "exit_code", 1)  # e.g. 3 unknown id, 4 no champion, 99 no new data
+            error.exit_code = exc.exit_code  # e.g. 3 unknown id, 4 no champion, 99 no new data
             raise error from exc
 
 

@@ -33,7 +33,7 @@ def retrain(model: str, run_date: str, margin: float | None, force: bool, code_v
         outcome = run(model, run_date, margin=margin, force=force, code_version=code_version, config_file=lifecycle_conf)
     except PlatformError as exc:
         if summary:
-            summary.write_text(json.dumps({"ok": False, "model": model, "run_date": run_date, "error": exc.render(), "exit_code": getattr(exc, "exit_code", 1)}))
+            summary.write_text(json.dumps({"ok": False, "model": model, "run_date": run_date, "error": exc.render(), "exit_code": exc.exit_code}))
         raise
     if summary:
         summary.write_text(json.dumps({"ok": True, **asdict(outcome)}, default=str))

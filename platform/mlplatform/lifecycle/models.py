@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 from mlplatform.config import Settings
 from mlplatform.errors import LifecycleError
-from mlplatform.lifecycle.errors import NoChampionError, UnknownModelError
+from mlplatform.errors import NoChampionError, UnknownModelError
 from mlplatform.tracking.model_registry import (
     ALIAS_CHALLENGER,
     ALIAS_CHAMPION,

@@ -28,7 +28,7 @@ from typing import Sequence
 from mlplatform import logconf
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import PlatformError
-from mlplatform.lifecycle.errors import EXIT_NO_NEW_DATA
+from mlplatform.errors import EXIT_NO_NEW_DATA
 
 __all__ = ["Outcome", "run", "main"]
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import LifecycleError
-from mlplatform.lifecycle.errors import NoNewDataError, UnknownModelError
+from mlplatform.errors import NoNewDataError, UnknownModelError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -21,18 +21,13 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from mlplatform.config import Settings
-from mlplatform.errors import LineageError, PlatformError
+from mlplatform.errors import PlatformError, UnknownIdError
 from mlplatform.lineage.edges import COLUMNS, GraphEdge, lineage_table
 from mlplatform.lineage.trainsets import manifest_edges
-
-EXIT_NOT_FOUND = 3  # exit code of the CLI for an unknown id, model or version
 
 __all__ = [
     "KINDS",
     "AUDIT_RELATION",
-    "EXIT_NOT_FOUND",
-    "UnknownIdError",
-    "GraphEdge",
     "Walk",
     "LineageGraph",
     "check_id",
@@ -57,12 +52,6 @@ KINDS: dict[str, str] = {
 
 # relation of the self-referencing rows that record an action without an edge
 AUDIT_RELATION = "audit"
-
-
-class UnknownIdError(LineageError):
-    """The id is malformed or not in the lineage table (exit code 3, as for unknown models)."""
-
-    exit_code = EXIT_NOT_FOUND
 
 
 def check_id(artifact_id: str) -> str:
