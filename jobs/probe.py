@@ -15,8 +15,8 @@ import sys
 
 from mlplatform import logconf
 from mlplatform.config import load_settings, project_root
-from mlplatform.probe import executor_report, report_from
 from mlplatform.launch.session import session
+from mlplatform.probe import executor_report, report_from
 
 log = logging.getLogger("mlp.jobs.probe")
 

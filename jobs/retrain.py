@@ -20,7 +20,9 @@ log = logging.getLogger("mlp.jobs.retrain")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="retrain", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="retrain", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("model", help="model name (conf/models/MODEL.yaml)")
     parser.add_argument("--run-date", required=True, help="YYYY-MM-DD")
     parser.add_argument("--margin", type=float, default=None, help="promotion margin (default: conf/lifecycle.yaml)")
@@ -29,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logconf.setup()
     try:
-        outcome = retrain(args.model, args.run_date, margin=args.margin, force=args.force, code_version=args.code_version)
+        outcome = retrain(
+            args.model, args.run_date, margin=args.margin, force=args.force, code_version=args.code_version
+        )
     except PlatformError as exc:
         log.error("%s", exc.render())
         return exc.exit_code

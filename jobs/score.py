@@ -19,11 +19,11 @@ import os
 import sys
 
 from mlplatform import logconf
-from mlplatform.tracking import model_registry
 from mlplatform.config import load_settings
 from mlplatform.errors import PlatformError
-from mlplatform.scoring import batch
 from mlplatform.launch.session import session, under_spark_submit
+from mlplatform.scoring import batch
+from mlplatform.tracking import model_registry
 
 log = logging.getLogger("mlp.jobs.score")
 
@@ -35,7 +35,9 @@ def _write_summary(path: str | None, payload: dict[str, object]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("model", help="MODEL@ALIAS or MODEL@VERSION (default alias: champion)")
     parser.add_argument("--input", required=True, help="feature set (NAME, fs:NAME@vN) or Delta table path/URI")
     parser.add_argument("--run-date", default=None, help="YYYY-MM-DD partition to (re)write (default: today, UTC)")
@@ -55,8 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         env = None if under_spark_submit() else info.env_id
         spark = session(app_name=f"mlp-score-{info.name}", settings=settings, env=env)
         keys = [k for k in args.keys.split(",") if k] if args.keys else None
-        result = batch.score(spark, settings, f"{info.name}@{info.version}", args.input, day, keys=keys,
-                             where=args.where, input_version=args.input_version, run_id=args.run_id)
+        result = batch.score(
+            spark,
+            settings,
+            f"{info.name}@{info.version}",
+            args.input,
+            day,
+            keys=keys,
+            where=args.where,
+            input_version=args.input_version,
+            run_id=args.run_id,
+        )
     except PlatformError as exc:
         log.error("%s", exc.render())
         _write_summary(args.summary, {"ok": False, "error": exc.render()})

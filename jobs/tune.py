@@ -24,7 +24,9 @@ log = logging.getLogger("mlp.jobs.tune")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tune", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="tune", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("model", help="model name (conf/models/MODEL.yaml) or a spec file")
     parser.add_argument("--training-set-version", type=int, default=None)
     parser.add_argument("--code-version", default=None)

@@ -62,7 +62,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator["object"]:
     spark.stop()
 
 
-def run_mlp(args: Sequence[str], env: dict[str, str] | None = None, cwd: Path = REPO, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_mlp(
+    args: Sequence[str], env: dict[str, str] | None = None, cwd: Path = REPO, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``mlp`` console script in a subprocess with the test's MLP_* variables."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([MLP, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)
@@ -97,6 +99,10 @@ def trainset_home(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_raw_tables(settings, size="tiny", customers=CUSTOMERS)
         apply(settings, [d for d in load_feature_sets() if d.name == "customer_profile"])
         ingest(spark, settings, "customer_profile")
-        labels = LabelSource(table="raw/churn_labels", event_timestamp="label_time", keys=["customer_id"], label="churned")
-        build_trainset(TrainingSetSpec(name="churn", labels=labels, features=["customer_profile:*"], engine="pandas"), settings)
+        labels = LabelSource(
+            table="raw/churn_labels", event_timestamp="label_time", keys=["customer_id"], label="churned"
+        )
+        build_trainset(
+            TrainingSetSpec(name="churn", labels=labels, features=["customer_profile:*"], engine="pandas"), settings
+        )
     return home

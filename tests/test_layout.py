@@ -14,7 +14,9 @@ def test_platform_folder_is_not_a_package():
 
 def test_import_platform_is_the_standard_library():
     code = "import platform, mlplatform; print(platform.__file__); print(platform.python_version())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout.split()
     assert out[0].startswith(sysconfig.get_paths()["stdlib"])
     assert out[1] == ".".join(map(str, sys.version_info[:3]))
 

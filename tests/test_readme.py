@@ -15,7 +15,6 @@ import sys
 
 import click
 import pytest
-
 from conftest import REPO
 
 BLOCK = re.compile(r"```(\w*)\n(.*?)```", re.S)

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from deltalake import DeltaTable
 
-from conftest import REPO
 from mlplatform.errors import SparkSetupError, SubmitError
 from mlplatform.launch.profiles import load_profile
 from mlplatform.launch.submit import build_submit

@@ -85,7 +85,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
     for var, value in environ.items():
         if not var.startswith(ENV_PREFIX) or var in _META_VARS:
             continue
-        key = var[len(ENV_PREFIX):].lower()
+        key = var[len(ENV_PREFIX) :].lower()
         if key in known:
             out[key] = value
     return out

@@ -39,7 +39,9 @@ def report_from(packages: Sequence[str]) -> dict[str, object]:
     }
 
 
-def executor_report(spark: "SparkSession", packages: Sequence[str] = (), tasks: int | None = None) -> list[dict[str, object]]:
+def executor_report(
+    spark: "SparkSession", packages: Sequence[str] = (), tasks: int | None = None
+) -> list[dict[str, object]]:
     """One report per task, from as many tasks as the default parallelism (or ``tasks``)."""
     sc = spark.sparkContext
     n = tasks or sc.defaultParallelism

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 from urllib.parse import urlsplit
 
+from mlplatform.config import load_settings
 from mlplatform.errors import StorageError
 
 if TYPE_CHECKING:
@@ -108,7 +109,6 @@ class _Hdfs(_Backend):
     """WebHDFS through the ``hdfs`` package; paths are the URI's path part."""
 
     def __init__(self, settings: "Settings | None") -> None:
-        from mlplatform.config import load_settings
 
         self.settings = settings or load_settings()
         self._client = None

@@ -95,7 +95,9 @@ def _fit(rows: int) -> Any:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(rows, len(FEATURES)))
     y = (X[:, 0] + X[:, 1] * X[:, 2] - X[:, 3] + rng.normal(size=rows) > 0).astype("int64")
-    return HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0).fit(pd.DataFrame(X, columns=FEATURES), y)
+    return HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0).fit(
+        pd.DataFrame(X, columns=FEATURES), y
+    )
 
 
 def _register(settings: Any, model: Any) -> None:
@@ -128,7 +130,9 @@ def _write_input(settings: Any, rows: int) -> str:
 
     uri = tables.table_uri(settings, "features", "bench")
     spark = session(app_name="bench-data", settings=settings)
-    frame = spark.range(0, rows, numPartitions=8).select("id", *[F.randn(seed=i).alias(f) for i, f in enumerate(FEATURES)])
+    frame = spark.range(0, rows, numPartitions=8).select(
+        "id", *[F.randn(seed=i).alias(f) for i, f in enumerate(FEATURES)]
+    )
     tables.write(frame, uri, mode="overwrite")
     spark.stop()
     return uri
@@ -151,7 +155,9 @@ def _passes(settings: Any, rows: int, passes: int, make: Callable[[Any], Callabl
     from mlplatform.launch.session import session
 
     spark = session(app_name="bench-passes", settings=settings)
-    spark.read.format("delta").load(_input_uri(settings)).selectExpr("sum(f0)").collect()  # JVM and page cache warm for both
+    spark.read.format("delta").load(_input_uri(settings)).selectExpr(
+        "sum(f0)"
+    ).collect()  # JVM and page cache warm for both
     try:
         started = time.perf_counter()
         one = make(spark)
@@ -233,7 +239,9 @@ def main() -> int:
 
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     home = Path(tempfile.mkdtemp(prefix="mlp-bench-batch-")) / ".mlp"
-    os.environ.update({"MLP_HOME": str(home), "MLP_PROJECT": str(REPO), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+    os.environ.update(
+        {"MLP_HOME": str(home), "MLP_PROJECT": str(REPO), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    )
     from mlplatform.config import load_settings
 
     settings = load_settings()
@@ -248,8 +256,23 @@ def main() -> int:
     udf_cold, udf_warm = _passes(settings, rows, passes, spark_udf(settings))
 
     env = {**os.environ}
-    ours_job = [sys.executable, str(REPO / "jobs" / "score.py"), f"{MODEL}@1", "--input", _input_uri(settings), "--run-date", RUN_DATE, "--keys", "id"]
-    udf_job = [sys.executable, "-c", UDF_JOB.format(model=MODEL, features=FEATURES, run_date=RUN_DATE), _input_uri(settings)]
+    ours_job = [
+        sys.executable,
+        str(REPO / "jobs" / "score.py"),
+        f"{MODEL}@1",
+        "--input",
+        _input_uri(settings),
+        "--run-date",
+        RUN_DATE,
+        "--keys",
+        "id",
+    ]
+    udf_job = [
+        sys.executable,
+        "-c",
+        UDF_JOB.format(model=MODEL, features=FEATURES, run_date=RUN_DATE),
+        _input_uri(settings),
+    ]
     floor_job = [sys.executable, "-c", FLOOR_JOB.format(run_date=RUN_DATE), _input_uri(settings)]
     times: dict[str, list[float]] = {"ours": [], "udf": [], "floor": []}
     for _ in range(jobs):
@@ -263,15 +286,19 @@ def main() -> int:
     print(f"{'one process: model.predict_proba(numpy)':<44}{'-':>12}{limit:>14,.0f}")
     print(f"{'ours: mapInArrow (batch.plan)':<44}{ours_cold:>12,.0f}{ours_warm:>14,.0f}")
     print(f"{'mlflow.pyfunc.spark_udf(env_manager=local)':<44}{udf_cold:>12,.0f}{udf_warm:>14,.0f}")
-    print(f"ours warm / one process = {_ratio(ours_warm, limit)} (target >= 0.85x); "
-          f"ours warm / spark_udf warm = {_ratio(ours_warm, udf_warm)} (target >= 1.1x); cold: {_ratio(ours_cold, udf_cold)}")
+    print(
+        f"ours warm / one process = {_ratio(ours_warm, limit)} (target >= 0.85x); "
+        f"ours warm / spark_udf warm = {_ratio(ours_warm, udf_warm)} (target >= 1.1x); cold: {_ratio(ours_cold, udf_cold)}"
+    )
     print()
     print(f"{'nightly job, fresh process (s)':<44}{'median':>12}  runs")
     print(f"{'ours: jobs/score.py':<44}{ours_s:>12.1f}  {'  '.join(f'{t:.1f}' for t in times['ours'])}")
     print(f"{'the same job with spark_udf':<44}{udf_s:>12.1f}  {'  '.join(f'{t:.1f}' for t in times['udf'])}")
     print(f"{'floor: the same job with no model':<44}{floor_s:>12.1f}  {'  '.join(f'{t:.1f}' for t in times['floor'])}")
-    print(f"spark_udf job / ours = {_ratio(udf_s, ours_s)} (target >= 1.5x); "
-          f"time above the floor: ours {ours_s - floor_s:.1f} s, spark_udf {udf_s - floor_s:.1f} s ({_ratio(udf_s - floor_s, ours_s - floor_s)})")
+    print(
+        f"spark_udf job / ours = {_ratio(udf_s, ours_s)} (target >= 1.5x); "
+        f"time above the floor: ours {ours_s - floor_s:.1f} s, spark_udf {udf_s - floor_s:.1f} s ({_ratio(udf_s - floor_s, ours_s - floor_s)})"
+    )
     print(f"\n(everything the benchmark wrote is under {home})")
     return 0
 

@@ -65,8 +65,14 @@ def by_hand(work: Path, packages: list[str]) -> tuple[float, int]:
     venv, out = work / "venv", work / "by-hand.tar.gz"
     started = time.perf_counter()
     subprocess.run([_base_python(), "-m", "venv", str(venv)], check=True, capture_output=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *packages], check=True, capture_output=True)
-    subprocess.run([str(Path(PY).with_name("venv-pack")), "-p", str(venv), "-o", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *packages],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [str(Path(PY).with_name("venv-pack")), "-p", str(venv), "-o", str(out)], check=True, capture_output=True
+    )
     return time.perf_counter() - started, out.stat().st_size
 
 
@@ -90,7 +96,9 @@ def ours_warm(spec: Path, home: Path) -> tuple[float, float]:
         "import time; from mlplatform import envs; t = time.perf_counter(); "
         f"envs.build({str(spec)!r}); print(time.perf_counter() - t)"
     )
-    out = subprocess.run([PY, "-c", code], check=True, capture_output=True, text=True, env={**os.environ, **env}, cwd=REPO)
+    out = subprocess.run(
+        [PY, "-c", code], check=True, capture_output=True, text=True, env={**os.environ, **env}, cwd=REPO
+    )
     return cli, float(out.stdout.strip().splitlines()[-1])
 
 
@@ -115,8 +123,11 @@ def main() -> int:
         _run([PY, "-m", "pip", "download", "-q", "--no-deps", "-d", str(root / "wheels"), *pins])
         packages = _spec_packages(spec)
 
-        rows: dict[str, list[float]] = {"by hand (venv + pip + venv-pack)": [], "mlp env build, cold, lock present": [],
-                                        "mlp env build, cold, resolving the lock": []}
+        rows: dict[str, list[float]] = {
+            "by hand (venv + pip + venv-pack)": [],
+            "mlp env build, cold, lock present": [],
+            "mlp env build, cold, resolving the lock": [],
+        }
         sizes: dict[str, int] = {}
         warm_home = None
         for i in range(args.repeat):
@@ -139,8 +150,10 @@ def main() -> int:
 
         hand = statistics.median(rows["by hand (venv + pip + venv-pack)"])
         print(f"\nEnvironment build + pack: {spec.stem} ({len(pins)} locked packages)")
-        print(f"hardware: {os.cpu_count()} cores, 24 GB, {platform.machine()}, Python {platform.python_version()}; "
-              f"pip cache warm for both; median of {args.repeat} cold run(s); machine shared with other jobs\n")
+        print(
+            f"hardware: {os.cpu_count()} cores, 24 GB, {platform.machine()}, Python {platform.python_version()}; "
+            f"pip cache warm for both; median of {args.repeat} cold run(s); machine shared with other jobs\n"
+        )
         print(f"| {'method':<42} | {'seconds':>8} | {'vs by hand':>10} |")
         print(f"|{'-' * 44}|{'-' * 10}|{'-' * 12}|")
         for name, values in rows.items():
@@ -148,8 +161,10 @@ def main() -> int:
             print(f"| {name:<42} | {median:8.1f} | {median / hand:9.2f}x |")
         print(f"| {'mlp env build, warm (whole CLI process)':<42} | {warm_cli:8.2f} | {'':>10} |")
         print(f"| {'envs.build(), warm (library call)':<42} | {warm_call:8.3f} | {'':>10} |")
-        print(f"\narchive size: by hand {sizes['by hand'] / 1e6:.1f} MB, mlp env build {sizes['mlp env build'] / 1e6:.1f} MB "
-              f"({sizes['mlp env build'] / sizes['by hand']:.2f}x; ours has no pip/setuptools inside)")
+        print(
+            f"\narchive size: by hand {sizes['by hand'] / 1e6:.1f} MB, mlp env build {sizes['mlp env build'] / 1e6:.1f} MB "
+            f"({sizes['mlp env build'] / sizes['by hand']:.2f}x; ours has no pip/setuptools inside)"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

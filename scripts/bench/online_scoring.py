@@ -80,7 +80,9 @@ def running(argv: list[str], cwd: Path | None, env: dict[str, str], port: int, l
         stop(proc)
 
 
-def load(port: int, body: bytes, want: list[Any], concurrency: int, total: int, seconds: float) -> tuple[list[float], float]:
+def load(
+    port: int, body: bytes, want: list[Any], concurrency: int, total: int, seconds: float
+) -> tuple[list[float], float]:
     """``total`` POSTs (or until ``seconds`` pass) from ``concurrency`` threads; latencies (s) and wall time."""
     lock = threading.Lock()
     issued = [0]
@@ -141,7 +143,9 @@ def site_packages_size(venv: Path) -> tuple[int, int]:
     """Bytes under site-packages and the number of installed distributions."""
     site = next(venv.glob("lib/python*/site-packages"))
     size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file() and not p.is_symlink())
-    freeze = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout.split()
+    freeze = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True, text=True, check=True
+    ).stdout.split()
     return size, len(freeze)
 
 
@@ -155,7 +159,19 @@ def mlflow_venv(model_dir: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     subprocess.run([PY, "-m", "venv", str(target)], check=True)
     (target / "requirements.txt").write_text(spec)
-    subprocess.run([str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(target / "requirements.txt")], check=True)
+    subprocess.run(
+        [
+            str(target / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(target / "requirements.txt"),
+        ],
+        check=True,
+    )
     (target / ".complete").write_text(spec)
     return target
 
@@ -170,8 +186,8 @@ def setup_model(quick: bool, home: Path) -> tuple[Path, Any, Any]:
 
     from mlplatform import envs
     from mlplatform.config import load_settings
-    from mlplatform.tracking.model_registry import TAG_ENV_ID
     from mlplatform.scoring.export import export_docker
+    from mlplatform.tracking.model_registry import TAG_ENV_ID
     from mlplatform.tracking.store import experiment_id
 
     os.environ.update({"MLP_PROJECT": str(REPO), "MLP_HOME": str(home), "MLP_ARTIFACTS": str(CACHE / "artifacts")})
@@ -187,10 +203,14 @@ def setup_model(quick: bool, home: Path) -> tuple[Path, Any, Any]:
     n = 5_000 if quick else 20_000
     frame = pd.DataFrame(rng.normal(size=(n, len(FEATURES))), columns=FEATURES)
     label = (frame["f0"] + frame["f1"] * frame["f2"] - frame["f3"] > 0).astype(int)
-    model = HistGradientBoostingClassifier(max_iter=30 if quick else 100, early_stopping=False, random_state=0).fit(frame, label)
+    model = HistGradientBoostingClassifier(max_iter=30 if quick else 100, early_stopping=False, random_state=0).fit(
+        frame, label
+    )
     lock = [f"{k}=={v}" for k, v in sorted(artifact.packages.items())]
     with mlflow.start_run(experiment_id=experiment_id("bench-online", settings)) as run:
-        mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle", input_example=frame.head(3), pip_requirements=lock)
+        mlflow.sklearn.log_model(
+            model, name="model", serialization_format="cloudpickle", input_example=frame.head(3), pip_requirements=lock
+        )
     mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", "bench_online")
     MlflowClient().set_model_version_tag("bench_online", mv.version, TAG_ENV_ID, artifact.id)
     context = export_docker(f"bench_online@{mv.version}", home / "context", settings)
@@ -216,14 +236,64 @@ def main() -> None:
         # mlflow starts `uvicorn` from PATH
         mlflow_env = {"PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
         servers = [
-            (f"ours: gunicorn + WSGI, {cores} workers", lambda port: ([str(image_venv / "bin" / "python"), *ENTRYPOINT[1:]], context, {**ours_env, "MLP_PORT": str(port)})),
-            ("mlflow models serve, 1 worker", lambda port: ([mlflow_bin, "models", "serve", "-m", str(context / "model"), "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)], None, mlflow_env)),
-            (f"mlflow models serve, {cores} workers", lambda port: ([mlflow_bin, "models", "serve", "-m", str(context / "model"), "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", str(cores)], None, mlflow_env)),
+            (
+                f"ours: gunicorn + WSGI, {cores} workers",
+                lambda port: (
+                    [str(image_venv / "bin" / "python"), *ENTRYPOINT[1:]],
+                    context,
+                    {**ours_env, "MLP_PORT": str(port)},
+                ),
+            ),
+            (
+                "mlflow models serve, 1 worker",
+                lambda port: (
+                    [
+                        mlflow_bin,
+                        "models",
+                        "serve",
+                        "-m",
+                        str(context / "model"),
+                        "--env-manager",
+                        "local",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                    ],
+                    None,
+                    mlflow_env,
+                ),
+            ),
+            (
+                f"mlflow models serve, {cores} workers",
+                lambda port: (
+                    [
+                        mlflow_bin,
+                        "models",
+                        "serve",
+                        "-m",
+                        str(context / "model"),
+                        "--env-manager",
+                        "local",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                        "-w",
+                        str(cores),
+                    ],
+                    None,
+                    mlflow_env,
+                ),
+            ),
         ]
         bodies = {}
         for rows in (1, 100):
             sample = frame.sample(rows, random_state=rows)
-            bodies[rows] = (json.dumps({"dataframe_split": json.loads(sample.to_json(orient="split", index=False))}).encode(), model.predict(sample).tolist())
+            bodies[rows] = (
+                json.dumps({"dataframe_split": json.loads(sample.to_json(orient="split", index=False))}).encode(),
+                model.predict(sample).tolist(),
+            )
         counts = {1: 200, 8: 400} if args.quick else {1: 1000, 8: 2000}
         seconds = 15 if args.quick else 40
         cells: list[Cell] = []
@@ -243,26 +313,44 @@ def main() -> None:
                     load(port, body, want, 8, 100, 30)  # warm-up
                     for concurrency, total in counts.items():
                         latencies, wall = load(port, body, want, concurrency, total, seconds)
-                        cells.append(Cell(name, rows, concurrency, len(latencies), 1000 * percentile(latencies, 0.5), 1000 * percentile(latencies, 0.99), len(latencies) / wall))
+                        cells.append(
+                            Cell(
+                                name,
+                                rows,
+                                concurrency,
+                                len(latencies),
+                                1000 * percentile(latencies, 0.5),
+                                1000 * percentile(latencies, 0.99),
+                                len(latencies) / wall,
+                            )
+                        )
         sizes = {}
         sizes["image dependency set (env lock + gunicorn)"] = site_packages_size(image_venv)
         if not args.skip_size:
             print("building a venv of what mlflow models build-docker installs (cached) ...", flush=True)
-            sizes[f"mlflow build-docker set (mlflow=={version('mlflow')} + model requirements)"] = site_packages_size(mlflow_venv(context / "model"))
+            sizes[f"mlflow build-docker set (mlflow=={version('mlflow')} + model requirements)"] = site_packages_size(
+                mlflow_venv(context / "model")
+            )
         report(cells, cold, sizes, args.quick, cores)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def report(cells: list[Cell], cold: dict[str, float], sizes: dict[str, tuple[int, int]], quick: bool, cores: int) -> None:
+def report(
+    cells: list[Cell], cold: dict[str, float], sizes: dict[str, tuple[int, int]], quick: bool, cores: int
+) -> None:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     print()
-    print(f"Online scoring, {'--quick, ' if quick else ''}HistGradientBoosting on {len(FEATURES)} features; "
-          f"{cores} cores, {mem:.0f} GB, {platform.python_implementation()} {platform.python_version()}, loopback, same run; "
-          f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every figure)")
+    print(
+        f"Online scoring, {'--quick, ' if quick else ''}HistGradientBoosting on {len(FEATURES)} features; "
+        f"{cores} cores, {mem:.0f} GB, {platform.python_implementation()} {platform.python_version()}, loopback, same run; "
+        f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every figure)"
+    )
     print(f"{'server':<40} {'rows':>4} {'conc':>4} {'reqs':>5} {'p50 ms':>7} {'p99 ms':>7} {'req/s':>7}")
     for c in cells:
-        print(f"{c.server:<40} {c.rows:>4} {c.concurrency:>4} {c.requests:>5} {c.p50_ms:>7.2f} {c.p99_ms:>7.2f} {c.rps:>7.0f}")
+        print(
+            f"{c.server:<40} {c.rows:>4} {c.concurrency:>4} {c.requests:>5} {c.p50_ms:>7.2f} {c.p99_ms:>7.2f} {c.rps:>7.0f}"
+        )
     print()
     print(f"{'cold start (process start -> /ping 200, median of 3)':<60} seconds")
     for name, took in cold.items():
@@ -279,8 +367,10 @@ def report(cells: list[Cell], cold: dict[str, float], sizes: dict[str, tuple[int
     for rows in (1, 100):
         best_p50 = min(by[(t, rows, 1)].p50_ms for t in theirs)
         best_rps = max(by[(t, rows, 8)].rps for t in theirs)
-        print(f"  {rows:>3} rows: p50 at concurrency 1 = {by[(ours, rows, 1)].p50_ms / best_p50:.2f} x MLflow's (target <= 0.33 for 1 row); "
-              f"req/s at concurrency 8 = {by[(ours, rows, 8)].rps / best_rps:.1f} x MLflow's (target >= 2)")
+        print(
+            f"  {rows:>3} rows: p50 at concurrency 1 = {by[(ours, rows, 1)].p50_ms / best_p50:.2f} x MLflow's (target <= 0.33 for 1 row); "
+            f"req/s at concurrency 8 = {by[(ours, rows, 8)].rps / best_rps:.1f} x MLflow's (target >= 2)"
+        )
     print(f"  cold start {cold[ours]:.2f} s (target < 2 s)")
     if len(sizes) == 2:
         (a, _), (b, _) = sizes.values()

@@ -41,14 +41,18 @@ def hardware() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-        mem = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-        mem_gb = f"{mem / 1024 ** 2:.0f} GB"
+        mem = int(
+            next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1]
+        )
+        mem_gb = f"{mem / 1024**2:.0f} GB"
     except (OSError, StopIteration):
         mem_gb = "? GB"
     import pyspark
 
-    return (f"{model}, {os.cpu_count()} cores, {mem_gb} RAM; Python {platform.python_version()}, "
-            f"pyspark {pyspark.__version__} local[2]; load average at start {os.getloadavg()[0]:.1f}")
+    return (
+        f"{model}, {os.cpu_count()} cores, {mem_gb} RAM; Python {platform.python_version()}, "
+        f"pyspark {pyspark.__version__} local[2]; load average at start {os.getloadavg()[0]:.1f}"
+    )
 
 
 def prepare(home: Path, sizes: dict, spark) -> None:  # type: ignore[no-untyped-def]
@@ -63,8 +67,12 @@ def prepare(home: Path, sizes: dict, spark) -> None:  # type: ignore[no-untyped-
     settings = load_settings()
     t = time.perf_counter()
     written = write_raw_tables(settings, size="tiny", **sizes)
-    print("generated " + ", ".join(f"{k} {rows:,}" for k, (_, _, rows) in written.items())
-          + f" in {time.perf_counter() - t:.0f}s", flush=True)
+    print(
+        "generated "
+        + ", ".join(f"{k} {rows:,}" for k, (_, _, rows) in written.items())
+        + f" in {time.perf_counter() - t:.0f}s",
+        flush=True,
+    )
     apply(settings, load_feature_sets())
     for name in SETS:
         t = time.perf_counter()
@@ -110,11 +118,13 @@ def pandas_merge_asof(p):  # type: ignore[no-untyped-def]
     out = tables.to_pandas(p.label_table, columns=p.label_columns, version=p.label_version).sort_values(ts)
     for s in p.sets:
         j = s.join
-        f = tables.to_pandas(s.table, columns=list(j.keys) + [j.event_timestamp] + [c for c, _ in j.columns],
-                             version=s.version)
+        f = tables.to_pandas(
+            s.table, columns=list(j.keys) + [j.event_timestamp] + [c for c, _ in j.columns], version=s.version
+        )
         f = f.rename(columns={j.event_timestamp: ts, **{c: o for c, o in j.columns}}).sort_values(ts)
-        out = pd.merge_asof(out, f, on=ts, by=list(j.keys), direction="backward",
-                            tolerance=pd.Timedelta(j.ttl) if j.ttl else None)
+        out = pd.merge_asof(
+            out, f, on=ts, by=list(j.keys), direction="backward", tolerance=pd.Timedelta(j.ttl) if j.ttl else None
+        )
     return out
 
 
@@ -151,22 +161,31 @@ def main() -> int:
     from mlplatform.launch.session import session
 
     print(hardware(), flush=True)
-    spark = session(app_name="bench-pit-join", conf={
-        "spark.master": "local[2]", "spark.sql.shuffle.partitions": "8", "spark.driver.memory": "8g",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.databricks.delta.snapshotPartitions": "2"})  # the Delta log is small: few tasks to replay it
+    spark = session(
+        app_name="bench-pit-join",
+        conf={
+            "spark.master": "local[2]",
+            "spark.sql.shuffle.partitions": "8",
+            "spark.driver.memory": "8g",
+            "spark.sql.execution.arrow.pyspark.enabled": "true",
+            "spark.databricks.delta.snapshotPartitions": "2",
+        },
+    )  # the Delta log is small: few tasks to replay it
     prepare(home, sizes, spark)
     settings = load_settings()
     base = load_trainset_spec("churn").model_dump()
     spec = TrainingSetSpec(**{**base, "features": FEATURES, "name": "bench"})
     full = plan(settings, spec)
     # merge_asof and the naive join know nothing of a created-time cutoff: compare all on the plain semantics.
-    p = dataclasses.replace(full, sets=[dataclasses.replace(s, join=dataclasses.replace(s.join, created_timestamp=None))
-                                        for s in full.sets])
+    p = dataclasses.replace(
+        full, sets=[dataclasses.replace(s, join=dataclasses.replace(s.join, created_timestamp=None)) for s in full.sets]
+    )
     from mlplatform import tables
 
-    rows = {"labels": tables.describe(p.label_table).num_rows,
-            **{s.join.name: tables.describe(s.table).num_rows for s in p.sets}}
+    rows = {
+        "labels": tables.describe(p.label_table).num_rows,
+        **{s.join.name: tables.describe(s.table).num_rows for s in p.sets},
+    }
     print("rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()), flush=True)
 
     def spark_materialize(frame_fn):  # type: ignore[no-untyped-def]
@@ -175,7 +194,8 @@ def main() -> int:
     tables.read(spark, p.label_table).limit(1).collect()  # start the JVM side before timing anything
     engine = choose_engine(p)
     methods = {
-        f"ours: auto (chose {engine})": (lambda: _run_pandas(p)) if engine == "pandas"
+        f"ours: auto (chose {engine})": (lambda: _run_pandas(p))
+        if engine == "pandas"
         else spark_materialize(lambda: _run_spark(spark, p)),
         "ours: in-process engine": lambda: _run_pandas(p),
         "ours: Spark engine": spark_materialize(lambda: _run_spark(spark, p)),
@@ -204,20 +224,29 @@ def main() -> int:
     spark.stop()
 
     print()
-    print(f"Point-in-time join, {rows['labels']:,} labels x 3 feature sets "
-          f"({', '.join(f'{rows[s]:,}' for s in SETS)} rows), TTL 30d/30d/90d")
+    print(
+        f"Point-in-time join, {rows['labels']:,} labels x 3 feature sets "
+        f"({', '.join(f'{rows[s]:,}' for s in SETS)} rows), TTL 30d/30d/90d"
+    )
     print(hardware())
     print()
     print(f"| {'method':<42} | {'wall, cold':>10} | {'wall, best':>10} | {'CPU, best':>9} |")
     print(f"|{'-' * 44}|{'-' * 12}|{'-' * 12}|{'-' * 11}|")
     for name, runs in results.items():
-        print(f"| {name:<42} | {runs[0][0]:>9.1f}s | {min(w for w, _ in runs):>9.1f}s | "
-              f"{min(c for _, c in runs):>8.1f}s |")
-    print("(CPU = seconds of CPU used by the driver process and the Spark JVM: what the work costs,"
-          " whatever else runs on the machine)")
+        print(
+            f"| {name:<42} | {runs[0][0]:>9.1f}s | {min(w for w, _ in runs):>9.1f}s | "
+            f"{min(c for _, c in runs):>8.1f}s |"
+        )
+    print(
+        "(CPU = seconds of CPU used by the driver process and the Spark JVM: what the work costs,"
+        " whatever else runs on the machine)"
+    )
     print()
-    print("same rows as ours (in-process): " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items())
-          + f"; {matched:,} labels matched in {SETS[0]}")
+    print(
+        "same rows as ours (in-process): "
+        + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items())
+        + f"; {matched:,} labels matched in {SETS[0]}"
+    )
     return 0 if all(same.values()) else 1
 
 

@@ -38,10 +38,13 @@ def hardware() -> str:
     import pyspark
 
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), platform.processor() or "unknown CPU")
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+        platform.processor() or "unknown CPU",
+    )
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return (
-        f"{model}, {os.cpu_count()} cores, {pages / 1024 ** 3:.0f} GB RAM; Python {platform.python_version()}, "
+        f"{model}, {os.cpu_count()} cores, {pages / 1024**3:.0f} GB RAM; Python {platform.python_version()}, "
         f"pyspark {pyspark.__version__} local[*], deltalake {deltalake.__version__}, pyarrow {pyarrow.__version__}; "
         f"load average at start {os.getloadavg()[0]:.1f}"
     )
@@ -82,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             (F.rand(2)).alias("d2"),
             (F.randn(3)).alias("d3"),
             F.concat(F.lit("customer-"), (F.col("id") % 50000).cast("string")).alias("s1"),
-            F.element_at(F.array(*[F.lit(c) for c in ("red", "green", "blue", "black")]), (F.col("id") % 4 + 1).cast("int")).alias("s2"),
+            F.element_at(
+                F.array(*[F.lit(c) for c in ("red", "green", "blue", "black")]), (F.col("id") % 4 + 1).cast("int")
+            ).alias("s2"),
             F.date_add(F.lit("2024-01-01").cast("date"), (F.col("id") % 365).cast("int")).alias("day"),
             (F.col("id") % 3 == 0).alias("flag"),
         )
@@ -103,21 +108,43 @@ def main(argv: list[str] | None = None) -> int:
         spark.read.parquet(str(scratch / "warm-parquet")).write.format("noop").mode("overwrite").save()
 
     warm = {"delta": timed(warm_delta), "parquet": timed(warm_parquet)}
-    print(f"warm-up on 10,000 rows (first use in this JVM): Delta {warm['delta']:.2f}s, Parquet {warm['parquet']:.2f}s", flush=True)
+    print(
+        f"warm-up on 10,000 rows (first use in this JVM): Delta {warm['delta']:.2f}s, Parquet {warm['parquet']:.2f}s",
+        flush=True,
+    )
 
-    names = ("delta_write", "delta_write_stats", "parquet_write", "delta_read", "parquet_read", "delta_read_again", "to_pandas", "read_parquet")
+    names = (
+        "delta_write",
+        "delta_write_stats",
+        "parquet_write",
+        "delta_read",
+        "parquet_read",
+        "delta_read_again",
+        "to_pandas",
+        "read_parquet",
+    )
     results: dict[str, list[float]] = {k: [] for k in names}
     try:
         for run in range(args.repeat):
-            delta_path, parquet_path, narrow_path = scratch / f"delta-{run}", scratch / f"parquet-{run}", scratch / f"narrow-{run}"
+            delta_path, parquet_path, narrow_path = (
+                scratch / f"delta-{run}",
+                scratch / f"parquet-{run}",
+                scratch / f"narrow-{run}",
+            )
             writes = [
                 ("delta_write", lambda: tables.write(df, str(delta_path))),
                 ("delta_write_stats", lambda: tables.write(df, str(narrow_path), stats_columns=["id", "day"])),
                 ("parquet_write", lambda: df.write.parquet(str(parquet_path))),
             ]
             reads = [
-                ("delta_read", lambda: tables.read(spark, str(delta_path)).write.format("noop").mode("overwrite").save()),
-                ("parquet_read", lambda: spark.read.parquet(str(parquet_path)).write.format("noop").mode("overwrite").save()),
+                (
+                    "delta_read",
+                    lambda: tables.read(spark, str(delta_path)).write.format("noop").mode("overwrite").save(),
+                ),
+                (
+                    "parquet_read",
+                    lambda: spark.read.parquet(str(parquet_path)).write.format("noop").mode("overwrite").save(),
+                ),
             ]
             local = [
                 ("to_pandas", lambda: tables.to_pandas(str(delta_path))),
@@ -128,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
                     results[name].append(timed(call))
                 if pair is reads:  # the first read of a new version also builds Delta's snapshot of it
                     results["delta_read_again"].append(timed(reads[0][1]))
-            print(f"run {run + 1}/{args.repeat}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in results.items()), flush=True)
+            print(
+                f"run {run + 1}/{args.repeat}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in results.items()),
+                flush=True,
+            )
             check = tables.to_pandas(str(delta_path), columns=["id"])
             assert len(check) == rows and len(pd.read_parquet(str(delta_path), columns=["id"])) == rows
             for path in (delta_path, parquet_path, narrow_path):
@@ -140,11 +170,46 @@ def main(argv: list[str] | None = None) -> int:
 
     median = {k: statistics.median(v) for k, v in results.items()}
     lines = [
-        ("Spark write", "tables.write (Delta)", "df.write.parquet", median["delta_write"], median["parquet_write"], 0.8),
-        ("Spark write, stats on 2 cols", "stats_columns=[id,day]", "df.write.parquet", median["delta_write_stats"], median["parquet_write"], 0.8),
-        ("Spark read (all columns)", "tables.read (Delta)", "spark.read.parquet", median["delta_read"], median["parquet_read"], 0.9),
-        ("Spark read, snapshot cached", "tables.read again", "spark.read.parquet", median["delta_read_again"], median["parquet_read"], 0.9),
-        ("to pandas, no Spark", "tables.to_pandas", "pandas.read_parquet", median["to_pandas"], median["read_parquet"], 0.8),
+        (
+            "Spark write",
+            "tables.write (Delta)",
+            "df.write.parquet",
+            median["delta_write"],
+            median["parquet_write"],
+            0.8,
+        ),
+        (
+            "Spark write, stats on 2 cols",
+            "stats_columns=[id,day]",
+            "df.write.parquet",
+            median["delta_write_stats"],
+            median["parquet_write"],
+            0.8,
+        ),
+        (
+            "Spark read (all columns)",
+            "tables.read (Delta)",
+            "spark.read.parquet",
+            median["delta_read"],
+            median["parquet_read"],
+            0.9,
+        ),
+        (
+            "Spark read, snapshot cached",
+            "tables.read again",
+            "spark.read.parquet",
+            median["delta_read_again"],
+            median["parquet_read"],
+            0.9,
+        ),
+        (
+            "to pandas, no Spark",
+            "tables.to_pandas",
+            "pandas.read_parquet",
+            median["to_pandas"],
+            median["read_parquet"],
+            0.8,
+        ),
     ]
     print(f"\n{rows:,} rows x 10 columns, median of {args.repeat} runs\n")
     header = f"{'operation':<29} {'ours':<22} {'s':>7}   {'alternative':<20} {'s':>7}   {'speed vs alt':>12}  {'target':>7}  met"
@@ -152,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     for operation, ours, alternative, t_ours, t_alt, target in lines:
         ratio = t_alt / t_ours
-        print(f"{operation:<29} {ours:<22} {t_ours:7.2f}   {alternative:<20} {t_alt:7.2f}   {ratio:11.2f}x  {target:6.1f}x  {'yes' if ratio >= target else 'NO'}")
+        print(
+            f"{operation:<29} {ours:<22} {t_ours:7.2f}   {alternative:<20} {t_alt:7.2f}   {ratio:11.2f}x  {target:6.1f}x  {'yes' if ratio >= target else 'NO'}"
+        )
     return 0
 
 

@@ -60,12 +60,18 @@ def _ours(spark: Any, frame: Any, grid: dict[str, list[Any]]) -> tuple[float, fl
     from mlplatform.training.runner import run_search
     from mlplatform.training.spec import load_spec
 
-    spec = load_spec(data={
-        "name": "bench", "training_set": {"name": "bench"}, "label": "label",
-        "estimator": "sklearn.ensemble.RandomForestClassifier", "params": {"random_state": 0, "n_jobs": 1},
-        "search": {"strategy": "grid", "space": grid}, "cv": {"folds": 3, "seed": 0},
-        "holdout": {"fraction": 0.2, "seed": 0},
-    })
+    spec = load_spec(
+        data={
+            "name": "bench",
+            "training_set": {"name": "bench"},
+            "label": "label",
+            "estimator": "sklearn.ensemble.RandomForestClassifier",
+            "params": {"random_state": 0, "n_jobs": 1},
+            "search": {"strategy": "grid", "space": grid},
+            "cv": {"folds": 3, "seed": 0},
+            "holdout": {"fraction": 0.2, "seed": 0},
+        }
+    )
     prepared = prepare(spec, frame)
     started = time.perf_counter()
     result, broadcaster = run_search(spark, spec, prepared)
@@ -82,9 +88,17 @@ def _cv_data(frame: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:
     from mlplatform.training.prepare import prepare
     from mlplatform.training.spec import load_spec
 
-    spec = load_spec(data={"name": "bench", "training_set": {"name": "bench"}, "label": "label",
-                           "estimator": "sklearn.ensemble.RandomForestClassifier", "search": {"space": {"max_depth": [1]}},
-                           "cv": {"folds": 3, "seed": 0}, "holdout": {"fraction": 0.2, "seed": 0}})
+    spec = load_spec(
+        data={
+            "name": "bench",
+            "training_set": {"name": "bench"},
+            "label": "label",
+            "estimator": "sklearn.ensemble.RandomForestClassifier",
+            "search": {"space": {"max_depth": [1]}},
+            "cv": {"folds": 3, "seed": 0},
+            "holdout": {"fraction": 0.2, "seed": 0},
+        }
+    )
     data = prepare(spec, frame).frame
     train = data[~data[HOLDOUT_COLUMN]].reset_index(drop=True)
     fold = train[FOLD_COLUMN].to_numpy()
@@ -92,7 +106,9 @@ def _cv_data(frame: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:
     return train.drop(columns=["label", FOLD_COLUMN, HOLDOUT_COLUMN]), train["label"], folds
 
 
-def _sklearn(kind: str, X: Any, y: Any, folds: Any, grid: dict[str, list[Any]], backend: str | None = None) -> tuple[float, float, float]:
+def _sklearn(
+    kind: str, X: Any, y: Any, folds: Any, grid: dict[str, list[Any]], backend: str | None = None
+) -> tuple[float, float, float]:
     from contextlib import nullcontext
 
     from joblib import parallel_backend
@@ -104,7 +120,9 @@ def _sklearn(kind: str, X: Any, y: Any, folds: Any, grid: dict[str, list[Any]], 
         search = GridSearchCV(estimator, grid, cv=folds, scoring="roc_auc", n_jobs=CORES, refit=False)
     else:
         size = len(grid["n_estimators"]) * len(grid["max_depth"]) * len(grid["min_samples_leaf"])
-        search = RandomizedSearchCV(estimator, grid, n_iter=size, cv=folds, scoring="roc_auc", n_jobs=CORES, refit=False, random_state=0)
+        search = RandomizedSearchCV(
+            estimator, grid, n_iter=size, cv=folds, scoring="roc_auc", n_jobs=CORES, refit=False, random_state=0
+        )
     context = parallel_backend(backend, n_jobs=CORES) if backend else nullcontext()
     started = time.perf_counter()
     with context:
@@ -123,12 +141,22 @@ def _hyperopt(X: Any, y: Any, folds: Any, grid: dict[str, list[Any]], trials: in
     space = {name: hp.choice(name, values) for name, values in grid.items()}
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
-        scores = cross_validate(RandomForestClassifier(random_state=0, n_jobs=1, **params), X, y, cv=folds, scoring="roc_auc")
+        scores = cross_validate(
+            RandomForestClassifier(random_state=0, n_jobs=1, **params), X, y, cv=folds, scoring="roc_auc"
+        )
         return {"loss": -scores["test_score"].mean(), "status": STATUS_OK, "fit_time": float(scores["fit_time"].sum())}
 
     spark_trials = SparkTrials(parallelism=CORES)
     started = time.perf_counter()
-    fmin(objective, space, algo=rand.suggest, max_evals=trials, trials=spark_trials, show_progressbar=False, rstate=__import__("numpy").random.default_rng(0))
+    fmin(
+        objective,
+        space,
+        algo=rand.suggest,
+        max_evals=trials,
+        trials=spark_trials,
+        show_progressbar=False,
+        rstate=__import__("numpy").random.default_rng(0),
+    )
     wall = time.perf_counter() - started
     fit_time = sum(r["fit_time"] for r in spark_trials.results if "fit_time" in r)
     return wall, fit_time, -min(r["loss"] for r in spark_trials.results if "loss" in r)
@@ -162,8 +190,12 @@ def main() -> int:
     spark = session(app_name="bench-tuning", conf={"spark.master": f"local[{CORES}]"})
     spark.sparkContext.parallelize(range(CORES), CORES).map(lambda v: v).collect()  # warm: JVM and Python workers up
 
-    print(f"\nhyperparameter search: {trials} trials x 3 folds, RandomForestClassifier, {len(X)} training rows x {X.shape[1]} features, best of {args.repeat} runs")
-    print(f"machine: {CORES} cores, 24 GB ({platform.machine()}); python {platform.python_version()}; load average at start {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nhyperparameter search: {trials} trials x 3 folds, RandomForestClassifier, {len(X)} training rows x {X.shape[1]} features, best of {args.repeat} runs"
+    )
+    print(
+        f"machine: {CORES} cores, 24 GB ({platform.machine()}); python {platform.python_version()}; load average at start {os.getloadavg()[0]:.1f}"
+    )
     print(f"\n{'contender':40} {'wall s':>8} {'fit s':>8} {'efficiency':>10} {'best roc_auc':>12}", flush=True)
 
     def row(name: str, run: Callable[[], tuple[float, float, float]]) -> None:

@@ -83,8 +83,9 @@ def _plain(command, settings) -> tuple[list[str], dict[str, str]]:  # type: igno
         if skip:
             skip = False
             continue
-        if arg == "--conf" and command.argv[i + 1].startswith(("spark.yarn.archive=", "spark.yarn.tags=",
-                                                               "spark.mlp.")):
+        if arg == "--conf" and command.argv[i + 1].startswith(
+            ("spark.yarn.archive=", "spark.yarn.tags=", "spark.mlp.")
+        ):
             skip = True
             continue
         if i > 0 and command.argv[i - 1] == "--jars":
@@ -106,8 +107,8 @@ def main() -> int:
         return 0
     repeats = args.repeats or (1 if args.quick else 3)
 
-    from mlplatform.launch import minicluster
     from mlplatform.config import load_settings
+    from mlplatform.launch import minicluster
     from mlplatform.launch.submit import build_submit
 
     with tempfile.TemporaryDirectory(prefix="mlp-bench-yarn-") as tmp:
@@ -136,9 +137,11 @@ def main() -> int:
             minicluster.down(settings)
 
     load = os.getloadavg()[1]
-    print(f"\nYARN submit latency — one-machine Hadoop {minicluster.hadoop_version()}, pyspark client mode, "
-          f"{args.tasks} tasks on 2 executors; machine: {os.cpu_count()} cores, 24 GB, 5-min load average {load:.1f} "
-          f"(shared); cluster start {startup:.1f} s")
+    print(
+        f"\nYARN submit latency — one-machine Hadoop {minicluster.hadoop_version()}, pyspark client mode, "
+        f"{args.tasks} tasks on 2 executors; machine: {os.cpu_count()} cores, 24 GB, 5-min load average {load:.1f} "
+        f"(shared); cluster start {startup:.1f} s"
+    )
     print(f"{'submit':<44} {'runs':>4} {'to first task s':>16} {'to job end s':>13} {'MB to HDFS':>11}")
     for name, runs in rows.items():
         first = statistics.median(float(r["first_task"]) for r in runs)

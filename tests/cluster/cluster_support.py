@@ -51,14 +51,23 @@ class Cluster:
         """Platform settings that reach this cluster's HDFS over WebHDFS."""
         from mlplatform.config import load_settings
 
-        return load_settings(environ={"MLP_HOME": str(self.home), "MLP_WEBHDFS_URL": self.namenode_http,
-                                      "MLP_HDFS_USER": "root", "MLP_HADOOP_CONF_DIR": str(self.conf_dir)})
+        return load_settings(
+            environ={
+                "MLP_HOME": str(self.home),
+                "MLP_WEBHDFS_URL": self.namenode_http,
+                "MLP_HDFS_USER": "root",
+                "MLP_HADOOP_CONF_DIR": str(self.conf_dir),
+            }
+        )
 
 
-def run_mlp(args: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_mlp(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """The real ``mlp`` console script in a subprocess (this test's MLP_* variables plus ``env``)."""
-    return subprocess.run([MLP, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=REPO,
-                          timeout=timeout)
+    return subprocess.run(
+        [MLP, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=REPO, timeout=timeout
+    )
 
 
 def submit(cluster: Cluster, args: list[str], env: dict[str, str] | None = None, timeout: float = 600):

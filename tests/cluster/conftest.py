@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from cluster_support import REPO, TINY_QUEUE, Cluster, run_mlp
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Start the one-machine Hadoop once; stop it with ``mlp hadoop down`` and check nothing is left."""
-    from mlplatform.launch import minicluster
     from mlplatform.config import load_settings
+    from mlplatform.launch import minicluster
 
     home = tmp_path_factory.mktemp("hadoop") / ".mlp"
     with pytest.MonkeyPatch.context() as mp:
@@ -30,9 +29,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         running, started = minicluster.up(settings, minicluster.Ports.any(), TINY_QUEUE)
     assert started
     try:
-        yield Cluster(home=home, conf_dir=running.conf_dir, fs_default=running.fs_default,
-                      namenode_http=running.namenode_http, resourcemanager_http=running.resourcemanager_http,
-                      data_dir=running.data_dir)
+        yield Cluster(
+            home=home,
+            conf_dir=running.conf_dir,
+            fs_default=running.fs_default,
+            namenode_http=running.namenode_http,
+            resourcemanager_http=running.resourcemanager_http,
+            data_dir=running.data_dir,
+        )
     finally:
         done = run_mlp(["hadoop", "down"], env={"MLP_HOME": str(home), "MLP_PROJECT": str(REPO)})
         leftover = minicluster.leftover_processes(settings)

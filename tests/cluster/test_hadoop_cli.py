@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cluster_support import run_mlp
 
 pytestmark = pytest.mark.cluster

@@ -38,17 +38,32 @@ def test_container_sizes_follow_spark_overheads_and_yarn_rounding():
     # 1g heap + 384 MB minimum overhead = 1408 MB, rounded up to a multiple of 256 MB.
     assert container_mb({}, "executor", 256) == 1536
     assert container_mb({"spark.executor.memory": "5g"}, "executor", 256) == 5632  # 10 % overhead
-    assert container_mb({"spark.executor.memory": "2g", "spark.executor.pyspark.memory": "512m"}, "executor", 1024) == 3072
+    assert (
+        container_mb({"spark.executor.memory": "2g", "spark.executor.pyspark.memory": "512m"}, "executor", 1024) == 3072
+    )
     assert container_mb({}, "am", 256) == 1024  # spark.yarn.am.memory 512m + 384
     assert container_mb({"spark.driver.memory": "1g", "spark.driver.memoryOverhead": "1g"}, "driver", 512) == 2048
 
 
 def test_leaf_queues_of_a_capacity_scheduler_answer():
-    answer = {"schedulerInfo": {"queueName": "root", "queues": {"queue": [
-        {"queueName": "default", "queuePath": "root.default", "state": "RUNNING"},
-        {"queueName": "etl", "queuePath": "root.etl", "state": "STOPPED", "queues": {"queue": [
-            {"queueName": "nightly", "queuePath": "root.etl.nightly", "state": "RUNNING"}]}},
-    ]}}}
+    answer = {
+        "schedulerInfo": {
+            "queueName": "root",
+            "queues": {
+                "queue": [
+                    {"queueName": "default", "queuePath": "root.default", "state": "RUNNING"},
+                    {
+                        "queueName": "etl",
+                        "queuePath": "root.etl",
+                        "state": "STOPPED",
+                        "queues": {
+                            "queue": [{"queueName": "nightly", "queuePath": "root.etl.nightly", "state": "RUNNING"}]
+                        },
+                    },
+                ]
+            },
+        }
+    }
     leaves = _leaf_queues(answer)
     assert set(leaves) == {"default", "root.default", "nightly", "root.etl.nightly"}
 

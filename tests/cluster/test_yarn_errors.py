@@ -9,7 +9,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from cluster_support import JOBS, app_id, run_mlp, submit
 
 pytestmark = pytest.mark.cluster
@@ -73,8 +72,11 @@ def test_unknown_queue_is_refused_with_the_clusters_queues(cluster):
 
 
 def test_application_yarn_cannot_schedule_is_killed_with_diagnostics(cluster):
-    done = submit(cluster, ["--spark-conf", "spark.yarn.queue=tiny", "--spark-conf", "spark.mlp.yarn.acceptTimeout=5",
-                            "probe"], timeout=300)
+    done = submit(
+        cluster,
+        ["--spark-conf", "spark.yarn.queue=tiny", "--spark-conf", "spark.mlp.yarn.acceptTimeout=5", "probe"],
+        timeout=300,
+    )
     assert done.returncode == 1
     message = done.stderr.splitlines()[-1]
     assert "YARN did not schedule application" in message and "in queue 'root.tiny' within 5 s" in message
@@ -85,8 +87,17 @@ def test_application_yarn_cannot_schedule_is_killed_with_diagnostics(cluster):
 
 
 def test_failed_application_reports_final_status_and_logs(cluster, cluster_mode):
-    done = submit(cluster, ["--spark-conf", "spark.submit.deployMode=cluster", "--spark-conf",
-                            "spark.executor.instances=1", str(JOBS / "fail.py")], env=cluster_mode)
+    done = submit(
+        cluster,
+        [
+            "--spark-conf",
+            "spark.submit.deployMode=cluster",
+            "--spark-conf",
+            "spark.executor.instances=1",
+            str(JOBS / "fail.py"),
+        ],
+        env=cluster_mode,
+    )
     assert done.returncode == 1
     message = done.stderr.splitlines()[-1]
     assert "final status FAILED" in message and "YARN says:" in message

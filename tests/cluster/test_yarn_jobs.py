@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from cluster_support import JOBS, REPO, app_id, json_lines, submit
 
 pytestmark = pytest.mark.cluster
@@ -28,9 +27,26 @@ def _in_containers(reports: list[dict], cluster) -> None:  # type: ignore[no-unt
 def _cluster_probe(cluster, env: dict[str, str], tmp_path: Path, args: list[str]) -> tuple[dict, list[dict]]:  # type: ignore[no-untyped-def]
     """Run the probe in cluster deploy mode; return the driver's report and the executors'."""
     out, driver_out = tmp_path / "reports.jsonl", tmp_path / "driver.json"
-    done = submit(cluster, ["--spark-conf", "spark.submit.deployMode=cluster", "--spark-conf", "spark.executor.instances=1",
-                            *args, "probe", "--tasks", "2", "--packages", "scikit-learn",
-                            "--out", str(out), "--driver-out", str(driver_out)], env=env)
+    done = submit(
+        cluster,
+        [
+            "--spark-conf",
+            "spark.submit.deployMode=cluster",
+            "--spark-conf",
+            "spark.executor.instances=1",
+            *args,
+            "probe",
+            "--tasks",
+            "2",
+            "--packages",
+            "scikit-learn",
+            "--out",
+            str(out),
+            "--driver-out",
+            str(driver_out),
+        ],
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "FINISHED / SUCCEEDED" in done.stderr
     driver = json.loads(driver_out.read_text())
@@ -50,7 +66,9 @@ def test_cluster_deploy_mode_driver_runs_the_platform_driver_env_with_the_projec
     assert driver["packages"]["scikit-learn"] == metadata.version("scikit-learn")
     # It sees the project's conf/ and envs/ and this machine's settings, with a home of its own.
     project = Path(driver["project"])
-    assert (project / "conf" / "models" / "churn.yaml").read_text() == (REPO / "conf" / "models" / "churn.yaml").read_text()
+    assert (project / "conf" / "models" / "churn.yaml").read_text() == (
+        REPO / "conf" / "models" / "churn.yaml"
+    ).read_text()
     assert (project / "envs" / "sklearn.yaml").is_file()
     here = load_settings()
     seen = driver["settings"]
@@ -70,7 +88,9 @@ def test_cluster_deploy_mode_with_env_driver_and_executors_in_their_own_envs(clu
     assert driver["packages"]["scikit-learn"] == metadata.version("scikit-learn")
     for report in reports:
         assert Path(report["prefix"]) == Path(report["cwd"]) / "environment"
-        assert report["packages"]["scikit-learn"] == artifact.packages["scikit-learn"] != metadata.version("scikit-learn")
+        assert (
+            report["packages"]["scikit-learn"] == artifact.packages["scikit-learn"] != metadata.version("scikit-learn")
+        )
 
 
 def test_env_probe_in_client_mode_reuses_every_cached_upload(cluster, hdfs_env):
@@ -81,9 +101,21 @@ def test_env_probe_in_client_mode_reuses_every_cached_upload(cluster, hdfs_env):
     artifact, artifacts = hdfs_env
     settings = cluster.settings()
     yarn.prepare(settings, base_conf(settings, "yarn"))  # publish the cached files, if no job did yet
-    done = submit(cluster, ["--env", artifact.id, "--spark-conf", "spark.yarn.preserve.staging.files=true",
-                            "probe", "--tasks", "2", "--packages", "scikit-learn"],
-                  env={"MLP_ARTIFACTS": artifacts})
+    done = submit(
+        cluster,
+        [
+            "--env",
+            artifact.id,
+            "--spark-conf",
+            "spark.yarn.preserve.staging.files=true",
+            "probe",
+            "--tasks",
+            "2",
+            "--packages",
+            "scikit-learn",
+        ],
+        env={"MLP_ARTIFACTS": artifacts},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "uploading" not in done.stderr
     reports = json_lines(done.stdout)
@@ -111,8 +143,17 @@ def _expected_table() -> pd.DataFrame:
 
 def test_delta_table_on_hdfs_written_on_yarn_and_read_without_a_jvm(cluster, tmp_path):
     table = cluster.uri("/mlp/warehouse/roundtrip")
-    done = submit(cluster, ["--spark-conf", "spark.sql.shuffle.partitions=2", "--spark-conf", "spark.executor.instances=1",
-                            str(JOBS / "delta_roundtrip.py"), table])
+    done = submit(
+        cluster,
+        [
+            "--spark-conf",
+            "spark.sql.shuffle.partitions=2",
+            "--spark-conf",
+            "spark.executor.instances=1",
+            str(JOBS / "delta_roundtrip.py"),
+            table,
+        ],
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json_lines(done.stdout)[-1]
     assert summary["versions"] == [0, 1]
@@ -140,8 +181,13 @@ def test_in_process_session_on_the_yarn_profile(cluster):
         "print(json.dumps({'reports': executor_report(spark, ['pandas'], tasks=2), "
         "'archive': spark.conf.get('spark.yarn.archive'), 'master': spark.sparkContext.master})); spark.stop()"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "HADOOP_CONF_DIR": str(cluster.conf_dir)})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HADOOP_CONF_DIR": str(cluster.conf_dir)},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json_lines(done.stdout)[-1]
     assert result["master"] == "yarn"

@@ -25,7 +25,6 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-
 from cluster_support import REPO, submit
 
 pytestmark = pytest.mark.cluster
@@ -44,29 +43,39 @@ DYNAMIC = {
 
 
 @pytest.fixture(scope="module")
-def yarn_ml(trainset_home: Path, cluster, cluster_mode: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def yarn_ml(
+    trainset_home: Path, cluster, cluster_mode: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """A private home with ``ts:churn@v0``, environments on HDFS, and ``churn`` tuned on YARN."""
     root = tmp_path_factory.mktemp("yarn-ml")
     home = root / ".mlp"
     shutil.copytree(trainset_home, home, symlinks=True)
     env = {**cluster_mode, "MLP_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}
     spec = root / "churn.yaml"
-    spec.write_text(yaml.safe_dump({
-        "training_set": {"name": "churn"},
-        "label": "churned",
-        "exclude": ["customer_id", "label_time"],
-        "estimator": "mlplatform.training.pipelines:random_forest",
-        "params": {"model__n_estimators": 20},
-        "search": {"strategy": "grid", "space": {"model__max_depth": GRID}},
-        "cv": {"folds": 2},
-        "metrics": {"primary": "roc_auc", "thresholds": ["roc_auc >= 0.3"]},
-        "env": "sklearn",
-    }))
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "training_set": {"name": "churn"},
+                "label": "churned",
+                "exclude": ["customer_id", "label_time"],
+                "estimator": "mlplatform.training.pipelines:random_forest",
+                "params": {"model__n_estimators": 20},
+                "search": {"strategy": "grid", "space": {"model__max_depth": GRID}},
+                "cv": {"folds": 2},
+                "metrics": {"primary": "roc_auc", "thresholds": ["roc_auc >= 0.3"]},
+                "env": "sklearn",
+            }
+        )
+    )
     events = root / "events"
     events.mkdir()
-    conf = {**DYNAMIC, "spark.eventLog.enabled": "true", "spark.eventLog.rolling.enabled": "false",
-            "spark.eventLog.compress": "false",
-            "spark.eventLog.dir": events.as_uri()}
+    conf = {
+        **DYNAMIC,
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.rolling.enabled": "false",
+        "spark.eventLog.compress": "false",
+        "spark.eventLog.dir": events.as_uri(),
+    }
     args = [arg for key, value in conf.items() for arg in ("--spark-conf", f"{key}={value}")]
     out = root / "tune.json"
     done = submit(cluster, ["--env", "sklearn", *args, "tune", str(spec), "--out", str(out)], env=env, timeout=1200)
@@ -89,7 +98,9 @@ def test_tuning_scales_out_from_zero_executors_and_records_every_trial_once(yarn
 
     events = _events(yarn_ml["events"])
     props = next(e for e in events if e["Event"] == "SparkListenerEnvironmentUpdate")["Spark Properties"]
-    assert props["spark.dynamicAllocation.initialExecutors"] == "0" and props["spark.dynamicAllocation.enabled"] == "true"
+    assert (
+        props["spark.dynamicAllocation.initialExecutors"] == "0" and props["spark.dynamicAllocation.enabled"] == "true"
+    )
     # Started with none; the backlog of 12 tasks (6 trials x 2 folds) made YARN add more than one.
     added = {e["Executor ID"] for e in events if e["Event"] == "SparkListenerExecutorAdded"}
     assert len(added) >= 2, added
@@ -106,14 +117,23 @@ def _nightly(yarn_ml: dict[str, Any], cluster, run_date: str, config: dict[str, 
     from mlplatform.scoring import results
 
     path = yarn_ml["root"] / f"scoring-{run_date}.yaml"
-    path.write_text(yaml.safe_dump({**config, "models": [{"model": "churn", "alias": "challenger", "input": "customer_profile"}]}))
+    path.write_text(
+        yaml.safe_dump({**config, "models": [{"model": "churn", "alias": "challenger", "input": "customer_profile"}]})
+    )
     env = {**os.environ, **cluster.env, **yarn_ml["env"], "MLP_PROJECT": str(REPO)}
-    done = subprocess.run([str(REPO / "scripts" / "nightly-score"), run_date, "--config", str(path)],
-                          capture_output=True, text=True, env={**env, "MLP_PYTHON": sys.executable}, timeout=1200)
+    done = subprocess.run(
+        [str(REPO / "scripts" / "nightly-score"), run_date, "--config", str(path)],
+        capture_output=True,
+        text=True,
+        env={**env, "MLP_PYTHON": sys.executable},
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     assert "churn@challenger: ok" in done.stderr
     yarn_app = re.search(r"YARN application \S+ \(mlp-score-churn\) ended (\S+ / \S+)", done.stderr)
-    assert (yarn_app.group(1) if yarn_app else None) == ("FINISHED / SUCCEEDED" if config["profile"] == "yarn" else None)
+    assert (yarn_app.group(1) if yarn_app else None) == (
+        "FINISHED / SUCCEEDED" if config["profile"] == "yarn" else None
+    )
     settings = load_settings(environ=env)
     frame = results.read("churn", run_date=run_date, settings=settings)
     return frame.sort_values("customer_id").reset_index(drop=True)
@@ -122,8 +142,12 @@ def _nightly(yarn_ml: dict[str, Any], cluster, run_date: str, config: dict[str, 
 def test_nightly_scoring_in_cluster_mode_writes_the_rows_of_a_local_run(yarn_ml: dict[str, Any], cluster) -> None:  # type: ignore[no-untyped-def]
     assert yarn_ml["done"].returncode == 0, "tuning failed: see the tuning test"
     local = _nightly(yarn_ml, cluster, "2024-06-01", {"profile": "local"})
-    on_yarn = _nightly(yarn_ml, cluster, "2024-06-02", {"profile": "yarn", "spark_conf": {
-        "spark.submit.deployMode": "cluster", "spark.executor.instances": "1"}})
+    on_yarn = _nightly(
+        yarn_ml,
+        cluster,
+        "2024-06-02",
+        {"profile": "yarn", "spark_conf": {"spark.submit.deployMode": "cluster", "spark.executor.instances": "1"}},
+    )
     assert len(local) > 100
     varying = ["run_date", "scoring_run_id", "scored_at"]
     pd.testing.assert_frame_equal(on_yarn.drop(columns=varying), local.drop(columns=varying))

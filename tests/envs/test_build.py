@@ -76,10 +76,14 @@ def test_unknown_refs_are_clear_errors(built_env, monkeypatch):
 def test_failed_install_publishes_nothing(built_env, settings, tmp_path):
     spec = write_spec(tmp_path, built_env.spec_path.read_text(), TEST_ENV)
     lock_text = built_env.spec_path.with_name(f"{TEST_ENV}.lock.txt").read_text()
-    spec.with_name(f"{TEST_ENV}.lock.txt").write_text(lock_text.replace(f"scikit-learn=={TEST_SKLEARN}", "scikit-learn==0.0.999"))
+    spec.with_name(f"{TEST_ENV}.lock.txt").write_text(
+        lock_text.replace(f"scikit-learn=={TEST_SKLEARN}", "scikit-learn==0.0.999")
+    )
     with pytest.raises(EnvError, match=r"installing environment 'mlptest': pip failed"):
         envs.build(spec, settings)
-    assert not (Path(settings.artifacts) / "envs" / TEST_ENV).exists() or not any((Path(settings.artifacts) / "envs" / TEST_ENV).iterdir())
+    assert not (Path(settings.artifacts) / "envs" / TEST_ENV).exists() or not any(
+        (Path(settings.artifacts) / "envs" / TEST_ENV).iterdir()
+    )
     assert not any((Path(settings.home) / "envs" / "build").iterdir())
 
 
@@ -107,8 +111,12 @@ def test_dev_copy_runs_the_env(built_env, settings, tmp_path):
     import subprocess
 
     folder = envs.create_local(built_env.artifact, tmp_path / "dev", settings)
-    out = subprocess.run([str(folder / "bin" / "python"), "-c", "import sys, sklearn; print(sys.prefix, sklearn.__version__)"],
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [str(folder / "bin" / "python"), "-c", "import sys, sklearn; print(sys.prefix, sklearn.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert out == [str(folder), TEST_SKLEARN]
     assert envs.create_local(built_env.artifact, tmp_path / "dev", settings) == folder  # reused
     (tmp_path / "other").mkdir()

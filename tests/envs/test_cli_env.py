@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_mlp
 
 pytestmark = pytest.mark.slow
@@ -64,7 +63,9 @@ def test_show_lists_the_model_versions_that_use_it(built_env, settings):
     client.create_registered_model("demo")
     run = client.create_run(client.create_experiment("e", artifact_location=settings.mlflow_artifact_root)).info.run_id
     for env_id in (built_env.id, "env:other@0123456789ab", built_env.id):
-        client.create_model_version("demo", source=f"{settings.mlflow_artifact_root}/x", run_id=run, tags={"mlp.env_id": env_id})
+        client.create_model_version(
+            "demo", source=f"{settings.mlflow_artifact_root}/x", run_id=run, tags={"mlp.env_id": env_id}
+        )
     shown = run_mlp(["env", "show", built_env.id], env=_env(built_env))
     assert shown.returncode == 0, shown.stderr
     assert "used by   model:demo@1, model:demo@3" in shown.stdout
@@ -72,15 +73,23 @@ def test_show_lists_the_model_versions_that_use_it(built_env, settings):
 
 @pytest.mark.timeout(900)
 def test_kernel_runs_in_a_development_copy(built_env, tmp_path):
-    result = run_mlp(["env", "kernel", built_env.id], env={**_env(built_env), "JUPYTER_DATA_DIR": str(tmp_path / "jupyter")})
+    result = run_mlp(
+        ["env", "kernel", built_env.id], env={**_env(built_env), "JUPYTER_DATA_DIR": str(tmp_path / "jupyter")}
+    )
     assert result.returncode == 0, result.stderr
     assert "installed ipykernel into the development copy only" in result.stdout
-    kernel = json.loads((tmp_path / "jupyter" / "kernels" / f"mlp-mlptest-{built_env.artifact.hash}" / "kernel.json").read_text())
+    kernel = json.loads(
+        (tmp_path / "jupyter" / "kernels" / f"mlp-mlptest-{built_env.artifact.hash}" / "kernel.json").read_text()
+    )
     assert kernel["metadata"]["mlp_env"] == built_env.id
     import subprocess
 
     python = kernel["argv"][0]
-    out = subprocess.run([python, "-c", "import ipykernel, sklearn; print(sklearn.__version__)"], capture_output=True, text=True)
+    out = subprocess.run(
+        [python, "-c", "import ipykernel, sklearn; print(sklearn.__version__)"], capture_output=True, text=True
+    )
     assert out.stdout.strip() == built_env.artifact.packages["scikit-learn"], out.stderr
-    launcher = subprocess.run([python, "-m", "ipykernel_launcher", "--help"], capture_output=True, text=True, timeout=120)
+    launcher = subprocess.run(
+        [python, "-m", "ipykernel_launcher", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert launcher.returncode == 0

@@ -52,12 +52,27 @@ def _conda_prefix(root: Path) -> Path:
     (prefix / "conda-meta" / "history").write_text("==> 2026-01-01 00:00:00 <==\n")
     (prefix / "etc" / "demo.cfg").write_text(f"home = {prefix}\n")
     record = {
-        "name": "demo", "version": "1.0", "build": "0", "build_number": 0, "subdir": "noarch",
-        "channel": "https://conda.anaconda.org/local", "fn": "demo-1.0-0.tar.bz2",
+        "name": "demo",
+        "version": "1.0",
+        "build": "0",
+        "build_number": 0,
+        "subdir": "noarch",
+        "channel": "https://conda.anaconda.org/local",
+        "fn": "demo-1.0-0.tar.bz2",
         "url": "https://conda.anaconda.org/local/noarch/demo-1.0-0.tar.bz2",
-        "files": ["etc/demo.cfg"], "link": {"source": str(root / "pkgs" / "demo-1.0-0"), "type": 1},
-        "paths_data": {"paths_version": 1, "paths": [
-            {"_path": "etc/demo.cfg", "path_type": "hardlink", "prefix_placeholder": str(prefix), "file_mode": "text"}]},
+        "files": ["etc/demo.cfg"],
+        "link": {"source": str(root / "pkgs" / "demo-1.0-0"), "type": 1},
+        "paths_data": {
+            "paths_version": 1,
+            "paths": [
+                {
+                    "_path": "etc/demo.cfg",
+                    "path_type": "hardlink",
+                    "prefix_placeholder": str(prefix),
+                    "file_mode": "text",
+                }
+            ],
+        },
     }
     (prefix / "conda-meta" / "demo-1.0-0.json").write_text(json.dumps(record))
     return prefix

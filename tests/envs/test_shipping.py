@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_mlp
+
 from envs.conftest import TEST_ENV, TEST_SKLEARN, copy_artifact
 from mlplatform import envs
 from mlplatform.errors import EnvError
@@ -30,8 +30,21 @@ def _reports(path: Path) -> list[dict[str, object]]:
 @pytest.mark.timeout(600)
 def test_local_cluster_executors_run_the_shipped_environment(built_env, mlp_home, tmp_path):
     out = tmp_path / "probe.jsonl"
-    result = run_mlp(["submit", "--profile", "local-cluster", "--env", built_env.id, "probe", "--packages", "scikit-learn",
-                      "--out", str(out)], env={"MLP_ARTIFACTS": str(built_env.artifacts_root)})
+    result = run_mlp(
+        [
+            "submit",
+            "--profile",
+            "local-cluster",
+            "--env",
+            built_env.id,
+            "probe",
+            "--packages",
+            "scikit-learn",
+            "--out",
+            str(out),
+        ],
+        env={"MLP_ARTIFACTS": str(built_env.artifacts_root)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"preflight of {built_env.id} passed" in result.stdout + result.stderr  # driver stderr goes to stdout
     reports = _reports(out)
@@ -47,20 +60,40 @@ def test_local_cluster_executors_run_the_shipped_environment(built_env, mlp_home
 
 
 def test_submit_print_shows_archive_and_python(built_env):
-    result = run_mlp(["submit", "--print", "--profile", "local-cluster", "--env", built_env.id, "probe"],
-                     env={"MLP_ARTIFACTS": str(built_env.artifacts_root)})
+    result = run_mlp(
+        ["submit", "--print", "--profile", "local-cluster", "--env", built_env.id, "probe"],
+        env={"MLP_ARTIFACTS": str(built_env.artifacts_root)},
+    )
     assert result.returncode == 0, result.stderr
     argv = shlex.split(result.stdout)
     assert argv[argv.index("--archives") + 1] == f"file://{built_env.artifact.uri}#environment"
     confs = {argv[i + 1] for i, arg in enumerate(argv) if arg == "--conf"}
-    assert {"spark.pyspark.python=./environment/bin/python", f"spark.pyspark.driver.python={sys.executable}",
-            f"spark.mlplatform.env.id={built_env.id}"} <= confs
+    assert {
+        "spark.pyspark.python=./environment/bin/python",
+        f"spark.pyspark.driver.python={sys.executable}",
+        f"spark.mlplatform.env.id={built_env.id}",
+    } <= confs
 
 
 def test_local_profile_workers_use_an_unpacked_copy(built_env, mlp_home, tmp_path):
     out = tmp_path / "probe.jsonl"
-    result = run_mlp(["submit", "--profile", "local", "--env", built_env.id, "probe", "--packages", "scikit-learn", "--tasks", "2",
-                      "--out", str(out)], env={"MLP_ARTIFACTS": str(built_env.artifacts_root)})
+    result = run_mlp(
+        [
+            "submit",
+            "--profile",
+            "local",
+            "--env",
+            built_env.id,
+            "probe",
+            "--packages",
+            "scikit-learn",
+            "--tasks",
+            "2",
+            "--out",
+            str(out),
+        ],
+        env={"MLP_ARTIFACTS": str(built_env.artifacts_root)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     unpacked = mlp_home / "envs" / "local" / f"{TEST_ENV}-{built_env.artifact.hash}"
     for report in _reports(out):
@@ -87,8 +120,14 @@ spark.stop()
 print(json.dumps({{"with": with_env, "without": without, "refused": refused, "var": os.environ.get("PYSPARK_PYTHON")}}))
 """
     env = {"MLP_ARTIFACTS": str(built_env.artifacts_root)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                            env={**__import__("os").environ, **env}, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**__import__("os").environ, **env},
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(result.stdout.strip().splitlines()[-1])
     unpacked = mlp_home / "envs" / "local" / f"{TEST_ENV}-{built_env.artifact.hash}"
@@ -149,8 +188,11 @@ def test_submit_refuses_missing_and_corrupt_archives(built_env, settings):
 def test_driver_python_must_match_the_env(built_env, settings):
     other = replace(built_env.artifact, python_version="3.12.1")
     with pytest.raises(EnvError, match=r"runs Python 3.12.1 but this driver runs Python 3.11"):
-        envs.spark_conf(other, load_profile("local-cluster"),
-                        settings.model_copy(update={"artifacts": str(built_env.artifacts_root)}))
+        envs.spark_conf(
+            other,
+            load_profile("local-cluster"),
+            settings.model_copy(update={"artifacts": str(built_env.artifacts_root)}),
+        )
 
 
 def test_yarn_conf_sets_application_master_python(built_env, settings):
@@ -159,9 +201,14 @@ def test_yarn_conf_sets_application_master_python(built_env, settings):
     assert client["spark.archives"] == f"file://{built_env.artifact.uri}#environment"
     assert client["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
     assert client["spark.pyspark.driver.python"] == sys.executable
-    cluster = envs.spark_conf(built_env.artifact, {**load_profile("yarn"), "spark.submit.deployMode": "cluster",
-                                                  "spark.archives": "hdfs:///x/other.zip#other"}, shared)
+    cluster = envs.spark_conf(
+        built_env.artifact,
+        {**load_profile("yarn"), "spark.submit.deployMode": "cluster", "spark.archives": "hdfs:///x/other.zip#other"},
+        shared,
+    )
     # In cluster mode the driver runs the platform's driver env (cluster_mode.driver_conf), not this one.
-    assert "spark.yarn.appMasterEnv.PYSPARK_DRIVER_PYTHON" not in cluster and "spark.pyspark.driver.python" not in cluster
+    assert (
+        "spark.yarn.appMasterEnv.PYSPARK_DRIVER_PYTHON" not in cluster and "spark.pyspark.driver.python" not in cluster
+    )
     assert cluster["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == "./environment/bin/python"
     assert cluster["spark.archives"] == f"hdfs:///x/other.zip#other,file://{built_env.artifact.uri}#environment"

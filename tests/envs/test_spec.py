@@ -39,16 +39,16 @@ def test_unknown_key_is_named(tmp_path):
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('name: demo\npython: 3.11\n', "quote it"),
+        ("name: demo\npython: 3.11\n", "quote it"),
         ('name: demo\npython: "2.7"\n', "python"),
-        ('name: demo\npackages: [numpy]\n', "missing key 'python'"),
+        ("name: demo\npackages: [numpy]\n", "missing key 'python'"),
         ('name: demo\npython: "3.11"\npackages: ["numpy>>1"]\n', "is not a pip requirement"),
         ('name: demo\npython: "3.11"\npackages: [numpy, NumPy==2.0]\n', "repeats the package"),
         ('name: demo\npython: "3.11"\nconda_packages: [numpy]\n', "only used with builder: conda"),
         ('name: demo\npython: "3.11"\nbuilder: conda\n', "needs at least one channel"),
         ('name: other\npython: "3.11"\n', "declares name 'other'"),
-        ('- just\n- a list\n', "must hold a mapping"),
-        ('name: [unclosed\n', "not valid YAML"),
+        ("- just\n- a list\n", "must hold a mapping"),
+        ("name: [unclosed\n", "not valid YAML"),
     ],
 )
 def test_bad_specs_are_clear_errors(tmp_path, body, expected):
@@ -75,6 +75,11 @@ def test_digest_ignores_description_and_order_but_not_versions(tmp_path):
 
 
 def test_conda_spec_names_conda_and_pip_packages(tmp_path):
-    spec = envs.load_spec(_spec(tmp_path, 'name: demo\npython: "3.11"\nbuilder: conda\nchannels: [conda-forge]\n'
-                                          'conda_packages: ["conda-forge::numpy>=1.26", "pandas 2.2.*"]\npackages: [pyarrow]\n'))
+    spec = envs.load_spec(
+        _spec(
+            tmp_path,
+            'name: demo\npython: "3.11"\nbuilder: conda\nchannels: [conda-forge]\n'
+            'conda_packages: ["conda-forge::numpy>=1.26", "pandas 2.2.*"]\npackages: [pyarrow]\n',
+        )
+    )
     assert spec.package_names() == {"numpy", "pandas", "pyarrow"}

@@ -19,7 +19,10 @@ def test_generate_and_apply_in_a_fresh_home(mlp):
     assert out.count("unchanged") == 4
     res = mlp(["trainset", "build", "churn"])
     assert res.returncode == 1
-    assert "feature set 'customer_profile' has no table yet" in res.stderr and "mlp features ingest customer_profile" in res.stderr
+    assert (
+        "feature set 'customer_profile' has no table yet" in res.stderr
+        and "mlp features ingest customer_profile" in res.stderr
+    )
 
 
 @pytest.mark.slow

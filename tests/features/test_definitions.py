@@ -73,12 +73,15 @@ def test_typo_in_a_key_names_file_and_key(tmp_path):
         load_feature_set(path)
 
 
-@pytest.mark.parametrize("change, message", [
-    (("ttl: 7d", "ttl: 7 days"), "is not a duration"),
-    (("type: float64", "type: decimal"), "unknown type 'decimal'"),
-    (("source: {table: raw/x}", "source: {tables: {a: raw/x}}"), "'tables' needs a 'transform'"),
-    (("features: [{name: v, type: float64}]", "features: [{name: k, type: float64}]"), "declared twice: k"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("ttl: 7d", "ttl: 7 days"), "is not a duration"),
+        (("type: float64", "type: decimal"), "unknown type 'decimal'"),
+        (("source: {table: raw/x}", "source: {tables: {a: raw/x}}"), "'tables' needs a 'transform'"),
+        (("features: [{name: v, type: float64}]", "features: [{name: k, type: float64}]"), "declared twice: k"),
+    ],
+)
 def test_bad_values(tmp_path, change, message):
     path = _write(tmp_path, "demo", GOOD.replace(*change))
     with pytest.raises(FeatureError, match=message):

@@ -22,8 +22,14 @@ def test_ingested_tables_follow_their_definitions(churn):
     info = tables.describe(features.feature_table(churn, "account_activity"))
     assert info.num_rows == raw.num_rows
     assert [(c.name, c.type) for c in info.columns] == [
-        ("customer_id", "long"), ("event_time", "timestamp"), ("logins", "integer"), ("minutes", "double"),
-        ("txn_count", "integer"), ("txn_amount", "double"), ("balance", "double")]
+        ("customer_id", "long"),
+        ("event_time", "timestamp"),
+        ("logins", "integer"),
+        ("minutes", "double"),
+        ("txn_count", "integer"),
+        ("txn_amount", "double"),
+        ("balance", "double"),
+    ]
     commit = tables.history(info.path)[0]
     reg = registry.get(churn, "account_activity")
     assert commit.metadata["feature_set"] == "account_activity"
@@ -65,20 +71,27 @@ def test_source_lacking_a_declared_column(churn, spark):
     extra = base.model_dump()
     extra["features"] = extra["features"] + [{"name": "nps", "type": "int32", "description": ""}]
     _register(churn, FeatureSetDef(**extra))
-    _refused(churn, spark, "account_activity",
-             r"feature set 'account_activity': the source lacks declared column\(s\) 'nps'")
+    _refused(
+        churn, spark, "account_activity", r"feature set 'account_activity': the source lacks declared column\(s\) 'nps'"
+    )
 
 
 def test_duplicate_key_time_rows_null_keys_and_wrong_types(churn, spark):
     raw = tables.resolve_name(churn, "raw/activity")
     activity = tables.to_pandas(raw).head(200)
     cases = {
-        "dups": (pd.concat([activity, activity.iloc[[5]]]),
-                 r"feature set 'dups': duplicate \(customer_id, event_time\) rows, e.g. customer_id=\d+, event_time=.* appears 2 times"),
-        "nullkeys": (activity.assign(customer_id=activity["customer_id"].astype("Int64").where(activity.index != 3)),
-                     r"feature set 'nullkeys': 1 row\(s\) with null 'customer_id'"),
-        "badtype": (activity.assign(logins=activity["logins"].astype(str)),
-                    r"feature set 'badtype': column 'logins' is string in the source but declared int32"),
+        "dups": (
+            pd.concat([activity, activity.iloc[[5]]]),
+            r"feature set 'dups': duplicate \(customer_id, event_time\) rows, e.g. customer_id=\d+, event_time=.* appears 2 times",
+        ),
+        "nullkeys": (
+            activity.assign(customer_id=activity["customer_id"].astype("Int64").where(activity.index != 3)),
+            r"feature set 'nullkeys': 1 row\(s\) with null 'customer_id'",
+        ),
+        "badtype": (
+            activity.assign(logins=activity["logins"].astype(str)),
+            r"feature set 'badtype': column 'logins' is string in the source but declared int32",
+        ),
     }
     for name, (frame, message) in cases.items():
         tables.write_pandas(frame, tables.resolve_name(churn, f"raw/{name}"), mode="overwrite")

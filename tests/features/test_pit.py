@@ -44,11 +44,15 @@ def random_case(seed: int, n_keys: int = 40, n_feats: int = 600, n_labels: int =
     lab_hours = rng.choice(62 * 24, size=n_labels)
     exact = rng.random(n_labels) < 0.3
     pick = rng.integers(0, n, size=n_labels)
-    labels = pd.DataFrame({
-        "k": pd.array(np.where(exact, feats["k"].to_numpy()[pick], lab_keys), dtype="Float64").astype("Int64"),
-        "label_time": np.where(exact, feats["event_time"].to_numpy()[pick], (T0 + pd.to_timedelta(lab_hours, unit="h")).to_numpy()),
-        "y": rng.integers(0, 2, size=n_labels),
-    })
+    labels = pd.DataFrame(
+        {
+            "k": pd.array(np.where(exact, feats["k"].to_numpy()[pick], lab_keys), dtype="Float64").astype("Int64"),
+            "label_time": np.where(
+                exact, feats["event_time"].to_numpy()[pick], (T0 + pd.to_timedelta(lab_hours, unit="h")).to_numpy()
+            ),
+            "y": rng.integers(0, 2, size=n_labels),
+        }
+    )
     labels["label_time"] = pd.to_datetime(labels["label_time"], utc=True)
     # Several labels at one key and time.
     labels = pd.concat([labels, labels.iloc[:20]], ignore_index=True)
@@ -57,8 +61,12 @@ def random_case(seed: int, n_keys: int = 40, n_feats: int = 600, n_labels: int =
 
 def join_input(ttl: timedelta | None, created: bool = False) -> JoinInput:
     return JoinInput(
-        name="fs", keys=("k",), event_timestamp="event_time", created_timestamp="known_at" if created else None,
-        ttl=ttl, columns=(("x", "x"), ("n", "n"), ("s", "s")),
+        name="fs",
+        keys=("k",),
+        event_timestamp="event_time",
+        created_timestamp="known_at" if created else None,
+        ttl=ttl,
+        columns=(("x", "x"), ("n", "n"), ("s", "s")),
     )
 
 
@@ -68,9 +76,20 @@ def to_arrow(df: pd.DataFrame) -> pa.Table:
 
 def merge_asof_reference(labels: pd.DataFrame, feats: pd.DataFrame, ttl: timedelta | None) -> pd.DataFrame:
     left = labels.assign(_row=np.arange(len(labels)), k=labels["k"].astype("float64")).sort_values("label_time")
-    right = feats.assign(k=feats["k"].astype("float64")).rename(columns={"event_time": "label_time"}).sort_values("label_time")
-    out = pd.merge_asof(left, right[["k", "label_time", "x", "n", "s"]], on="label_time", by="k",
-                        direction="backward", allow_exact_matches=True, tolerance=pd.Timedelta(ttl) if ttl else None)
+    right = (
+        feats.assign(k=feats["k"].astype("float64"))
+        .rename(columns={"event_time": "label_time"})
+        .sort_values("label_time")
+    )
+    out = pd.merge_asof(
+        left,
+        right[["k", "label_time", "x", "n", "s"]],
+        on="label_time",
+        by="k",
+        direction="backward",
+        allow_exact_matches=True,
+        tolerance=pd.Timedelta(ttl) if ttl else None,
+    )
     return out.sort_values("_row").drop(columns="_row").reset_index(drop=True)
 
 
@@ -78,7 +97,11 @@ def brute_force_reference(labels: pd.DataFrame, feats: pd.DataFrame, ttl: timede
     rows = []
     for _, lab in labels.iterrows():
         t = lab["label_time"]
-        match = feats[(feats["k"] == lab["k"]) & (feats["event_time"] <= t) & (feats["known_at"] <= t)] if not pd.isna(lab["k"]) else feats.iloc[:0]
+        match = (
+            feats[(feats["k"] == lab["k"]) & (feats["event_time"] <= t) & (feats["known_at"] <= t)]
+            if not pd.isna(lab["k"])
+            else feats.iloc[:0]
+        )
         best = match.sort_values("event_time").tail(1)
         if len(best) and (ttl is None or t - best["event_time"].iloc[0] <= ttl):
             rows.append(best[["x", "n", "s"]].iloc[0].to_dict())
@@ -129,14 +152,32 @@ def test_arrow_engine_composite_keys_and_wide_times():
     labels, feats = random_case(7)
     feats = feats.assign(region=np.where(feats["k"] % 2 == 0, "north", "south"))
     labels = labels.assign(region=np.where(labels["k"].fillna(0) % 3 == 0, "north", "south"))
-    far = pd.DataFrame({"k": [0], "event_time": [pd.Timestamp("1700-01-01", tz="UTC")], "x": [1.0],
-                        "n": pd.array([1], dtype="Int64"), "s": ["old"], "region": ["north"]})
+    far = pd.DataFrame(
+        {
+            "k": [0],
+            "event_time": [pd.Timestamp("1700-01-01", tz="UTC")],
+            "x": [1.0],
+            "n": pd.array([1], dtype="Int64"),
+            "s": ["old"],
+            "region": ["north"],
+        }
+    )
     feats = pd.concat([feats, far], ignore_index=True)
-    inp = JoinInput(name="fs", keys=("k", "region"), event_timestamp="event_time", created_timestamp=None,
-                    ttl=None, columns=(("x", "x"), ("n", "n"), ("s", "s")))
+    inp = JoinInput(
+        name="fs",
+        keys=("k", "region"),
+        event_timestamp="event_time",
+        created_timestamp=None,
+        ttl=None,
+        columns=(("x", "x"), ("n", "n"), ("s", "s")),
+    )
     got = normalize(join_arrow(to_arrow(labels), "label_time", [(inp, to_arrow(feats))]).to_pandas())
     left = labels.assign(_row=np.arange(len(labels)), k=labels["k"].astype("float64")).sort_values("label_time")
-    right = feats.assign(k=feats["k"].astype("float64")).rename(columns={"event_time": "label_time"}).sort_values("label_time")
+    right = (
+        feats.assign(k=feats["k"].astype("float64"))
+        .rename(columns={"event_time": "label_time"})
+        .sort_values("label_time")
+    )
     ref = pd.merge_asof(left, right, on="label_time", by=["k", "region"], direction="backward")
     expected = normalize(ref.sort_values("_row").reset_index(drop=True))
     pd.testing.assert_frame_equal(got, expected)
@@ -190,10 +231,14 @@ def test_arrow_engine_wide_key_range_and_microsecond_times():
     """Integer keys spread over 2^31 and sub-second times: (key, time) no longer packs, times become ranks."""
     labels, feats = random_case(9)
     rng = np.random.default_rng(9)
-    feats = feats.assign(k=feats["k"] * 40_000_000,
-                         event_time=feats["event_time"] + pd.to_timedelta(rng.integers(0, 10**6, len(feats)), unit="us"))
-    labels = labels.assign(k=labels["k"] * 40_000_000,
-                           label_time=labels["label_time"] + pd.to_timedelta(rng.integers(0, 10**6, len(labels)), unit="us"))
+    feats = feats.assign(
+        k=feats["k"] * 40_000_000,
+        event_time=feats["event_time"] + pd.to_timedelta(rng.integers(0, 10**6, len(feats)), unit="us"),
+    )
+    labels = labels.assign(
+        k=labels["k"] * 40_000_000,
+        label_time=labels["label_time"] + pd.to_timedelta(rng.integers(0, 10**6, len(labels)), unit="us"),
+    )
     ttl = timedelta(days=2)
     expected = normalize(merge_asof_reference(labels, feats, ttl))
     got = normalize(arrow_result(labels, feats, join_input(ttl)))

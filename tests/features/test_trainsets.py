@@ -35,10 +35,16 @@ def test_both_engines_write_identical_rows(churn, spark):
 def test_training_set_matches_merge_asof_on_the_feature_tables(churn):
     built = features.build_trainset("churn", churn, engine="pandas", write=False)
     labels = tables.to_pandas(tables.resolve_name(churn, "raw/churn_labels"))
-    activity = features.read("account_activity", columns=["customer_id", "event_time", "logins", "balance"], settings=churn)
+    activity = features.read(
+        "account_activity", columns=["customer_id", "event_time", "logins", "balance"], settings=churn
+    )
     expected = pd.merge_asof(
-        labels.sort_values("label_time"), activity.rename(columns={"event_time": "label_time"}).sort_values("label_time"),
-        on="label_time", by="customer_id", direction="backward", tolerance=pd.Timedelta(days=30),
+        labels.sort_values("label_time"),
+        activity.rename(columns={"event_time": "label_time"}).sort_values("label_time"),
+        on="label_time",
+        by="customer_id",
+        direction="backward",
+        tolerance=pd.Timedelta(days=30),
     )
     cols = ["customer_id", "label_time", "churned", "logins", "balance"]
     assert same_rows(built, expected, cols)
@@ -51,15 +57,21 @@ def test_known_time_cutoff_excludes_backfilled_support_rows(churn):
     late = support[support["known_at"] - support["contact_time"] > pd.Timedelta(days=3)]
     assert len(late) > 20
     # For each label, the support row used must have been known by the label time.
-    rows = built.dropna(subset=["contacts_90d"]).merge(
-        support, on="customer_id", suffixes=("", "_src"))
+    rows = built.dropna(subset=["contacts_90d"]).merge(support, on="customer_id", suffixes=("", "_src"))
     rows = rows[(rows["contact_time"] <= rows["label_time"])]
     used = rows.sort_values("contact_time").groupby(["customer_id", "label_time"]).tail(1)
     leaky = used[used["known_at"] > used["label_time"]]
     # where the latest contact before the label was not yet known, the value came from an older known row
     for _, row in leaky.head(20).iterrows():
-        known = support[(support.customer_id == row.customer_id) & (support.contact_time <= row.label_time)
-                        & (support.known_at <= row.label_time)].sort_values("contact_time").tail(1)
+        known = (
+            support[
+                (support.customer_id == row.customer_id)
+                & (support.contact_time <= row.label_time)
+                & (support.known_at <= row.label_time)
+            ]
+            .sort_values("contact_time")
+            .tail(1)
+        )
         if len(known) and row.label_time - known.contact_time.iloc[0] <= pd.Timedelta(days=90):
             assert row["contacts_90d"] == known["contacts_90d"].iloc[0]
     assert len(leaky) > 0
@@ -80,8 +92,14 @@ def test_manifest_records_inputs_and_rebuild_reproduces_after_new_data(churn, sp
     raw = tables.resolve_name(churn, "raw/activity")
     activity = tables.to_pandas(raw)
     changed = activity.assign(balance=activity["balance"] + 1000.0)
-    late = changed.iloc[[0]].assign(event_time=pd.Timestamp("2024-03-15 23:59:59", tz="UTC"), customer_id=activity["customer_id"].iloc[0])
-    late = late[~late.set_index(["customer_id", "event_time"]).index.isin(activity.set_index(["customer_id", "event_time"]).index)]
+    late = changed.iloc[[0]].assign(
+        event_time=pd.Timestamp("2024-03-15 23:59:59", tz="UTC"), customer_id=activity["customer_id"].iloc[0]
+    )
+    late = late[
+        ~late.set_index(["customer_id", "event_time"]).index.isin(
+            activity.set_index(["customer_id", "event_time"]).index
+        )
+    ]
     tables.write_pandas(pd.concat([changed, late]), raw, mode="overwrite")
     result = features.ingest(spark, churn, "account_activity")
     assert result.version > manifest["features"]["account_activity"]["version"]
@@ -97,8 +115,10 @@ def test_manifest_records_inputs_and_rebuild_reproduces_after_new_data(churn, sp
 
 def test_pins_and_time_range(churn):
     v0 = tables.version(features.feature_table(churn, "account_activity"))
-    pinned = spec(pins={"account_activity": v0},
-                  labels={**load_trainset_spec("churn").labels.model_dump(), "start": "2024-06-01", "end": "2024-09-01"})
+    pinned = spec(
+        pins={"account_activity": v0},
+        labels={**load_trainset_spec("churn").labels.model_dump(), "start": "2024-06-01", "end": "2024-09-01"},
+    )
     result = features.build_trainset(pinned, churn)
     m = result.manifest
     assert m["features"]["account_activity"]["version"] == v0
@@ -118,8 +138,9 @@ def test_label_is_learnable(churn):
         x[column] = x[column].astype("category")
     x = x.astype({c: "float64" for c in x.columns if str(x[c].dtype) != "category"})
     train = rows["label_time"] < pd.Timestamp("2024-09-01", tz="UTC")
-    model = HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=100, learning_rate=0.08,
-                                           random_state=0).fit(x[train], rows["churned"][train])
+    model = HistGradientBoostingClassifier(
+        categorical_features="from_dtype", max_iter=100, learning_rate=0.08, random_state=0
+    ).fit(x[train], rows["churned"][train])
     auc = roc_auc_score(rows["churned"][~train], model.predict_proba(x[~train])[:, 1])
     assert 0.72 < auc < 0.95, auc
 
@@ -131,10 +152,16 @@ def _nothing_committed(settings) -> None:
     assert not tables.exists(trainset_uri(settings, "churn"))
 
 
-@pytest.mark.parametrize("ref, message", [
-    ("nosuchset:logins", r"reference nosuchset:logins: feature set 'nosuchset' is not registered"),
-    ("account_activity:nosuch", r"reference account_activity:nosuch: feature set 'account_activity' has no feature 'nosuch'"),
-])
+@pytest.mark.parametrize(
+    "ref, message",
+    [
+        ("nosuchset:logins", r"reference nosuchset:logins: feature set 'nosuchset' is not registered"),
+        (
+            "account_activity:nosuch",
+            r"reference account_activity:nosuch: feature set 'account_activity' has no feature 'nosuch'",
+        ),
+    ],
+)
 def test_unknown_feature_reference(churn, ref, message):
     with pytest.raises(FeatureError, match=message):
         features.build_trainset(spec(features=["account_activity:logins", ref]), churn)
@@ -144,10 +171,16 @@ def test_unknown_feature_reference(churn, ref, message):
 @pytest.mark.parametrize("engine", ["pandas", "spark"])
 def test_key_type_mismatch(churn, spark, engine):
     labels = tables.to_pandas(tables.resolve_name(churn, "raw/churn_labels"))
-    tables.write_pandas(labels.assign(customer_id=labels["customer_id"].astype(str)),
-                        tables.resolve_name(churn, "raw/labels_str"), mode="overwrite")
+    tables.write_pandas(
+        labels.assign(customer_id=labels["customer_id"].astype(str)),
+        tables.resolve_name(churn, "raw/labels_str"),
+        mode="overwrite",
+    )
     bad = spec(labels={**load_trainset_spec("churn").labels.model_dump(), "table": "raw/labels_str"})
-    with pytest.raises(FeatureError, match=r"key column 'customer_id' is string in the labels but \w+ in feature set 'customer_profile'"):
+    with pytest.raises(
+        FeatureError,
+        match=r"key column 'customer_id' is string in the labels but \w+ in feature set 'customer_profile'",
+    ):
         features.build_trainset(bad, churn, engine=engine, spark=spark)
     _nothing_committed(churn)
 
@@ -168,7 +201,9 @@ def test_output_name_collision_and_unreferenced_pin(churn):
 
 
 def test_aliases_and_manifest_reader_errors(churn):
-    result = features.build_trainset(spec(features=["account_activity:logins", "account_activity:logins as logins_again"]), churn)
+    result = features.build_trainset(
+        spec(features=["account_activity:logins", "account_activity:logins as logins_again"]), churn
+    )
     rows = features.read_trainset("churn", result.version, churn)
     assert np.array_equal(rows["logins"].fillna(-1), rows["logins_again"].fillna(-1))
     with pytest.raises(FeatureError, match=r"training set 'churn' has no version 7 — versions: 0"):

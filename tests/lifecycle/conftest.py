@@ -59,11 +59,19 @@ def register(settings, tmp_path) -> Callable[..., int]:
     client = MlflowClient()
     counter = iter(range(1000))
 
-    def _register(name: str, estimator: Any, train: Any, definitions: dict | None = None, tags: dict | None = None) -> int:
+    def _register(
+        name: str, estimator: Any, train: Any, definitions: dict | None = None, tags: dict | None = None
+    ) -> int:
         definitions = definitions or DEFINITIONS
         run = client.create_run(experiment_id(name, settings))
         folder = tmp_path / f"model-{next(counter)}"
-        mlflow.sklearn.save_model(estimator, str(folder), serialization_format="cloudpickle", input_example=train[FEATURES].head(3), pip_requirements=["scikit-learn"])
+        mlflow.sklearn.save_model(
+            estimator,
+            str(folder),
+            serialization_format="cloudpickle",
+            input_example=train[FEATURES].head(3),
+            pip_requirements=["scikit-learn"],
+        )
         client.log_artifacts(run.info.run_id, str(folder), "model")
         client.set_terminated(run.info.run_id)
         try:
@@ -71,7 +79,9 @@ def register(settings, tmp_path) -> Callable[..., int]:
         except mlflow.exceptions.MlflowException:
             client.create_registered_model(name)
         all_tags = {TAG_METRICS: json.dumps(definitions), TAG_PRIMARY_METRIC: definitions["primary"], **(tags or {})}
-        mv = client.create_model_version(name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id, tags=all_tags)
+        mv = client.create_model_version(
+            name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id, tags=all_tags
+        )
         return int(mv.version)
 
     return _register

@@ -11,9 +11,9 @@ from mlflow import MlflowClient
 from sklearn.metrics import recall_score, roc_auc_score
 
 from mlplatform import tables
-from mlplatform.tracking import model_registry
 from mlplatform.lifecycle.benchmark import benchmarks_table, history, run_benchmark
 from mlplatform.lineage.graph import load_graph
+from mlplatform.tracking import model_registry
 
 from .toys import FEATURES, fit
 
@@ -43,8 +43,12 @@ def test_better_challenger_wins_with_metrics_equal_to_sklearn(register, toy_data
     assert report.decision.promote and report.verdict == "promoted"
     # independent reference: the same fitted estimators scored here with scikit-learn
     for est, ev in ((bad, report.champion), (good, report.challenger)):
-        assert ev.metrics["roc_auc"] == pytest.approx(roc_auc_score(holdout["label"], est.predict_proba(holdout[FEATURES])[:, 1]), abs=1e-12)
-        assert ev.metrics["recall"] == pytest.approx(recall_score(holdout["label"], est.predict(holdout[FEATURES])), abs=1e-12)
+        assert ev.metrics["roc_auc"] == pytest.approx(
+            roc_auc_score(holdout["label"], est.predict_proba(holdout[FEATURES])[:, 1]), abs=1e-12
+        )
+        assert ev.metrics["recall"] == pytest.approx(
+            recall_score(holdout["label"], est.predict(holdout[FEATURES])), abs=1e-12
+        )
         assert ev.rows == len(holdout)
     # the model was unpickled in another interpreter, not in this process
     assert report.challenger.environment["executable"]
@@ -60,7 +64,12 @@ def test_better_challenger_wins_with_metrics_equal_to_sklearn(register, toy_data
     assert body["decision"] == "promoted" and body["champion"]["model"] == "model:churn@1"
 
     (row,) = history(settings, model="churn")
-    assert (row["champion_version"], row["challenger_version"], row["decision"], row["run_date"]) == (1, 2, "promoted", "2026-05-01")
+    assert (row["champion_version"], row["challenger_version"], row["decision"], row["run_date"]) == (
+        1,
+        2,
+        "promoted",
+        "2026-05-01",
+    )
     assert tables.to_pandas(benchmarks_table(settings))["benchmark_id"].tolist() == [report.benchmark_id]
 
     walk = load_graph(settings).walk(report.benchmark_id)
@@ -134,14 +143,39 @@ def test_each_model_is_evaluated_inside_its_own_environment(toy_data, settings, 
     for kind in ("bad", "good"):
         out = tmp_path / f"{kind}.json"
         pkl = tmp_path / f"{kind}.pkl"
-        subprocess.run([str(python), "-c", FIT_IN_ENV, str(tmp_path / "train.arrows"), str(tmp_path / "holdout.arrows"), kind, str(pkl), str(out)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-c",
+                FIT_IN_ENV,
+                str(tmp_path / "train.arrows"),
+                str(tmp_path / "holdout.arrows"),
+                kind,
+                str(pkl),
+                str(out),
+            ],
+            check=True,
+        )
         fitted = json.loads(out.read_text())
         assert fitted["sklearn"] == artifact.packages["scikit-learn"] != sklearn.__version__
         probas[kind] = fitted["proba"]
         run = client.create_run(experiment_id("churn", settings))
-        folder = write_model_dir(tmp_path / f"model-{kind}", pkl.read_bytes(), train[FEATURES].head(3), fitted["example"], fitted["sklearn"], "3.11", [f"scikit-learn=={fitted['sklearn']}"])
+        folder = write_model_dir(
+            tmp_path / f"model-{kind}",
+            pkl.read_bytes(),
+            train[FEATURES].head(3),
+            fitted["example"],
+            fitted["sklearn"],
+            "3.11",
+            [f"scikit-learn=={fitted['sklearn']}"],
+        )
         client.log_artifacts(run.info.run_id, str(folder), "model")
-        client.create_model_version("churn", f"{run.info.artifact_uri}/model", run.info.run_id, tags={TAG_ENV_ID: artifact.id, TAG_METRICS: json.dumps(DEFINITIONS)})
+        client.create_model_version(
+            "churn",
+            f"{run.info.artifact_uri}/model",
+            run.info.run_id,
+            tags={TAG_ENV_ID: artifact.id, TAG_METRICS: json.dumps(DEFINITIONS)},
+        )
 
     report = bench(settings, 1, 2, holdout)
     assert report.decision.promote

@@ -27,7 +27,9 @@ def test_better_challenger_passing_every_threshold_is_promoted():
 def test_worse_challenger_is_kept_out_with_the_reason():
     decision = decide({"roc_auc": 0.80}, {"roc_auc": 0.78, "recall": 0.9}, gates())
     assert not decision.promote
-    assert decision.reasons == ["challenger roc_auc = 0.7800 vs champion 0.8000: gain -0.0200 is below the margin 0.01 (higher is better)"]
+    assert decision.reasons == [
+        "challenger roc_auc = 0.7800 vs champion 0.8000: gain -0.0200 is below the margin 0.01 (higher is better)"
+    ]
 
 
 def test_gain_below_the_margin_is_not_enough():
@@ -47,7 +49,9 @@ def test_a_metric_that_was_not_measured_fails_its_gate():
 
 
 def test_lower_is_better_primary_metric():
-    rules = Gates.from_definitions({"primary": "log_loss", "higher_is_better": False, "thresholds": ["log_loss <= 0.6"]}, margin=0.02)
+    rules = Gates.from_definitions(
+        {"primary": "log_loss", "higher_is_better": False, "thresholds": ["log_loss <= 0.6"]}, margin=0.02
+    )
     assert decide({"log_loss": 0.50}, {"log_loss": 0.45}, rules).promote
     assert not decide({"log_loss": 0.50}, {"log_loss": 0.49}, rules).promote
 

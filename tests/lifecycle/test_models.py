@@ -7,8 +7,8 @@ import json
 import pytest
 from mlflow import MlflowClient
 
-from mlplatform.lifecycle import models
 from mlplatform.errors import NoChampionError, UnknownModelError
+from mlplatform.lifecycle import models
 from mlplatform.lineage.audit import audit
 
 from .toys import fit
@@ -98,7 +98,14 @@ def test_a_failed_audit_write_undoes_the_promotion(churn, settings):
 def test_list_and_describe(churn, settings):
     models.promote(churn, 1, settings)
     (summary,) = models.list_models(settings)
-    assert (summary.name, summary.versions, summary.latest, summary.champion, summary.challenger, summary.primary_metric) == ("churn", 2, 2, 1, 2, "roc_auc")
+    assert (
+        summary.name,
+        summary.versions,
+        summary.latest,
+        summary.champion,
+        summary.challenger,
+        summary.primary_metric,
+    ) == ("churn", 2, 2, 1, 2, "roc_auc")
     described = models.describe(churn, settings)
     assert [v.version for v in described.versions] == [1, 2]
     assert described.versions[0].aliases == ("champion",)

@@ -18,7 +18,12 @@ CUSTOMERS = 400
 FEATURE_SETS = ("account_activity",)
 TRAINSET = {
     "name": "churn",
-    "labels": {"table": "raw/churn_labels", "event_timestamp": "label_time", "keys": ["customer_id"], "label": "churned"},
+    "labels": {
+        "table": "raw/churn_labels",
+        "event_timestamp": "label_time",
+        "keys": ["customer_id"],
+        "label": "churned",
+    },
     "features": ["account_activity:*"],
     "engine": "pandas",
 }
@@ -33,7 +38,12 @@ MODEL = {
     "metrics": {"primary": "roc_auc", "thresholds": ["roc_auc >= 0.3"]},
 }
 # the first champion guesses: same data and features, no skill
-WEAK = {**MODEL, "estimator": "sklearn.dummy.DummyClassifier", "params": {"random_state": 0}, "search": {"strategy": "grid", "space": {"strategy": ["uniform"]}}}
+WEAK = {
+    **MODEL,
+    "estimator": "sklearn.dummy.DummyClassifier",
+    "params": {"random_state": 0},
+    "search": {"strategy": "grid", "space": {"strategy": ["uniform"]}},
+}
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +87,9 @@ def make_project(home: Path, mlp_home: Path, root: Path, monkeypatch: pytest.Mon
     for folder, name, body in (("trainsets", "churn", TRAINSET), ("models", "churn", MODEL)):
         (root / "conf" / folder).mkdir(parents=True, exist_ok=True)
         (root / "conf" / folder / f"{name}.yaml").write_text(yaml.safe_dump(body))
-    (root / "conf" / "lifecycle.yaml").write_text(yaml.safe_dump({"default": {"margin": 0.02, "holdout_days": 45, "min_holdout_rows": 50}}))
+    (root / "conf" / "lifecycle.yaml").write_text(
+        yaml.safe_dump({"default": {"margin": 0.02, "holdout_days": 45, "min_holdout_rows": 50}})
+    )
     monkeypatch.setenv("MLP_PROJECT", str(root))
     monkeypatch.setenv("MLP_JARS_DIR", str(REPO / ".mlp" / "jars"))
     return load_settings()
@@ -95,23 +107,33 @@ def first_champion(settings, spark) -> int:
     from mlplatform.training.train import train
 
     spec = features.load_trainset_spec("churn")
-    built = features.build_trainset(spec.model_copy(update={"labels": spec.labels.model_copy(update={"end": "2024-09-01"})}), settings)
-    result = train(load_spec(data={"name": "churn", **WEAK}), settings, spark=spark, training_set_version=built.version, code_version="git:first")
+    built = features.build_trainset(
+        spec.model_copy(update={"labels": spec.labels.model_copy(update={"end": "2024-09-01"})}), settings
+    )
+    result = train(
+        load_spec(data={"name": "churn", **WEAK}),
+        settings,
+        spark=spark,
+        training_set_version=built.version,
+        code_version="git:first",
+    )
     models.promote("churn", result.version, settings, reason="first champion")
     return result.version
 
 
 @pytest.mark.slow
-def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(churn_home, mlp_home, tmp_path, monkeypatch, spark):
+def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(
+    churn_home, mlp_home, tmp_path, monkeypatch, spark
+):
     from mlflow import MlflowClient
 
     from mlplatform import features
-    from mlplatform.tracking import model_registry
     from mlplatform.lifecycle import models
     from mlplatform.lifecycle.benchmark import history
     from mlplatform.lifecycle.retrain import retrain
     from mlplatform.lineage.audit import audit
     from mlplatform.lineage.graph import load_graph
+    from mlplatform.tracking import model_registry
 
     settings = make_project(churn_home, mlp_home, tmp_path / "project", monkeypatch)
     assert first_champion(settings, spark) == 1
@@ -125,7 +147,12 @@ def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(c
     assert outcome.holdout == "ts:churn_holdout@v0" and outcome.holdout_rows > 50
     assert outcome.metrics["challenger"]["roc_auc"] > outcome.metrics["champion"]["roc_auc"] + 0.02
     (row,) = history(settings, model="churn")
-    assert (row["decision"], row["champion_version"], row["challenger_version"], row["run_date"]) == ("promoted", 1, 2, "2024-10-31")
+    assert (row["decision"], row["champion_version"], row["challenger_version"], row["run_date"]) == (
+        "promoted",
+        1,
+        2,
+        "2024-10-31",
+    )
     artifacts = {f.path for f in MlflowClient().list_artifacts(outcome.mlflow_run_id, "benchmark")}
     assert "benchmark/roc.png" in artifacts
 
@@ -138,7 +165,9 @@ def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(c
     up = graph.walk("model:churn@2").upstream_ids()
     assert {outcome.training_set, "code:git:second", *read} <= up
     assert holdout.tags["mlp.training_set"] == outcome.training_set
-    assert {"model:churn@1", "model:churn@2", "ts:churn_holdout@v0", *read} <= graph.walk(outcome.benchmark_id).upstream_ids()
+    assert {"model:churn@1", "model:churn@2", "ts:churn_holdout@v0", *read} <= graph.walk(
+        outcome.benchmark_id
+    ).upstream_ids()
     for fs_id in read:
         assert {"model:churn@1", "model:churn@2", outcome.benchmark_id} <= graph.walk(fs_id).downstream_ids()
 
@@ -160,7 +189,11 @@ def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(c
     back = models.rollback("churn", settings, reason="v2 drifts")
     assert back.version == 1 and model_registry.resolve("churn@champion", settings).version == 1
 
-    decisions = [(e.action, e.details.get("version")) for e in audit(settings, model="churn") if e.action in ("promote", "keep", "rollback")]
+    decisions = [
+        (e.action, e.details.get("version"))
+        for e in audit(settings, model="churn")
+        if e.action in ("promote", "keep", "rollback")
+    ]
     assert decisions == [("promote", 1), ("promote", 2), ("keep", 2), ("rollback", 1)]
 
 
@@ -189,7 +222,12 @@ def test_retrain_bad_input(raw_home, mlp_home, tmp_path, monkeypatch, register, 
     assert done.returncode == 3 and "no model spec named 'nope'" in done.stderr
 
     # the nightly script: one model skipped for lack of data, one unknown -> failure, one line each
-    nightly = subprocess.run([str(REPO / "scripts" / "nightly-retrain"), "2023-12-31", "--models", "churn,nope"], capture_output=True, text=True, timeout=600)
+    nightly = subprocess.run(
+        [str(REPO / "scripts" / "nightly-retrain"), "2023-12-31", "--models", "churn,nope"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert nightly.returncode == 1, nightly.stderr
     assert "churn: skipped" in nightly.stderr and "nope: FAILED" in nightly.stderr and "(exit 3)" in nightly.stderr
     assert (Path(settings.home) / "logs" / "nightly-retrain" / "2023-12-31" / "nope.log").is_file()

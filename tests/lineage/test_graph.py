@@ -13,7 +13,15 @@ CODE = "code:git:abcdef123456"
 
 def test_scores_version_reaches_everything_that_produced_it(history_rows):
     walk = LineageGraph.from_rows(history_rows).walk("scores:churn@v3")
-    assert walk.upstream_ids() == {"model:churn@2", ENV, "fs:activity@v5", "ts:churn@v2", CODE, "fs:support@v2", "table:labels@v5"}
+    assert walk.upstream_ids() == {
+        "model:churn@2",
+        ENV,
+        "fs:activity@v5",
+        "ts:churn@v2",
+        CODE,
+        "fs:support@v2",
+        "table:labels@v5",
+    }
     assert walk.downstream == ()
 
 
@@ -22,7 +30,13 @@ def test_feature_set_version_reaches_every_model_and_score_that_used_it(history_
     # used directly as scoring input by model 1 (scores v2) and through ts v2 by model 2 (scores v3)
     assert walk.downstream_ids() == {"ts:churn@v2", "model:churn@2", "scores:churn@v3", "scores:churn@v2"}
     walk = LineageGraph.from_rows(history_rows).walk("fs:support@v2")
-    assert {i for i in walk.downstream_ids() if i.startswith(("model:", "scores:"))} == {"model:churn@1", "model:churn@2", "scores:churn@v1", "scores:churn@v2", "scores:churn@v3"}
+    assert {i for i in walk.downstream_ids() if i.startswith(("model:", "scores:"))} == {
+        "model:churn@1",
+        "model:churn@2",
+        "scores:churn@v1",
+        "scores:churn@v2",
+        "scores:churn@v3",
+    }
 
 
 def test_walk_stays_inside_the_connected_artifacts(history_rows):
@@ -36,7 +50,9 @@ def test_depth_limits_the_walk(history_rows):
 
 
 def test_repeated_edges_count_once_and_audit_rows_are_not_edges():
-    graph = LineageGraph.from_rows([("ts:a@v1", "training_set", "model:a@1")] * 3 + [("model:a@1", "audit", "model:a@1")])
+    graph = LineageGraph.from_rows(
+        [("ts:a@v1", "training_set", "model:a@1")] * 3 + [("model:a@1", "audit", "model:a@1")]
+    )
     walk = graph.walk("model:a@1")
     assert len(walk.upstream) == 1 and walk.downstream == ()
 

@@ -23,7 +23,11 @@ def walk(history_rows):
 def test_tree_shows_both_directions_with_relations(walk):
     text = render.tree(walk)
     up, down = text.split("downstream: what was made from it")
-    assert "training_set: ts:churn@v2" in up and "feature_set: fs:activity@v5" in up and "code: code:git:abcdef123456" in up
+    assert (
+        "training_set: ts:churn@v2" in up
+        and "feature_set: fs:activity@v5" in up
+        and "code: code:git:abcdef123456" in up
+    )
     # nested: the feature set hangs under the training set
     assert re.search(r"training_set: ts:churn@v2\n.*feature_set: fs:activity@v5", up)
     assert "model: scores:churn@v3" in down
@@ -39,7 +43,11 @@ def test_builtin_svg_is_well_formed_and_places_every_node_without_overlap(walk):
     root = ET.fromstring(render.svg(walk, engine="builtin"))
     nodes = root.findall(f".//{SVG}g[@class='node']")
     assert {g.get("data-id") for g in nodes} == set(walk.nodes)
-    rects = [(float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height"))) for g in nodes for r in g.findall(f"{SVG}rect")]
+    rects = [
+        (float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height")))
+        for g in nodes
+        for r in g.findall(f"{SVG}rect")
+    ]
     for i, a in enumerate(rects):
         for b in rects[i + 1 :]:
             apart = a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1]

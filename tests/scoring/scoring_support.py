@@ -31,8 +31,14 @@ class Registered:
     estimator: Any
 
 
-def register_model(settings: Any, name: str, estimator: Any, example: pd.DataFrame, alias: str | None = "champion",
-                   tags: dict[str, str] | None = None) -> Registered:
+def register_model(
+    settings: Any,
+    name: str,
+    estimator: Any,
+    example: pd.DataFrame,
+    alias: str | None = "champion",
+    tags: dict[str, str] | None = None,
+) -> Registered:
     """Fit-free registration in the platform format: mlflow.sklearn directory (cloudpickle) under run artifact ``model/``."""
     import tempfile
     import warnings
@@ -55,8 +61,9 @@ def register_model(settings: Any, name: str, estimator: Any, example: pd.DataFra
         client.get_registered_model(name)
     except mlflow.exceptions.MlflowException:
         client.create_registered_model(name)
-    mv = client.create_model_version(name, source=f"{run.info.artifact_uri}/{model_registry.MODEL_ARTIFACT}",
-                                     run_id=run.info.run_id, tags=tags or {})
+    mv = client.create_model_version(
+        name, source=f"{run.info.artifact_uri}/{model_registry.MODEL_ARTIFACT}", run_id=run.info.run_id, tags=tags or {}
+    )
     if alias:
         client.set_registered_model_alias(name, alias, mv.version)
     return Registered(name, int(mv.version), estimator)

@@ -21,8 +21,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
-from scoring_support import ENV_TRAIN_SCRIPT, FEATURES, REPO, SlowModel, descendants, make_frame, register_model, write_delta
+from scoring_support import (
+    ENV_TRAIN_SCRIPT,
+    FEATURES,
+    REPO,
+    SlowModel,
+    descendants,
+    make_frame,
+    register_model,
+    write_delta,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +52,8 @@ def cluster_input(spark: Any, module_home: Path) -> dict[str, Any]:
 def slow_model(hgb: Any, module_home: Path, cluster_input: dict[str, Any]) -> Path:
     """churn_slow@champion: one second per batch, dropping a marker file when a batch starts."""
     import cloudpickle
-
     import scoring_support
+
     from mlplatform.config import load_settings
 
     markers = module_home / "markers"
@@ -55,7 +63,12 @@ def slow_model(hgb: Any, module_home: Path, cluster_input: dict[str, Any]) -> Pa
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("MLP_HOME", str(module_home))
             mp.setenv("MLP_PROJECT", str(REPO))
-            register_model(load_settings(), "churn_slow", SlowModel(hgb, 1.0, str(markers)), cluster_input["frame"][FEATURES].head(5))
+            register_model(
+                load_settings(),
+                "churn_slow",
+                SlowModel(hgb, 1.0, str(markers)),
+                cluster_input["frame"][FEATURES].head(5),
+            )
     finally:
         cloudpickle.unregister_pickle_by_value(scoring_support)
     return markers
@@ -106,7 +119,9 @@ def _score_args(model: str, uri: str, day: str, summary: Path) -> list[str]:
     return ["score", model, "--input", uri, "--run-date", day, "--profile", "local-cluster", "--summary", str(summary)]
 
 
-def test_lost_executor_is_retried_without_duplicate_rows(cluster_input: dict[str, Any], slow_model: Path, tmp_path: Path) -> None:
+def test_lost_executor_is_retried_without_duplicate_rows(
+    cluster_input: dict[str, Any], slow_model: Path, tmp_path: Path
+) -> None:
     from mlplatform.scoring import results
 
     _clear(slow_model)
@@ -169,8 +184,8 @@ def env_model(module_home: Path, cluster_input: dict[str, Any]) -> dict[str, Any
     from mlflow import MlflowClient
 
     from mlplatform import envs
-    from mlplatform.tracking import model_registry
     from mlplatform.config import load_settings
+    from mlplatform.tracking import model_registry
     from mlplatform.tracking.store import configure, experiment_id
     from mlplatform.training.modeldir import write_model_dir
 
@@ -186,25 +201,53 @@ def env_model(module_home: Path, cluster_input: dict[str, Any]) -> dict[str, Any
         train = make_frame(2000, seed=1)
         train.to_parquet(work / "train.parquet")
         cluster_input["frame"].to_parquet(work / "score.parquet")
-        subprocess.run([str(python), "-c", ENV_TRAIN_SCRIPT, str(work / "train.parquet"), str(work / "score.parquet"), str(work), json.dumps(FEATURES)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(python),
+                "-c",
+                ENV_TRAIN_SCRIPT,
+                str(work / "train.parquet"),
+                str(work / "score.parquet"),
+                str(work),
+                json.dumps(FEATURES),
+            ],
+            check=True,
+            capture_output=True,
+        )
         info = json.loads((work / "info.json").read_text())
-        model_dir = write_model_dir(work / "model", (work / "model.pkl").read_bytes(), train[FEATURES].head(5), info["example"],
-                                    info["sklearn"], artifact.python_version, [f"{k}=={v}" for k, v in sorted(artifact.packages.items())])
+        model_dir = write_model_dir(
+            work / "model",
+            (work / "model.pkl").read_bytes(),
+            train[FEATURES].head(5),
+            info["example"],
+            info["sklearn"],
+            artifact.python_version,
+            [f"{k}=={v}" for k, v in sorted(artifact.packages.items())],
+        )
         configure(settings)
         client = MlflowClient()
         run = client.create_run(experiment_id("scoring-tests", settings))
         client.log_artifacts(run.info.run_id, str(model_dir), model_registry.MODEL_ARTIFACT)
         client.create_registered_model("churn_env")
-        mv = client.create_model_version("churn_env", f"{run.info.artifact_uri}/{model_registry.MODEL_ARTIFACT}", run.info.run_id,
-                                         tags={model_registry.TAG_ENV_ID: artifact.id})
+        mv = client.create_model_version(
+            "churn_env",
+            f"{run.info.artifact_uri}/{model_registry.MODEL_ARTIFACT}",
+            run.info.run_id,
+            tags={model_registry.TAG_ENV_ID: artifact.id},
+        )
         client.set_registered_model_alias("churn_env", "champion", mv.version)
-    return {"env_id": artifact.id, "sklearn": info["sklearn"], "prediction": np.load(work / "prediction.npy"),
-            "probability": np.load(work / "probability.npy"), "env": {"MLP_ARTIFACTS": str(CACHE / "artifacts")}}
+    return {
+        "env_id": artifact.id,
+        "sklearn": info["sklearn"],
+        "prediction": np.load(work / "prediction.npy"),
+        "probability": np.load(work / "probability.npy"),
+        "env": {"MLP_ARTIFACTS": str(CACHE / "artifacts")},
+    }
 
 
-def test_executors_score_in_the_models_environment(cluster_input: dict[str, Any], env_model: dict[str, Any], tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_executors_score_in_the_models_environment(
+    cluster_input: dict[str, Any], env_model: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from importlib.metadata import version
 
     from mlplatform import lineage, tables
@@ -215,7 +258,9 @@ def test_executors_score_in_the_models_environment(cluster_input: dict[str, Any]
     args = _score_args("churn_env@champion", cluster_input["uri"], "2024-05-02", tmp_path / "s.json")
     printed = subprocess.run([MLP, *args, "--print"], capture_output=True, text=True, cwd=REPO)
     assert printed.returncode == 0, printed.stderr
-    assert "#environment" in printed.stdout and "churn_env@1" in printed.stdout and "--input-version 0" in printed.stdout
+    assert (
+        "#environment" in printed.stdout and "churn_env@1" in printed.stdout and "--input-version 0" in printed.stdout
+    )
 
     log = tmp_path / "job.log"
     proc = _start(args, log)
@@ -231,11 +276,14 @@ def test_executors_score_in_the_models_environment(cluster_input: dict[str, Any]
     np.testing.assert_array_equal(scores["probability"].to_numpy(), env_model["probability"])
     assert set(scores["env_id"]) == {env_model["env_id"]}
     edges = tables.to_pandas(lineage.lineage_table(load_settings()), filters=[("job_run", "=", summary["run_id"])])
-    assert (env_model["env_id"], "environment", summary["scores_id"]) in set(zip(edges["from_id"], edges["relation"], edges["to_id"]))
+    assert (env_model["env_id"], "environment", summary["scores_id"]) in set(
+        zip(edges["from_id"], edges["relation"], edges["to_id"])
+    )
 
 
-def test_nightly_scores_what_it_can_and_exits_non_zero(spark: Any, hgb: Any, settings: Any, cluster_input: dict[str, Any],
-                                                        tmp_path: Path) -> None:
+def test_nightly_scores_what_it_can_and_exits_non_zero(
+    spark: Any, hgb: Any, settings: Any, cluster_input: dict[str, Any], tmp_path: Path
+) -> None:
     from mlplatform.scoring import results
 
     register_model(settings, "churn_nightly", hgb, cluster_input["frame"][FEATURES].head(5))
@@ -248,13 +296,23 @@ def test_nightly_scores_what_it_can_and_exits_non_zero(spark: Any, hgb: Any, set
         f"  - model: churn_missing\n    input: {cluster_input['uri']}\n"
         f"  - model: churn_nightly\n    input: {bad}\n"
     )
-    run = subprocess.run([str(REPO / "scripts" / "nightly-score"), "2024-05-03", "--config", str(config)],
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [str(REPO / "scripts" / "nightly-score"), "2024-05-03", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 1, run.stderr
     lines = [line for line in run.stderr.splitlines() if " nightly-score " in line]
-    assert any("churn_nightly@champion: ok" in line and f"{ROWS} rows -> scores:churn_nightly@v0" in line for line in lines), run.stderr
-    assert any("churn_missing@champion: FAILED" in line and "no model named 'churn_missing'" in line for line in lines), run.stderr
-    assert any("churn_nightly@champion: FAILED" in line and "missing feature column(s) f3" in line for line in lines), run.stderr
+    assert any(
+        "churn_nightly@champion: ok" in line and f"{ROWS} rows -> scores:churn_nightly@v0" in line for line in lines
+    ), run.stderr
+    assert any(
+        "churn_missing@champion: FAILED" in line and "no model named 'churn_missing'" in line for line in lines
+    ), run.stderr
+    assert any("churn_nightly@champion: FAILED" in line and "missing feature column(s) f3" in line for line in lines), (
+        run.stderr
+    )
     assert "3 model(s)" in lines[0] and "1 scored, 2 failed" in lines[-1]
     scores = results.read("churn_nightly", run_date="2024-05-03")
     assert len(scores) == ROWS and list(scores.columns[:3]) == ["customer_id", "prediction", "probability"]

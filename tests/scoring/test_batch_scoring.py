@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
 from scoring_support import FEATURES, make_frame, register_model, write_delta
 
 from mlplatform.errors import ModelError, ScoringError
@@ -27,7 +26,9 @@ def churn(hgb: Any, module_home: Path, spark: Any) -> dict[str, Any]:
         frame = make_frame(3000, seed=2)
         uri = f"{settings.warehouse}/inputs/churn"
         write_delta(spark, frame, uri, files=3)
-        model = register_model(settings, "churn_hgb", hgb, frame[FEATURES].head(5), tags={"mlp.env_id": "env:test@000000000000"})
+        model = register_model(
+            settings, "churn_hgb", hgb, frame[FEATURES].head(5), tags={"mlp.env_id": "env:test@000000000000"}
+        )
     return {"uri": uri, "frame": frame, "model": model}
 
 
@@ -78,9 +79,12 @@ def test_rerun_replaces_only_its_run_date(spark: Any, settings: Any, churn: dict
     assert len(day1) == len(churn["frame"]) and set(day1["scoring_run_id"]) == {again.run_id}
     day2 = results.read("churn_hgb", run_date="2024-07-02")
     assert len(day2) == other.rows == int((churn["frame"]["customer_id"] < 2500).sum())
-    pd.testing.assert_frame_equal(_sorted(day1)[["customer_id", "prediction", "probability"]],
-                                  _sorted(results.read("churn_hgb", run_date="2024-07-01", version=first.table_version))[
-                                      ["customer_id", "prediction", "probability"]])
+    pd.testing.assert_frame_equal(
+        _sorted(day1)[["customer_id", "prediction", "probability"]],
+        _sorted(results.read("churn_hgb", run_date="2024-07-01", version=first.table_version))[
+            ["customer_id", "prediction", "probability"]
+        ],
+    )
     runs = results.runs("churn_hgb")
     assert {"2024-07-01", "2024-07-02"} <= {str(d) for d in runs["run_date"]}
 
@@ -167,7 +171,9 @@ def test_models_that_need_named_columns_get_a_dataframe(spark: Any, settings: An
     scores = _sorted(results.read("churn_plan"))
     ordered = _sorted(frame)
     np.testing.assert_array_equal(scores["prediction"].to_numpy(), model.predict(ordered[columns]))
-    np.testing.assert_allclose(scores["probability"].to_numpy(), model.predict_proba(ordered[columns])[:, 1], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        scores["probability"].to_numpy(), model.predict_proba(ordered[columns])[:, 1], rtol=0, atol=1e-15
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,8 +183,9 @@ def test_models_that_need_named_columns_get_a_dataframe(spark: Any, settings: An
         ("customer_id, f0, f1, f2, CAST(f3 AS STRING) AS f3", "f3 is string, the model expects double"),
     ],
 )
-def test_input_not_matching_the_signature_is_refused_before_any_task(spark: Any, settings: Any, churn: dict[str, Any],
-                                                                       select: str, message: str, tmp_path: Path) -> None:
+def test_input_not_matching_the_signature_is_refused_before_any_task(
+    spark: Any, settings: Any, churn: dict[str, Any], select: str, message: str, tmp_path: Path
+) -> None:
     from mlplatform import tables
     from mlplatform.scoring import batch
 
@@ -195,7 +202,9 @@ def test_input_not_matching_the_signature_is_refused_before_any_task(spark: Any,
 def test_unknown_alias_lists_the_registered_versions(spark: Any, settings: Any, churn: dict[str, Any]) -> None:
     from mlplatform.scoring import batch
 
-    with pytest.raises(ModelError, match=r"churn_hgb@staging does not exist.*registered versions of 'churn_hgb': 1 \(champion\)"):
+    with pytest.raises(
+        ModelError, match=r"churn_hgb@staging does not exist.*registered versions of 'churn_hgb': 1 \(champion\)"
+    ):
         batch.score(spark, settings, "churn_hgb@staging", churn["uri"], RUN_DATE)
 
 
@@ -235,6 +244,10 @@ def test_scores_cli_reads_results_without_spark(spark: Any, settings: Any, churn
     preview = mlp(["scores", "preview", "churn_hgb", "--run-date", "2024-10-01", "-n", "4"])
     assert preview.returncode == 0 and len(preview.stdout.strip().splitlines()) == 5, preview.stdout
     missing = mlp(["scores", "preview", "churn_hgb", "--run-date", "2023-01-01"])
-    assert missing.returncode == 1 and "no scores for run date 2023-01-01" in missing.stderr and "2024-10-01" in missing.stderr
+    assert (
+        missing.returncode == 1
+        and "no scores for run date 2023-01-01" in missing.stderr
+        and "2024-10-01" in missing.stderr
+    )
     unknown = mlp(["scores", "describe", "nobody"])
     assert unknown.returncode == 1 and "model 'nobody' has no scores table" in unknown.stderr

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-
 from scoring_support import FEATURES, make_frame
 
 from mlplatform.errors import ScoringError
@@ -21,12 +20,18 @@ SIGNATURE = [{"name": "f0", "type": "double"}, {"name": "n", "type": "long"}, {"
 
 def test_check_columns_accepts_widening_and_picks_keys() -> None:
     features, keys, casts = check_columns(
-        [("id", "bigint"), ("f0", "int"), ("n", "int"), ("s", "string"), ("extra", "double")], SIGNATURE, None, "model:m@1", "in"
+        [("id", "bigint"), ("f0", "int"), ("n", "int"), ("s", "string"), ("extra", "double")],
+        SIGNATURE,
+        None,
+        "model:m@1",
+        "in",
     )
     assert features == ["f0", "n", "s"]
     assert keys == ["id", "extra"]  # default: every non-feature column
     assert casts == {"f0": "double", "n": "bigint"}
-    assert check_columns([("id", "bigint"), ("f0", "double"), ("n", "bigint"), ("s", "string")], SIGNATURE, ["id"], "m", "in")[1] == ["id"]
+    assert check_columns(
+        [("id", "bigint"), ("f0", "double"), ("n", "bigint"), ("s", "string")], SIGNATURE, ["id"], "m", "in"
+    )[1] == ["id"]
 
 
 def test_check_columns_names_every_problem() -> None:
@@ -41,7 +46,9 @@ def test_check_columns_names_every_problem() -> None:
 
 def test_check_columns_refuses_keys_that_clash_with_outputs() -> None:
     with pytest.raises(ScoringError, match=r"key column\(s\) prediction .* clash"):
-        check_columns([("prediction", "double"), ("f0", "double"), ("n", "bigint"), ("s", "string")], SIGNATURE, None, "m", "in")
+        check_columns(
+            [("prediction", "double"), ("f0", "double"), ("n", "bigint"), ("s", "string")], SIGNATURE, None, "m", "in"
+        )
 
 
 def test_batch_rows_and_run_dates() -> None:
@@ -57,7 +64,9 @@ def shipped(tmp_path: Path, hgb: Any) -> arrow_scorer.ScorerSpec:
 
     path = tmp_path / "model.pkl"
     path.write_bytes(cloudpickle.dumps(hgb))
-    return arrow_scorer.ScorerSpec(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), tuple(FEATURES), ("customer_id",))
+    return arrow_scorer.ScorerSpec(
+        str(path), hashlib.sha256(path.read_bytes()).hexdigest(), tuple(FEATURES), ("customer_id",)
+    )
 
 
 def _batch(rows: int = 50, seed: int = 7) -> pa.RecordBatch:
@@ -90,8 +99,16 @@ def test_probe_reports_traits_and_scoring_matches_predict_proba(shipped: arrow_s
     info = json.loads(next(arrow_scorer.probe(iter([_batch()]), shipped)).column(0)[0].as_py())
     assert info["proba"] == "binary" and info["input_mode"] == "numpy" and info["predict_from_proba"] is True
     assert info["nullable"] == FEATURES and info["classes"] == [0, 1] and info["prediction_type"] == "int64"
-    spec = arrow_scorer.ScorerSpec(**{**shipped.__dict__, "proba": "binary", "predict_from_proba": True,
-                                      "prediction_type": "int64", "classes": (0, 1), "nullable": tuple(FEATURES)})
+    spec = arrow_scorer.ScorerSpec(
+        **{
+            **shipped.__dict__,
+            "proba": "binary",
+            "predict_from_proba": True,
+            "prediction_type": "int64",
+            "classes": (0, 1),
+            "nullable": tuple(FEATURES),
+        }
+    )
     batch = _batch(2000, seed=8)
     out = pa.Table.from_batches(list(arrow_scorer.score_batches(iter([batch, batch.slice(0, 0)]), spec)))
     frame = batch.to_pandas()
@@ -104,7 +121,9 @@ def test_probe_reports_traits_and_scoring_matches_predict_proba(shipped: arrow_s
 def test_nulls_raise_the_marker_for_models_without_nan(shipped: arrow_scorer.ScorerSpec) -> None:
     batch = _batch()
     f1 = pa.array([None if i % 5 == 0 else v for i, v in enumerate(batch.column(2).to_pylist())], type=pa.float64())
-    with_nulls = pa.RecordBatch.from_arrays([batch.column(0), batch.column(1), f1, batch.column(3), batch.column(4)], names=batch.schema.names)
+    with_nulls = pa.RecordBatch.from_arrays(
+        [batch.column(0), batch.column(1), f1, batch.column(3), batch.column(4)], names=batch.schema.names
+    )
     with pytest.raises(ValueError, match=arrow_scorer.NULL_MARKER + r' \{"f1": 10\}'):
         list(arrow_scorer.score_batches(iter([with_nulls]), shipped))
 
@@ -136,6 +155,8 @@ def test_probe_finds_the_columns_a_pipeline_accepts_nulls_in(tmp_path: Path) -> 
     model = make_pipeline(prep, LogisticRegression()).fit(train[FEATURES], train["label"])
     path = tmp_path / "model.pkl"
     path.write_bytes(cloudpickle.dumps(model))
-    spec = arrow_scorer.ScorerSpec(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), tuple(FEATURES), ("customer_id",))
+    spec = arrow_scorer.ScorerSpec(
+        str(path), hashlib.sha256(path.read_bytes()).hexdigest(), tuple(FEATURES), ("customer_id",)
+    )
     info = json.loads(next(arrow_scorer.probe(iter([_batch()]), spec)).column(0)[0].as_py())
     assert info["nullable"] == ["f0"] and info["input_mode"] == "pandas" and info["predict_from_proba"] is False

@@ -19,7 +19,6 @@ from typing import Any, Iterator
 
 import pandas as pd
 import pytest
-
 from serving_support import env_spec_text, free_port, make_frame, register, start, stop, train_pipeline, workers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,7 +114,19 @@ def server(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     """
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    argv = [MLP, "serve", store.ref, "--port", str(port), "--workers", "2", "--max-body-bytes", str(MAX_BODY), "--python", sys.executable]
+    argv = [
+        MLP,
+        "serve",
+        store.ref,
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--max-body-bytes",
+        str(MAX_BODY),
+        "--python",
+        sys.executable,
+    ]
     proc = start(argv, None, store.env, port, log)
     try:
         assert len(workers(proc.pid, expect=2)) == 2, log.read_text()

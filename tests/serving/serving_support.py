@@ -42,12 +42,19 @@ def train_pipeline(frame: pd.DataFrame) -> Any:
 
     label = ((frame["amount"] > 100) ^ frame["member"] ^ (frame["city"] == "nice")).astype(int)
     prep = ColumnTransformer(
-        [("num", "passthrough", ["amount", "visits", "member"]), ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["city"])]
+        [
+            ("num", "passthrough", ["amount", "visits", "member"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["city"]),
+        ]
     )
-    return Pipeline([("prep", prep), ("clf", HistGradientBoostingClassifier(max_iter=30, random_state=0))]).fit(frame, label)
+    return Pipeline([("prep", prep), ("clf", HistGradientBoostingClassifier(max_iter=30, random_state=0))]).fit(
+        frame, label
+    )
 
 
-def register(name: str, model: Any, frame: pd.DataFrame, env_id: str | None, experiment: str, requirements: Sequence[str]) -> int:
+def register(
+    name: str, model: Any, frame: pd.DataFrame, env_id: str | None, experiment: str, requirements: Sequence[str]
+) -> int:
     """Log ``model`` as training does (MLflow dir, cloudpickle, pandas example), register it, tag its env."""
     import mlflow
     from mlflow import MlflowClient
@@ -56,7 +63,13 @@ def register(name: str, model: Any, frame: pd.DataFrame, env_id: str | None, exp
 
     with mlflow.start_run(experiment_id=experiment) as run:
         # explicit requirements: MLflow's own inference runs the model in a subprocess (slow)
-        mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle", input_example=frame.head(3), pip_requirements=list(requirements))
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="cloudpickle",
+            input_example=frame.head(3),
+            pip_requirements=list(requirements),
+        )
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name).version
     if env_id:
         MlflowClient().set_model_version_tag(name, version, TAG_ENV_ID, env_id)
@@ -76,11 +89,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def request(port: int, path: str, body: bytes | str | None = None, content_type: str = "application/json",
-            method: str | None = None, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Any]:
+def request(
+    port: int,
+    path: str,
+    body: bytes | str | None = None,
+    content_type: str = "application/json",
+    method: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> tuple[int, Any]:
     """One HTTP request to 127.0.0.1:port; returns (status, parsed JSON body or raw text)."""
     data = body.encode() if isinstance(body, str) else body
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method or ("POST" if data is not None else "GET"))
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, method=method or ("POST" if data is not None else "GET")
+    )
     if data is not None:
         req.add_header("Content-Type", content_type)
     for key, value in (headers or {}).items():
@@ -111,7 +133,9 @@ def wait_ready(port: int, proc: subprocess.Popen[Any], timeout: float = 60) -> f
     raise RuntimeError(f"server on port {port} not ready after {timeout} s")
 
 
-def start(argv: Sequence[str], cwd: Path | None, env: dict[str, str], port: int, log: Path, timeout: float = 60) -> subprocess.Popen[Any]:
+def start(
+    argv: Sequence[str], cwd: Path | None, env: dict[str, str], port: int, log: Path, timeout: float = 60
+) -> subprocess.Popen[Any]:
     """Start a server process (its output to ``log``) and wait until it answers /ping."""
     with open(log, "ab") as out:
         proc = subprocess.Popen(list(argv), cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)

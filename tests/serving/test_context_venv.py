@@ -12,10 +12,10 @@ import os
 import subprocess
 
 import pytest
-
 from conftest import CACHE
-from mlplatform.scoring.export import ENTRYPOINT, context_venv
 from serving_support import free_port, request, start, stop
+
+from mlplatform.scoring.export import ENTRYPOINT, context_venv
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,12 @@ def image_python(context) -> str:
 
 @pytest.mark.slow
 def test_venv_holds_exactly_the_lock_and_gunicorn(context, image_python):
-    freeze = subprocess.run([image_python, "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout.split()
-    wanted = (context / "requirements.lock.txt").read_text().split() + (context / "requirements.server.txt").read_text().split()
+    freeze = subprocess.run(
+        [image_python, "-m", "pip", "freeze"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    wanted = (context / "requirements.lock.txt").read_text().split() + (
+        context / "requirements.server.txt"
+    ).read_text().split()
     canon = lambda line: line.lower().replace("_", "-")  # noqa: E731
     assert sorted(map(canon, freeze)) == sorted(map(canon, wanted))
     for absent in ("mlflow", "flask", "pyspark", "click", "mlplatform"):
@@ -37,7 +41,14 @@ def test_venv_holds_exactly_the_lock_and_gunicorn(context, image_python):
 @pytest.mark.slow
 def test_the_context_entrypoint_serves_in_that_venv(context, image_python, store, tmp_path):
     port = free_port()
-    env = {"MLP_HOST": "127.0.0.1", "MLP_PORT": str(port), "MLP_WORKERS": "1", "MLP_THREADS": "2", "PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}
+    env = {
+        "MLP_HOST": "127.0.0.1",
+        "MLP_PORT": str(port),
+        "MLP_WORKERS": "1",
+        "MLP_THREADS": "2",
+        "PYTHONPATH": "",
+        "PYTHONNOUSERSITE": "1",
+    }
     env = {k: v for k, v in {**os.environ, **env}.items() if not k.startswith("MLP_") or k in env}
     proc = start([image_python, *ENTRYPOINT[1:]], context, env, port, tmp_path / "server.log")
     try:

@@ -78,8 +78,17 @@ def test_dockerfile_installs_exactly_the_env_lock_plus_gunicorn(context, store):
 
 def test_serving_config_names_model_version_env_and_signature(context, store):
     config = json.loads((context / "serving.json").read_text())
-    assert (config["model_name"], config["model_version"], config["env_id"]) == (store.name, store.version, store.env_id)
-    assert [(c["name"], c["type"]) for c in config["inputs"]] == [("amount", "double"), ("visits", "long"), ("city", "string"), ("member", "boolean")]
+    assert (config["model_name"], config["model_version"], config["env_id"]) == (
+        store.name,
+        store.version,
+        store.env_id,
+    )
+    assert [(c["name"], c["type"]) for c in config["inputs"]] == [
+        ("amount", "double"),
+        ("visits", "long"),
+        ("city", "string"),
+        ("member", "boolean"),
+    ]
     assert config["model_file"] == "model.pkl" and config["predict_fn"] == "predict"
 
 
@@ -112,12 +121,29 @@ def test_cli_export_writes_a_context(mlp, store, tmp_path):
 def test_cli_export_of_an_unknown_model_fails_in_one_line(mlp, store, tmp_path):
     res = mlp(["export", "docker", "no_such_model@champion", "--out", str(tmp_path / "ctx")], env=store.env)
     assert res.returncode == 1 and res.stderr.count("\n") == 1
-    assert "model:no_such_model@champion does not exist" in res.stderr and "no model named 'no_such_model'" in res.stderr
+    assert (
+        "model:no_such_model@champion does not exist" in res.stderr and "no model named 'no_such_model'" in res.stderr
+    )
     assert not (tmp_path / "ctx").exists()
 
 
 def test_cli_serve_print_shows_the_image_entrypoint(mlp, store, tmp_path):
-    res = mlp(["serve", store.ref, "--port", "9123", "--workers", "3", "--context", str(tmp_path / "c"), "--python", sys.executable, "--print"], env=store.env)
+    res = mlp(
+        [
+            "serve",
+            store.ref,
+            "--port",
+            "9123",
+            "--workers",
+            "3",
+            "--context",
+            str(tmp_path / "c"),
+            "--python",
+            sys.executable,
+            "--print",
+        ],
+        env=store.env,
+    )
     assert res.returncode == 0, res.stderr
     line = res.stdout.strip()
     assert line.startswith(f"cd {tmp_path / 'c'} && ") and "MLP_PORT=9123" in line and "MLP_WORKERS=3" in line
@@ -150,11 +176,14 @@ def test_export_refuses_an_out_dir_that_is_not_a_context(use_store, tmp_path):
 
 
 def _register(name: str, frame, env_id: str | None) -> None:
-    from mlplatform.config import load_settings
-    from mlplatform.tracking.store import experiment_id
     from serving_support import register, train_pipeline
 
-    register(name, train_pipeline(frame), frame, env_id, experiment_id("serving-tests", load_settings()), ["scikit-learn"])
+    from mlplatform.config import load_settings
+    from mlplatform.tracking.store import experiment_id
+
+    register(
+        name, train_pipeline(frame), frame, env_id, experiment_id("serving-tests", load_settings()), ["scikit-learn"]
+    )
 
 
 def test_export_refuses_a_model_without_env_id(use_store, tmp_path):

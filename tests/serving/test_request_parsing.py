@@ -40,12 +40,39 @@ def check(frame: pd.DataFrame) -> None:
 @pytest.mark.parametrize(
     "payload",
     [
-        {"dataframe_split": {"columns": ["amount", "visits", "city", "member"], "data": [[1.5, 3, "nice", True], [200, 4, None, False]]}},
-        {"dataframe_split": {"index": [7, 8], "columns": ["member", "city", "visits", "amount"], "data": [[True, "nice", 3, 1.5], [False, None, 4, 200]]}},
-        {"dataframe_records": [{"amount": 1.5, "visits": 3, "city": "nice", "member": True}, {"amount": 200, "visits": 4, "member": False}]},
-        {"instances": [{"amount": 1.5, "visits": 3, "city": "nice", "member": True}, {"amount": 200, "visits": 4, "city": None, "member": False}]},
+        {
+            "dataframe_split": {
+                "columns": ["amount", "visits", "city", "member"],
+                "data": [[1.5, 3, "nice", True], [200, 4, None, False]],
+            }
+        },
+        {
+            "dataframe_split": {
+                "index": [7, 8],
+                "columns": ["member", "city", "visits", "amount"],
+                "data": [[True, "nice", 3, 1.5], [False, None, 4, 200]],
+            }
+        },
+        {
+            "dataframe_records": [
+                {"amount": 1.5, "visits": 3, "city": "nice", "member": True},
+                {"amount": 200, "visits": 4, "member": False},
+            ]
+        },
+        {
+            "instances": [
+                {"amount": 1.5, "visits": 3, "city": "nice", "member": True},
+                {"amount": 200, "visits": 4, "city": None, "member": False},
+            ]
+        },
         {"inputs": {"amount": [1.5, 200], "visits": [3, 4], "city": ["nice", None], "member": [True, False]}},
-        {"inputs": [{"amount": 1.5, "visits": 3, "city": "nice", "member": True}, {"amount": 200, "visits": 4, "member": False}], "params": {}},
+        {
+            "inputs": [
+                {"amount": 1.5, "visits": 3, "city": "nice", "member": True},
+                {"amount": 200, "visits": 4, "member": False},
+            ],
+            "params": {},
+        },
     ],
     ids=["split", "split-reordered", "records", "instances", "inputs-columns", "inputs-records"],
 )
@@ -58,7 +85,17 @@ def test_csv_gives_the_same_typed_frame():
 
 
 def test_extra_columns_are_dropped_and_the_order_follows_the_signature():
-    frame = parse({"inputs": {"zzz": [1, 2], "member": [True, False], "amount": [1.5, 200], "visits": [3, 4], "city": ["nice", None]}})
+    frame = parse(
+        {
+            "inputs": {
+                "zzz": [1, 2],
+                "member": [True, False],
+                "amount": [1.5, 200],
+                "visits": [3, 4],
+                "city": ["nice", None],
+            }
+        }
+    )
     check(frame)
 
 
@@ -80,8 +117,17 @@ def test_integer_columns_are_range_checked():
 
 
 def test_other_signature_types():
-    columns = (ColumnSpec("f", "float"), ColumnSpec("i", "integer"), ColumnSpec("t", "datetime"), ColumnSpec("b", "binary"), ColumnSpec("o", "double", required=False))
-    frame = parse({"inputs": {"f": [0.5], "i": [7], "t": ["2024-05-01T10:00:00"], "b": [base64.b64encode(b"\x00\x01").decode()]}}, columns=columns)
+    columns = (
+        ColumnSpec("f", "float"),
+        ColumnSpec("i", "integer"),
+        ColumnSpec("t", "datetime"),
+        ColumnSpec("b", "binary"),
+        ColumnSpec("o", "double", required=False),
+    )
+    frame = parse(
+        {"inputs": {"f": [0.5], "i": [7], "t": ["2024-05-01T10:00:00"], "b": [base64.b64encode(b"\x00\x01").decode()]}},
+        columns=columns,
+    )
     assert frame["f"].dtype == np.float32 and frame["i"].dtype == np.int32
     assert frame["t"].iloc[0] == pd.Timestamp("2024-05-01 10:00:00") and frame["b"].iloc[0] == b"\x00\x01"
     assert list(frame.columns) == ["f", "i", "t", "b", "o"] and np.isnan(frame["o"].iloc[0])
@@ -90,19 +136,46 @@ def test_other_signature_types():
 @pytest.mark.parametrize(
     "payload, words",
     [
-        ({"inputs": {"amount": ["a"], "visits": [3], "city": ["x"], "member": [True]}}, ["'amount'", "double", 'string "a"', "row 0"]),
+        (
+            {"inputs": {"amount": ["a"], "visits": [3], "city": ["x"], "member": [True]}},
+            ["'amount'", "double", 'string "a"', "row 0"],
+        ),
         ({"inputs": {"amount": [True], "visits": [3], "city": ["x"], "member": [True]}}, ["'amount'", "boolean true"]),
-        ({"inputs": {"amount": [1.0], "visits": [3.5], "city": ["x"], "member": [True]}}, ["'visits'", "long", "number 3.5"]),
-        ({"inputs": {"amount": [1.0], "visits": [None], "city": ["x"], "member": [True]}}, ["'visits'", "missing value", "cannot hold nulls"]),
-        ({"inputs": {"amount": [1.0], "visits": [2**70], "city": ["x"], "member": [True]}}, ["'visits'", "out of range"]),
-        ({"inputs": {"amount": [1.0], "visits": [1], "city": [5], "member": [True]}}, ["'city'", "string", "integer 5"]),
-        ({"inputs": {"amount": [1.0, 2**2000], "visits": [1, 1], "city": ["x", "y"], "member": [True, True]}}, ["'amount'", "row 1", "out of range for double"]),
-        ({"inputs": {"amount": [1.0], "visits": [1e20], "city": ["x"], "member": [True]}}, ["'visits'", "out of range for long"]),
-        ({"inputs": {"amount": [1.0], "visits": [float("inf")], "city": ["x"], "member": [True]}}, ["'visits'", "long", "Infinity"]),
+        (
+            {"inputs": {"amount": [1.0], "visits": [3.5], "city": ["x"], "member": [True]}},
+            ["'visits'", "long", "number 3.5"],
+        ),
+        (
+            {"inputs": {"amount": [1.0], "visits": [None], "city": ["x"], "member": [True]}},
+            ["'visits'", "missing value", "cannot hold nulls"],
+        ),
+        (
+            {"inputs": {"amount": [1.0], "visits": [2**70], "city": ["x"], "member": [True]}},
+            ["'visits'", "out of range"],
+        ),
+        (
+            {"inputs": {"amount": [1.0], "visits": [1], "city": [5], "member": [True]}},
+            ["'city'", "string", "integer 5"],
+        ),
+        (
+            {"inputs": {"amount": [1.0, 2**2000], "visits": [1, 1], "city": ["x", "y"], "member": [True, True]}},
+            ["'amount'", "row 1", "out of range for double"],
+        ),
+        (
+            {"inputs": {"amount": [1.0], "visits": [1e20], "city": ["x"], "member": [True]}},
+            ["'visits'", "out of range for long"],
+        ),
+        (
+            {"inputs": {"amount": [1.0], "visits": [float("inf")], "city": ["x"], "member": [True]}},
+            ["'visits'", "long", "Infinity"],
+        ),
         ({"inputs": {"amount": [1.0], "visits": [1], "city": ["x"], "member": ["yes"]}}, ["'member'", "boolean"]),
         ({"inputs": {"amount": [[1.0]], "visits": [1], "city": ["x"], "member": [True]}}, ["'amount'", "an array"]),
         ({"inputs": {"amount": [1.0, 2.0], "visits": [1], "city": ["x"], "member": [True]}}, ["different lengths"]),
-        ({"inputs": {"amount": [1.0], "city": ["x"]}}, ["missing required column(s): visits, member", "amount (double)"]),
+        (
+            {"inputs": {"amount": [1.0], "city": ["x"]}},
+            ["missing required column(s): visits, member", "amount (double)"],
+        ),
         ({"dataframe_split": {"columns": ["amount"], "data": [[1.0, 2.0]]}}, ["row 0", "1 values"]),
         ({"dataframe_split": {"data": [[1.0]]}}, ["columns"]),
         ({"dataframe_split": [[1.0]]}, ["dataframe_split", "object"]),

@@ -29,14 +29,29 @@ def random_json(rng: random.Random, depth: int = 0):
         return rng.choice(["amount", "visits", "city", "member", "dataframe_split", "columns", "data"])
     if kind == 5:
         return [random_json(rng, depth + 1) for _ in range(rng.randrange(5))]
-    keys = ["dataframe_split", "dataframe_records", "instances", "inputs", "columns", "data", "amount", "visits", "city", "member", "params"]
+    keys = [
+        "dataframe_split",
+        "dataframe_records",
+        "instances",
+        "inputs",
+        "columns",
+        "data",
+        "amount",
+        "visits",
+        "city",
+        "member",
+        "params",
+    ]
     return {rng.choice(keys): random_json(rng, depth + 1) for _ in range(rng.randrange(4))}
 
 
 def fuzz_bodies(rng: random.Random):
     fmt = ["dataframe_split", "dataframe_records", "instances", "inputs"]
     for _ in range(FUZZ_REQUESTS // 3):
-        yield bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))), rng.choice(["application/json", "text/csv"])
+        yield (
+            bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))),
+            rng.choice(["application/json", "text/csv"]),
+        )
         yield json.dumps({rng.choice(fmt): random_json(rng)}, allow_nan=True).encode(), "application/json"
         yield json.dumps(random_json(rng)).encode(), rng.choice(["application/json", "text/csv"])
     depth = 200_000

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import MAX_BODY
 from serving_support import request
 
@@ -21,7 +20,9 @@ def test_ping_health_and_version(server, store):
     assert request(server.port, "/health") == (200, {"status": "ok"})
     status, body = request(server.port, "/version")
     assert status == 200
-    assert body["model_name"] == store.name and body["model_version"] == store.version and body["env_id"] == store.env_id
+    assert (
+        body["model_name"] == store.name and body["model_version"] == store.version and body["env_id"] == store.env_id
+    )
 
 
 def payloads(frame):
@@ -35,7 +36,9 @@ def payloads(frame):
     }
 
 
-@pytest.mark.parametrize("fmt", ["dataframe_split", "dataframe_records", "instances", "inputs-columns", "inputs-records"])
+@pytest.mark.parametrize(
+    "fmt", ["dataframe_split", "dataframe_records", "instances", "inputs-columns", "inputs-records"]
+)
 def test_every_json_format_predicts_like_the_local_model(server, store, fmt):
     status, body = request(server.port, "/invocations", json.dumps(payloads(store.frame)[fmt]))
     assert status == 200, body
@@ -82,8 +85,18 @@ def test_mlflow_scoring_client_works_unchanged(server, store):
     "body, content_type, status, words",
     [
         ('{"dataframe_records": [', "application/json", 400, ["not valid JSON"]),
-        ('{"inputs": {"amount": ["x"], "visits": [1], "city": ["a"], "member": [true]}}', "application/json", 400, ["'amount'", "double", "row 0"]),
-        ('{"inputs": {"amount": [1.0], "city": ["a"]}}', "application/json", 400, ["missing required column(s): visits, member"]),
+        (
+            '{"inputs": {"amount": ["x"], "visits": [1], "city": ["a"], "member": [true]}}',
+            "application/json",
+            400,
+            ["'amount'", "double", "row 0"],
+        ),
+        (
+            '{"inputs": {"amount": [1.0], "city": ["a"]}}',
+            "application/json",
+            400,
+            ["missing required column(s): visits, member"],
+        ),
         ('{"data": [[1]]}', "application/json", 400, ["exactly one of"]),
         ("[" * 50_000, "application/json", 400, ["JSON"]),
         ("amount,visits\n1,2\n", "text/csv", 400, ["missing required column(s): city, member"]),

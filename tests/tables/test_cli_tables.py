@@ -15,8 +15,12 @@ from mlplatform import tables
 def warehouse(settings, copy_testdata):
     """A warehouse with a table written here and a copy of a foreign table with deletion vectors."""
     customers = tables.table_uri(settings, "features", "customers")
-    tables.write_pandas(pd.DataFrame({"id": ["a", "b", "c"], "visits": [1, 2, 3]}), customers, description="customer features")
-    tables.write_pandas(pd.DataFrame({"id": ["d"], "visits": [4]}), customers, metadata={"job": "ingest", "run_id": "r-2"})
+    tables.write_pandas(
+        pd.DataFrame({"id": ["a", "b", "c"], "visits": [1, 2, 3]}), customers, description="customer features"
+    )
+    tables.write_pandas(
+        pd.DataFrame({"id": ["d"], "visits": [4]}), customers, metadata={"job": "ingest", "run_id": "r-2"}
+    )
     tables.set_descriptions(customers, columns={"visits": "visits in 30 days"})
     import shutil
 
@@ -36,7 +40,10 @@ def test_list_describe_history_preview(mlp, warehouse):
     assert described.returncode == 0, described.stderr
     assert "rows         4 (from log stats)" in described.stdout
     assert "description  customer features" in described.stdout
-    assert any(line.split()[:3] == ["visits", "long", "yes"] and "visits in 30 days" in line for line in described.stdout.splitlines())
+    assert any(
+        line.split()[:3] == ["visits", "long", "yes"] and "visits in 30 days" in line
+        for line in described.stdout.splitlines()
+    )
 
     history = mlp(["tables", "history", "features/customers", "--limit", "2"])
     assert history.returncode == 0, history.stderr

@@ -110,7 +110,9 @@ def test_a_merge_that_lost_the_race_is_retried_on_the_new_snapshot(spark, table,
     tables.write(spark.createDataFrame([("d", 9)], "k string, v int"), table)
     gate.release()
     assert held.join() == 2
-    assertDataFrameEqual(tables.read(spark, table), [Row(k="a", v=1), Row(k="b", v=2), Row(k="c", v=2), Row(k="d", v=9)])
+    assertDataFrameEqual(
+        tables.read(spark, table), [Row(k="a", v=1), Row(k="b", v=2), Row(k="c", v=2), Row(k="d", v=9)]
+    )
     assert tables.history(table, limit=1)[0].metadata["job"] == "upsert"
 
 
@@ -160,7 +162,12 @@ def test_the_writer_lock_keeps_other_processes_out_of_a_spark_commit(table):
 def _submit(mlp_env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [MLP, "submit", "--profile", "local", str(DRIVER), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=mlp_env, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
+        env=mlp_env,
+        start_new_session=True,
     )
 
 

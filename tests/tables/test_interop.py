@@ -54,7 +54,11 @@ def test_partition_values_come_from_the_log(spark):
     assert set(filtered["Company Very Short"]) == {some}
     assert len(filtered) == tables.read(spark, mapped).where(f"`Company Very Short` = '{some}'").count()
     nulls = str(TESTDATA / "delta-0.8.0-null-partition")
-    assert len(tables.to_pandas(nulls, filters=[("k", "=", None)])) == tables.read(spark, nulls).where("k is null").count() == 1
+    assert (
+        len(tables.to_pandas(nulls, filters=[("k", "=", None)]))
+        == tables.read(spark, nulls).where("k is null").count()
+        == 1
+    )
     typed = tables.to_arrow(str(TESTDATA / "delta-2.2.0-partitioned-types"))
     assert str(typed.schema.field("c1").type) == "int32"
 
@@ -67,7 +71,9 @@ def test_time_travel_over_commits_with_removes(spark):
     assert len(tables.to_pandas(checkpointed, version=3)) == tables.read(spark, checkpointed, version=3).count()
 
 
-@pytest.mark.parametrize("name", ["simple_table", "delta-0.8.0-special-partition", "table_with_column_mapping", "table-with-dv-small"])
+@pytest.mark.parametrize(
+    "name", ["simple_table", "delta-0.8.0-special-partition", "table_with_column_mapping", "table-with-dv-small"]
+)
 def test_both_engines_append_to_foreign_tables_and_each_reads_the_others_commit(spark, copy_testdata, name):
     table = copy_testdata(name)
     before = tables.version(table)

@@ -95,7 +95,12 @@ def test_bad_read_arguments_name_the_table_and_the_problem(table, kwargs, messag
 def test_missing_table_is_named(tmp_path):
     missing = str(tmp_path / "nope")
     assert not tables.exists(missing)
-    for call in (lambda: tables.version(missing), lambda: tables.to_pandas(missing), lambda: tables.history(missing), lambda: tables.describe(missing)):
+    for call in (
+        lambda: tables.version(missing),
+        lambda: tables.to_pandas(missing),
+        lambda: tables.history(missing),
+        lambda: tables.describe(missing),
+    ):
         with pytest.raises(TableError, match="does not exist") as err:
             call()
         assert missing in str(err.value)
@@ -234,6 +239,6 @@ def test_list_tables_finds_tables_without_descending_into_them(tmp_path):
     for name in ("features/a", "_platform/lineage", "scores/m", ".hidden/t", "a/b/c/d/e/too_deep"):
         tables.write_pandas(pd.DataFrame({"k": ["x"], "v": [1]}), str(root / name), partition_by=["k"])
     (root / "empty" / "dir").mkdir(parents=True)
-    found = [p[len(str(root)) + 1:] for p in tables.list_tables(str(root))]
+    found = [p[len(str(root)) + 1 :] for p in tables.list_tables(str(root))]
     assert found == ["_platform/lineage", "features/a", "scores/m"]
     assert tables.list_tables(str(tmp_path / "missing")) == []

@@ -22,7 +22,9 @@ def _rows(table: str, **kwargs) -> list[Row]:
 
 
 def _scores(spark, day: str, *values: float):
-    return spark.createDataFrame([(f"c{i}", v, day) for i, v in enumerate(values)], "id string, score double, run_date string")
+    return spark.createDataFrame(
+        [(f"c{i}", v, day) for i, v in enumerate(values)], "id string, score double, run_date string"
+    )
 
 
 def test_write_read_and_both_readers_agree(spark, table):
@@ -41,7 +43,9 @@ def test_replace_where_replaces_one_partition_atomically(spark, table):
     tables.write(_scores(spark, "2024-06-02", 0.3), table)
     version = tables.write(_scores(spark, "2024-06-01", 0.9), table, replace_where="run_date = '2024-06-01'")
     assert version == 2
-    assertDataFrameEqual(tables.read(spark, table), _scores(spark, "2024-06-02", 0.3).union(_scores(spark, "2024-06-01", 0.9)))
+    assertDataFrameEqual(
+        tables.read(spark, table), _scores(spark, "2024-06-02", 0.3).union(_scores(spark, "2024-06-01", 0.9))
+    )
     assert tables.history(table, limit=1)[0].operation_parameters.get("predicate")
     # rows outside the predicate are refused, nothing is committed
     with pytest.raises(TableError, match="do not match replace_where") as err:

@@ -42,7 +42,11 @@ def test_grid_matches_gridsearchcv(spark, make_spec, frame):
     assert result.best.mean("roc_auc") == pytest.approx(reference.best_score_, rel=1e-12, abs=0)
     ours = [t.mean("roc_auc") for t in sorted(result.trials, key=lambda t: t.number)]
     np.testing.assert_allclose(ours, reference.cv_results_["mean_test_score"], rtol=1e-12)
-    np.testing.assert_allclose([t.std("roc_auc") for t in sorted(result.trials, key=lambda t: t.number)], reference.cv_results_["std_test_score"], rtol=1e-9)
+    np.testing.assert_allclose(
+        [t.std("roc_auc") for t in sorted(result.trials, key=lambda t: t.number)],
+        reference.cv_results_["std_test_score"],
+        rtol=1e-9,
+    )
 
 
 def test_folds_are_the_specs_stratified_kfold(make_spec, frame):
@@ -50,7 +54,9 @@ def test_folds_are_the_specs_stratified_kfold(make_spec, frame):
 
     prepared = prepare(make_spec(), frame)
     train = prepared.frame[~prepared.frame[HOLDOUT_COLUMN]]
-    assert prepared.holdout_rows == 120 and (prepared.frame.loc[prepared.frame[HOLDOUT_COLUMN], FOLD_COLUMN] == -1).all()
+    assert (
+        prepared.holdout_rows == 120 and (prepared.frame.loc[prepared.frame[HOLDOUT_COLUMN], FOLD_COLUMN] == -1).all()
+    )
     expected = np.empty(len(train), dtype=int)
     for k, (_, test) in enumerate(StratifiedKFold(3, shuffle=True, random_state=0).split(train, train["label"])):
         expected[test] = k
@@ -58,7 +64,10 @@ def test_folds_are_the_specs_stratified_kfold(make_spec, frame):
 
 
 def test_tpe_sends_one_job_per_batch_with_one_task_per_trial_and_fold(spark, make_spec, frame):
-    space = {"max_depth": {"type": "int", "low": 1, "high": 8}, "min_samples_leaf": {"type": "int", "low": 1, "high": 30, "log": True}}
+    space = {
+        "max_depth": {"type": "int", "low": 1, "high": 8},
+        "min_samples_leaf": {"type": "int", "low": 1, "high": 30, "log": True},
+    }
     spec = make_spec(search={"strategy": "tpe", "trials": 5, "parallelism": 2, "space": space}, cv={"folds": 2})
     spark.sparkContext.setJobGroup("training-tpe-batches", "test")
     try:
@@ -92,7 +101,11 @@ def test_random_search_is_one_job_and_seeded(spark, make_spec, frame):
 
 def test_a_failing_trial_is_recorded_not_fatal(spark, make_spec, frame):
     # n_neighbors=5000 passes parameter validation but fails inside the task (more neighbours than rows).
-    spec = make_spec(estimator="sklearn.neighbors.KNeighborsClassifier", params={}, search={"strategy": "grid", "space": {"n_neighbors": [15, 5000]}})
+    spec = make_spec(
+        estimator="sklearn.neighbors.KNeighborsClassifier",
+        params={},
+        search={"strategy": "grid", "space": {"n_neighbors": [15, 5000]}},
+    )
     result, broadcaster = run_search(spark, spec, prepare(spec, frame))
     broadcaster.close()
     failed = [t for t in result.trials if t.error]

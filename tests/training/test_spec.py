@@ -46,7 +46,9 @@ def test_empty_search_space(spec_dict):
 
 
 def test_missing_label_column(make_spec, frame, settings):
-    err = _fails_before_spark(make_spec(label="churned"), frame, settings, "label column 'churned' is not in training set 'toy'")
+    err = _fails_before_spark(
+        make_spec(label="churned"), frame, settings, "label column 'churned' is not in training set 'toy'"
+    )
     assert "f0" in (err.hint or "")
 
 
@@ -63,7 +65,9 @@ def test_unknown_spec_key_is_named(spec_dict):
 
 
 def test_float_range_in_grid(make_spec, frame, settings):
-    spec = make_spec(search={"strategy": "grid", "space": {"min_weight_fraction_leaf": {"type": "float", "low": 0, "high": 0.2}}})
+    spec = make_spec(
+        search={"strategy": "grid", "space": {"min_weight_fraction_leaf": {"type": "float", "low": 0, "high": 0.2}}}
+    )
     _fails_before_spark(spec, frame, settings, "float range")
 
 

@@ -22,9 +22,22 @@ def _client(settings):
 def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, settings, tmp_path):
     from mlplatform import tables
     from mlplatform.lineage import lineage_table
-    from mlplatform.tracking.model_registry import TAG_CODE_VERSION, TAG_ENV_ID, TAG_FEATURE_SETS, TAG_METRICS, TAG_SPEC_HASH, TAG_TRAINING_SET, download, resolve
+    from mlplatform.tracking.model_registry import (
+        TAG_CODE_VERSION,
+        TAG_ENV_ID,
+        TAG_FEATURE_SETS,
+        TAG_METRICS,
+        TAG_SPEC_HASH,
+        TAG_TRAINING_SET,
+        download,
+        resolve,
+    )
 
-    spec = make_spec(name="toy", params={"random_state": 0, "max_depth": 4}, search={"strategy": "grid", "space": {"min_samples_leaf": [1, 10, 30]}})
+    spec = make_spec(
+        name="toy",
+        params={"random_state": 0, "max_depth": 4},
+        search={"strategy": "grid", "space": {"min_samples_leaf": [1, 10, 30]}},
+    )
     data = TrainingData(frame, "ts:toy@v3", ("fs:activity@v2", "fs:profile@v5"))
     result = train(spec, settings=settings, spark=spark, data=data, code_version="git:abc123")
 
@@ -36,7 +49,9 @@ def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, setti
     assert info.tags[TAG_CODE_VERSION] == "git:abc123" and info.tags[TAG_SPEC_HASH] == spec.digest()
     assert TAG_ENV_ID not in info.tags  # no env: trials ran with the driver's Python
     metrics_tag = json.loads(info.tags[TAG_METRICS])
-    assert metrics_tag["primary"] == "roc_auc" and metrics_tag["thresholds"] == [{"metric": "roc_auc", "op": ">=", "value": 0.6}]
+    assert metrics_tag["primary"] == "roc_auc" and metrics_tag["thresholds"] == [
+        {"metric": "roc_auc", "op": ">=", "value": 0.6}
+    ]
 
     client = _client(settings)
     parent = client.get_run(result.run_id)
@@ -49,7 +64,9 @@ def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, setti
         assert {"mean_roc_auc", "std_roc_auc", "fit_time", "fold_roc_auc"} <= set(child.data.metrics)
         assert len(client.get_metric_history(child.info.run_id, "fold_roc_auc")) == 3
 
-    artifacts = {a.path for a in client.list_artifacts(result.run_id, "plots")} | {a.path for a in client.list_artifacts(result.run_id, "evaluation")}
+    artifacts = {a.path for a in client.list_artifacts(result.run_id, "plots")} | {
+        a.path for a in client.list_artifacts(result.run_id, "evaluation")
+    }
     for name in ("roc_curve", "pr_curve", "confusion_matrix", "feature_importances"):
         assert f"plots/{name}.png" in artifacts and f"evaluation/{name}.json" in artifacts
 
@@ -73,7 +90,11 @@ def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, setti
 def test_missed_threshold_keeps_run_and_registers_nothing(spark, make_spec, frame, settings):
     from mlflow.exceptions import MlflowException
 
-    spec = make_spec(name="strict", search={"strategy": "grid", "space": {"max_depth": [1]}}, metrics={"primary": "roc_auc", "thresholds": ["roc_auc >= 0.999", "accuracy >= 0.5"]})
+    spec = make_spec(
+        name="strict",
+        search={"strategy": "grid", "space": {"max_depth": [1]}},
+        metrics={"primary": "roc_auc", "thresholds": ["roc_auc >= 0.999", "accuracy >= 0.5"]},
+    )
     with pytest.raises(ThresholdError) as info:
         train(spec, settings=settings, spark=spark, data=TrainingData(frame), code_version="t")
     err = info.value

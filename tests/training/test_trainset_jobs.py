@@ -41,7 +41,9 @@ def test_training_set_version_that_does_not_exist(trainset, write_spec):
     from mlplatform.training.train import train
 
     spec = write_spec(training_set={"name": "churn", "version": 7})
-    with pytest.raises(TrainingError, match=r"training set 'churn' \(version 7\) cannot be read: training set 'churn' has no version 7") as info:
+    with pytest.raises(
+        TrainingError, match=r"training set 'churn' \(version 7\) cannot be read: training set 'churn' has no version 7"
+    ) as info:
         train(str(spec), settings=trainset, profile="no-such-profile")
     assert "versions: 0" in (info.value.hint or "")
 
@@ -68,7 +70,10 @@ def test_mlp_train_missed_threshold_exits_2(trainset, write_spec, mlp):
     spec = write_spec(metrics={"primary": "roc_auc", "thresholds": ["roc_auc >= 0.999"]})
     done = mlp(["train", str(spec)])
     assert done.returncode == 2, done.stderr[-3000:]
-    assert "model 'churn' not registered: held-out roc_auc = " in done.stderr and "bar roc_auc >= 0.999 (missed by" in done.stderr
+    assert (
+        "model 'churn' not registered: held-out roc_auc = " in done.stderr
+        and "bar roc_auc >= 0.999 (missed by" in done.stderr
+    )
 
 
 def _submit(args: list[str]) -> list[str]:
@@ -93,7 +98,9 @@ def test_executors_run_the_environments_scikit_learn(trainset, write_spec, sklea
     out = tmp_path / "result.json"
     import subprocess
 
-    done = subprocess.run(_submit(["--env", "sklearn", "tune", str(spec), "--out", str(out)]), capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        _submit(["--env", "sklearn", "tune", str(spec), "--out", str(out)]), capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads(out.read_text())
     assert result["executor"]["packages"]["scikit-learn"] == env_sklearn
@@ -107,7 +114,9 @@ def test_executors_run_the_environments_scikit_learn(trainset, write_spec, sklea
     assert yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["sklearn"]["sklearn_version"] == env_sklearn
     assert f"scikit-learn=={env_sklearn}" in (model_dir / "requirements.txt").read_text().split()
     edges = tables.to_pandas(lineage_table(settings))
-    assert (artifact.id, "environment", "model:churn@1") in set(zip(edges["from_id"], edges["relation"], edges["to_id"]))
+    assert (artifact.id, "environment", "model:churn@1") in set(
+        zip(edges["from_id"], edges["relation"], edges["to_id"])
+    )
 
 
 def _executor_jvms(work: Path) -> list[int]:
@@ -147,12 +156,16 @@ def test_search_survives_losing_an_executor(trainset, write_spec, tmp_path):
     spec = write_spec(params={"model__n_estimators": 300}, search={"strategy": "grid", "space": space})
     out = tmp_path / "result.json"
     work = Path(trainset.home) / "spark-home" / "work"
-    job = subprocess.Popen(_submit(["tune", str(spec), "--out", str(out)]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    job = subprocess.Popen(
+        _submit(["tune", str(spec), "--out", str(out)]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     killed = None
     try:
         deadline = time.time() + 600
         while killed is None and time.time() < deadline and job.poll() is None:
-            busy = [pid for pid in _executor_jvms(work) if _python_workers_of(pid)]  # the search's first tasks run there
+            busy = [
+                pid for pid in _executor_jvms(work) if _python_workers_of(pid)
+            ]  # the search's first tasks run there
             if busy:
                 time.sleep(1.5)
                 os.kill(busy[0], signal.SIGKILL)

@@ -21,7 +21,9 @@ def _summary(details: dict) -> str:  # type: ignore[type-arg]
 @click.option("--id", "artifact", help="Only events that produced or read this artifact id.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest N events.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def audit(since: str | None, model: str | None, action: str | None, artifact: str | None, limit: int, as_json: bool) -> None:
+def audit(
+    since: str | None, model: str | None, action: str | None, artifact: str | None, limit: int, as_json: bool
+) -> None:
     """List recorded actions, oldest first: when, who, what, on which artifacts."""
     from mlplatform.cli.textfmt import cell, table
     from mlplatform.config import load_settings
@@ -30,10 +32,25 @@ def audit(since: str | None, model: str | None, action: str | None, artifact: st
     found = query(load_settings(), since=since, model=model, action=action, artifact=artifact, limit=limit)
     if as_json:
         for e in found:
-            click.echo(json.dumps({"at": cell(e.at), "actor": e.actor, "action": e.action, "job_run": e.job_run, "subjects": e.subjects, "inputs": e.inputs, "details": e.details}, default=str))
+            click.echo(
+                json.dumps(
+                    {
+                        "at": cell(e.at),
+                        "actor": e.actor,
+                        "action": e.action,
+                        "job_run": e.job_run,
+                        "subjects": e.subjects,
+                        "inputs": e.inputs,
+                        "details": e.details,
+                    },
+                    default=str,
+                )
+            )
         return
     if not found:
         click.echo("no matching events in the audit log")
         return
-    rows = [(e.at, e.actor, e.action, ", ".join(e.subjects), len(e.inputs), _summary(e.details), e.job_run) for e in found]
+    rows = [
+        (e.at, e.actor, e.action, ", ".join(e.subjects), len(e.inputs), _summary(e.details), e.job_run) for e in found
+    ]
     click.echo(table(["at (UTC)", "actor", "action", "subject", "inputs", "details", "job run"], rows))

@@ -62,7 +62,9 @@ def list_cmd() -> None:
         if name not in built:
             click.echo(f"{name:<32} (spec only: mlp env build {name})")
     for a in builds:
-        click.echo(f"{a.id:<32} python {a.python_version:<8} {a.builder:<6} {_mb(a.manifest['archive']['size']):>7}  {a.manifest['created_at']}")
+        click.echo(
+            f"{a.id:<32} python {a.python_version:<8} {a.builder:<6} {_mb(a.manifest['archive']['size']):>7}  {a.manifest['created_at']}"
+        )
 
 
 def _models_using(env_id: str, settings) -> list[str]:  # type: ignore[no-untyped-def]
@@ -95,7 +97,11 @@ def show_cmd(ref: str, as_json: bool) -> None:
         return
     m = artifact.manifest
     python = m["python"]
-    base = "bundled in the archive" if python.get("bundled") else f"base interpreter {python['executable']} (must exist on every node)"
+    base = (
+        "bundled in the archive"
+        if python.get("bundled")
+        else f"base interpreter {python['executable']} (must exist on every node)"
+    )
     click.echo(f"id        {artifact.id}")
     click.echo(f"archive   {artifact.uri} ({_mb(m['archive']['size'])}, sha256 {m['archive']['sha256'][:16]}...)")
     click.echo(f"python    {artifact.python_version}, {base}")

@@ -14,7 +14,13 @@ def export() -> None:
 
 @export.command("docker")
 @click.argument("ref", metavar="MODEL@ALIAS|VERSION")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write the build context to (new, empty, or an earlier export).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write the build context to (new, empty, or an earlier export).",
+)
 def docker(ref: str, out: str) -> None:
     """Write a Docker build context (Dockerfile, model, server) for REF."""
     from mlplatform.config import load_settings

@@ -25,7 +25,12 @@ def features() -> None:
 
 
 @features.command()
-@click.option("--size", default="small", show_default=True, help="A size from conf/features/_raw.yaml (tiny, small, medium, large).")
+@click.option(
+    "--size",
+    default="small",
+    show_default=True,
+    help="A size from conf/features/_raw.yaml (tiny, small, medium, large).",
+)
 @click.option("--customers", type=int, help="Override the number of customers.")
 @click.option("--seed", type=int, help="Override the seed.")
 def generate(size: str, customers: int | None, seed: int | None) -> None:
@@ -34,8 +39,13 @@ def generate(size: str, customers: int | None, seed: int | None) -> None:
     from mlplatform.features.datagen import write_raw_tables
 
     written = write_raw_tables(load_settings(), size=size, customers=customers, seed=seed)
-    click.echo(table(["table", "rows", "version", "location"],
-                     [(name, rows, version, uri) for name, (uri, version, rows) in written.items()], max_width=100))
+    click.echo(
+        table(
+            ["table", "rows", "version", "location"],
+            [(name, rows, version, uri) for name, (uri, version, rows) in written.items()],
+            max_width=100,
+        )
+    )
 
 
 @features.command()
@@ -59,7 +69,8 @@ def apply(files: tuple[str, ...]) -> None:
 def ingest(names: tuple[str, ...], all_sets: bool, mode: str | None, profile: str | None) -> None:
     """Materialize feature sets on Spark in this process (`mlp submit build_features` for a cluster)."""
     from mlplatform.config import load_settings
-    from mlplatform.features import ingest as run, registry
+    from mlplatform.features import ingest as run
+    from mlplatform.features import registry
     from mlplatform.launch.session import session
 
     settings = load_settings()
@@ -83,8 +94,20 @@ def list_() -> None:
     """Registered feature sets with their table version and size."""
     from mlplatform.features import summaries
 
-    rows = [(s["name"], s["revision"], len(s["features"]), ",".join(s["keys"]), s["version"], s["rows"],
-             _size(s["size_bytes"]), s["owner"], s["description"]) for s in summaries()]
+    rows = [
+        (
+            s["name"],
+            s["revision"],
+            len(s["features"]),
+            ",".join(s["keys"]),
+            s["version"],
+            s["rows"],
+            _size(s["size_bytes"]),
+            s["owner"],
+            s["description"],
+        )
+        for s in summaries()
+    ]
     click.echo(table(["name", "rev", "features", "keys", "version", "rows", "size", "owner", "description"], rows))
 
 
@@ -98,9 +121,12 @@ def search(text: str) -> None:
     if not hits:
         click.echo(f"no feature set mentions '{text}'")
         return
-    click.echo(table(["name", "matching features", "tags", "description"],
-                     [(h["name"], ",".join(h["matching_features"]) or "-", ",".join(h["tags"]), h["description"])
-                      for h in hits]))
+    click.echo(
+        table(
+            ["name", "matching features", "tags", "description"],
+            [(h["name"], ",".join(h["matching_features"]) or "-", ",".join(h["tags"]), h["description"]) for h in hits],
+        )
+    )
 
 
 @features.command()
@@ -127,12 +153,19 @@ def describe(name: str) -> None:
         lines.append(f"  table: not ingested yet ({d['table']})")
     else:
         start, end = d.get("time_range") or (None, None)
-        lines += [f"  table: {d['id']}  {d['rows']} rows  {_size(d['size_bytes'])}  {d['table']}",
-                  f"  event times: {start} .. {end}"]
+        lines += [
+            f"  table: {d['id']}  {d['rows']} rows  {_size(d['size_bytes'])}  {d['table']}",
+            f"  event times: {start} .. {end}",
+        ]
     click.echo("\n".join(lines))
     click.echo()
-    click.echo(table(["feature", "type", "description"], [(f.name, f.type, f.description) for f in definition.features],
-                     max_width=80))
+    click.echo(
+        table(
+            ["feature", "type", "description"],
+            [(f.name, f.type, f.description) for f in definition.features],
+            max_width=80,
+        )
+    )
     used = d["used_by"]
     click.echo()
     click.echo(f"used by training sets: {', '.join(used['training_sets']) or '-'}")
@@ -147,13 +180,23 @@ def history(name: str) -> None:
     from mlplatform.features import history as log
 
     h = log(name)
-    click.echo(table(["version", "at", "operation", "mode", "rows", "revision", "user"],
-                     [(c["id"], c["at"], c["operation"], c["mode"], c["rows"], c["revision"], c["user"])
-                      for c in h["table"]]))
+    click.echo(
+        table(
+            ["version", "at", "operation", "mode", "rows", "revision", "user"],
+            [(c["id"], c["at"], c["operation"], c["mode"], c["rows"], c["revision"], c["user"]) for c in h["table"]],
+        )
+    )
     click.echo()
-    click.echo(table(["revision", "applied at", "by", "hash", "features"],
-                     [(r["revision"], r["applied_at"], r["applied_by"], r["definition_hash"], ",".join(r["features"]))
-                      for r in h["definitions"]], max_width=80))
+    click.echo(
+        table(
+            ["revision", "applied at", "by", "hash", "features"],
+            [
+                (r["revision"], r["applied_at"], r["applied_by"], r["definition_hash"], ",".join(r["features"]))
+                for r in h["definitions"]
+            ],
+            max_width=80,
+        )
+    )
 
 
 @features.command()

@@ -8,6 +8,7 @@ from mlplatform.cli.submit import parse_pairs
 
 NOT_RUNNING = "Hadoop is not running — start it with: mlp hadoop up"
 
+
 def _settings():  # type: ignore[no-untyped-def]
     from mlplatform.config import load_settings
 
@@ -69,9 +70,11 @@ def status() -> None:
     click.echo(f"NodeManagers: {len(state.nodemanagers)}")
     for node in state.nodemanagers:
         used, avail = int(node["usedMemoryMB"]), int(node["availMemoryMB"])
-        click.echo(f"  {node['id']}  {node['state']}  memory {used}/{used + avail} MB  "
-                   f"vcores {node['usedVirtualCores']}/{node['usedVirtualCores'] + node['availableVirtualCores']}  "
-                   f"containers {node['numContainers']}")
+        click.echo(
+            f"  {node['id']}  {node['state']}  memory {used}/{used + avail} MB  "
+            f"vcores {node['usedVirtualCores']}/{node['usedVirtualCores'] + node['availableVirtualCores']}  "
+            f"containers {node['numContainers']}"
+        )
     click.echo(f"applications running or waiting: {len(state.applications)}")
     for app in state.applications:
         click.echo(f"  {app['id']}  {app['state']}  {app['name']}  queue {app['queue']}  user {app['user']}")
@@ -91,7 +94,9 @@ def down(purge: bool) -> None:
     if cluster is None:
         click.echo("Hadoop was not running" + (" (data purged)" if purge else ""))
     else:
-        click.echo(f"Hadoop stopped (pid {cluster.pid})" + (", data purged" if purge else f"; data kept in {cluster.data_dir}"))
+        click.echo(
+            f"Hadoop stopped (pid {cluster.pid})" + (", data purged" if purge else f"; data kept in {cluster.data_dir}")
+        )
 
 
 @hadoop.command()

@@ -23,10 +23,28 @@ def _resolve_model_alias(artifact_id: str, settings: object) -> str:
 
 @click.command()
 @click.argument("artifact_id", metavar="ID")
-@click.option("--format", "fmt", type=click.Choice(["tree", "dot", "svg", "html", "json"]), default="tree", show_default=True, help="Terminal tree, Graphviz DOT, SVG, a self-contained HTML page, or JSON.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (svg/html default: ./lineage-<id>.<format>).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tree", "dot", "svg", "html", "json"]),
+    default="tree",
+    show_default=True,
+    help="Terminal tree, Graphviz DOT, SVG, a self-contained HTML page, or JSON.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE (svg/html default: ./lineage-<id>.<format>).",
+)
 @click.option("--depth", type=click.IntRange(min=1), help="Follow at most N edges each way.")
-@click.option("--engine", type=click.Choice(["auto", "dot", "builtin"]), default="auto", show_default=True, help="SVG layout: Graphviz dot when installed, else built in.")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "dot", "builtin"]),
+    default="auto",
+    show_default=True,
+    help="SVG layout: Graphviz dot when installed, else built in.",
+)
 def lineage(artifact_id: str, fmt: str, output: Path | None, depth: int | None, engine: str) -> None:
     """Walk upstream and downstream from ID and draw the result.
 
@@ -55,4 +73,6 @@ def lineage(artifact_id: str, fmt: str, output: Path | None, depth: int | None, 
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
-    click.echo(f"{walk.root}: {len(walk.upstream)} upstream, {len(walk.downstream)} downstream edge(s) -> {output.resolve()}")
+    click.echo(
+        f"{walk.root}: {len(walk.upstream)} upstream, {len(walk.downstream)} downstream edge(s) -> {output.resolve()}"
+    )

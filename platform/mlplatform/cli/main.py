@@ -25,14 +25,26 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "env": ("mlplatform.cli.env", "env", "Model environments: lock, build, list, show, ship."),
     "serve": ("mlplatform.cli.serve", "serve", "Serve a model over HTTP locally, as its Docker image would."),
     "export": ("mlplatform.cli.export", "export", "Export a model: a Docker build context for online scoring."),
-    "lineage": ("mlplatform.cli.lineage", "lineage", "What produced an artifact and what used it (tree, dot, svg, html)."),
+    "lineage": (
+        "mlplatform.cli.lineage",
+        "lineage",
+        "What produced an artifact and what used it (tree, dot, svg, html).",
+    ),
     "audit": ("mlplatform.cli.audit", "audit", "Who did what, when: builds, registrations, promotions, scoring."),
     "models": ("mlplatform.cli.models", "models", "Registered models: list, describe, promote, rollback."),
-    "retrain": ("mlplatform.cli.retrain", "retrain", "Retrain a model, benchmark it against the champion, promote or keep."),
+    "retrain": (
+        "mlplatform.cli.retrain",
+        "retrain",
+        "Retrain a model, benchmark it against the champion, promote or keep.",
+    ),
     "train": ("mlplatform.cli.train", "train", "Tune a model on Spark in its environment, log to MLflow, register it."),
     "tables": ("mlplatform.cli.tables", "tables", "Delta tables: list, describe, history, preview (no JVM)."),
     "hadoop": ("mlplatform.cli.hadoop", "hadoop", "One-machine Hadoop (HDFS + YARN): up, status, down, logs."),
-    "features": ("mlplatform.cli.features", "features", "Feature sets: generate demo data, apply, ingest, list, search, describe."),
+    "features": (
+        "mlplatform.cli.features",
+        "features",
+        "Feature sets: generate demo data, apply, ingest, list, search, describe.",
+    ),
     "trainset": ("mlplatform.cli.trainset", "trainset", "Point-in-time training sets: build, rebuild, list, describe."),
     "score": ("mlplatform.cli.score", "score", "Batch-score a table with a registered model, in its environment."),
     "scores": ("mlplatform.cli.score", "scores", "Scoring results: list, describe, preview (no Spark)."),
@@ -68,7 +80,12 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--conf", "conf_file", type=click.Path(dir_okay=False), help="Platform config file (else MLP_CONF, conf/platform.yaml).")
+@click.option(
+    "--conf",
+    "conf_file",
+    type=click.Path(dir_okay=False),
+    help="Platform config file (else MLP_CONF, conf/platform.yaml).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging and full tracebacks.")
 @click.version_option(package_name="mlplatform", prog_name="mlp")
 @click.pass_context

@@ -24,7 +24,9 @@ def list_() -> None:
         click.echo("no registered models; train one with 'mlp train NAME'")
         return
     rows = [(m.name, m.versions, m.latest, m.champion, m.challenger, m.primary_metric, m.updated_at) for m in found]
-    click.echo(table(["model", "versions", "latest", "champion", "challenger", "primary metric", "updated (UTC)"], rows))
+    click.echo(
+        table(["model", "versions", "latest", "champion", "challenger", "primary metric", "updated (UTC)"], rows)
+    )
 
 
 @models.command()
@@ -52,18 +54,48 @@ def describe(name: str, as_json: bool) -> None:
     d = found.definitions
     if d:
         bars = ", ".join(f"{t['metric']} {t['op']} {t['value']:g}" for t in d.get("thresholds", [])) or "none"
-        click.echo(f"primary metric {d.get('primary')} ({'higher' if d.get('higher_is_better', True) else 'lower'} is better); thresholds: {bars}")
+        click.echo(
+            f"primary metric {d.get('primary')} ({'higher' if d.get('higher_is_better', True) else 'lower'} is better); thresholds: {bars}"
+        )
     history_text = " -> ".join(str(v) for v in found.champion_history) or "none recorded"
     click.echo(f"champion history: {history_text}")
     names = list(dict.fromkeys(k for v in found.versions for k in v.metrics))[:5]
-    rows = [(v.version, ",".join(v.aliases), v.created_at, v.env_id, v.training_set, v.code_version, *(v.metrics.get(n) for n in names)) for v in found.versions]
+    rows = [
+        (
+            v.version,
+            ",".join(v.aliases),
+            v.created_at,
+            v.env_id,
+            v.training_set,
+            v.code_version,
+            *(v.metrics.get(n) for n in names),
+        )
+        for v in found.versions
+    ]
     click.echo("")
-    click.echo(table(["version", "aliases", "created (UTC)", "env", "training set", "code", *names], rows, max_width=32))
+    click.echo(
+        table(["version", "aliases", "created (UTC)", "env", "training set", "code", *names], rows, max_width=32)
+    )
     if benchmarks:
         click.echo("")
         click.echo("recent benchmarks:")
-        rows = [(b["run_date"], b["champion_version"], b["challenger_version"], b["primary_metric"], b["champion_primary"], b["challenger_primary"], b["decision"]) for b in benchmarks]
-        click.echo(table(["run date", "champion", "challenger", "metric", "champion value", "challenger value", "decision"], rows))
+        rows = [
+            (
+                b["run_date"],
+                b["champion_version"],
+                b["challenger_version"],
+                b["primary_metric"],
+                b["champion_primary"],
+                b["challenger_primary"],
+                b["decision"],
+            )
+            for b in benchmarks
+        ]
+        click.echo(
+            table(
+                ["run date", "champion", "challenger", "metric", "champion value", "challenger value", "decision"], rows
+            )
+        )
 
 
 @models.command()

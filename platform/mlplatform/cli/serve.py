@@ -16,21 +16,53 @@ import click
 @click.option("--threads", type=click.IntRange(1), help="Threads per worker (default 4; 1 selects sync workers).")
 @click.option("--timeout", type=click.IntRange(1), help="Seconds before a stuck worker is restarted (default 30).")
 @click.option("--max-body-bytes", type=click.IntRange(1), help="Largest request body accepted (default 8 MiB).")
-@click.option("--python", "python", type=click.Path(exists=True, dir_okay=False),
-              help="Interpreter to run the server with (default: a venv of the image's dependency set, built once).")
-@click.option("--context", "context_dir", type=click.Path(file_okay=False), help="Where to write the build context (default: <home>/serving/<model>/<version>).")
-@click.option("--print", "print_only", is_flag=True, help="Write the context and print the command instead of running it.")
-def serve(ref: str, port: int, host: str, workers: int | None, threads: int | None, timeout: int | None,
-          max_body_bytes: int | None, python: str | None, context_dir: str | None, print_only: bool) -> None:
+@click.option(
+    "--python",
+    "python",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Interpreter to run the server with (default: a venv of the image's dependency set, built once).",
+)
+@click.option(
+    "--context",
+    "context_dir",
+    type=click.Path(file_okay=False),
+    help="Where to write the build context (default: <home>/serving/<model>/<version>).",
+)
+@click.option(
+    "--print", "print_only", is_flag=True, help="Write the context and print the command instead of running it."
+)
+def serve(
+    ref: str,
+    port: int,
+    host: str,
+    workers: int | None,
+    threads: int | None,
+    timeout: int | None,
+    max_body_bytes: int | None,
+    python: str | None,
+    context_dir: str | None,
+    print_only: bool,
+) -> None:
     """Serve REF on HOST:PORT with the exported image's entrypoint (gunicorn + WSGI app)."""
     from mlplatform.config import load_settings
     from mlplatform.scoring.export import serve_command
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    options = {"MLP_HOST": host, "MLP_PORT": port, "MLP_WORKERS": workers, "MLP_THREADS": threads,
-               "MLP_TIMEOUT": timeout, "MLP_MAX_BODY_BYTES": max_body_bytes}
-    command = serve_command(ref, load_settings(), {k: str(v) for k, v in options.items() if v is not None},
-                            python=python, context=context_dir)
+    options = {
+        "MLP_HOST": host,
+        "MLP_PORT": port,
+        "MLP_WORKERS": workers,
+        "MLP_THREADS": threads,
+        "MLP_TIMEOUT": timeout,
+        "MLP_MAX_BODY_BYTES": max_body_bytes,
+    }
+    command = serve_command(
+        ref,
+        load_settings(),
+        {k: str(v) for k, v in options.items() if v is not None},
+        python=python,
+        context=context_dir,
+    )
     if print_only:
         click.echo(command.render())
         return

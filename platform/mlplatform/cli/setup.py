@@ -8,8 +8,8 @@ import click
 @click.command()
 def setup() -> None:
     """Fetch the Delta jars with mvn into the jars folder (once; later runs reuse them)."""
-    from mlplatform.launch import jars
     from mlplatform.config import load_settings
+    from mlplatform.launch import jars
     from mlplatform.launch.profiles import pyspark_home
 
     settings = load_settings()

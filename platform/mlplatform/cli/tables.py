@@ -42,7 +42,7 @@ def list_() -> None:
     root = str(load_settings().warehouse).rstrip("/")
     rows = []
     for path in list_tables(root):
-        name = path[len(root):].lstrip("/")
+        name = path[len(root) :].lstrip("/")
         try:
             dt, _ = open_table(path)
             meta = dt.metadata()
@@ -70,17 +70,25 @@ def describe(table: str, as_json: bool) -> None:
         return
     lines = [
         f"table        {info.path}",
-        f"version      {info.version}" + (f" (last commit {info.last_commit_at:%Y-%m-%d %H:%M:%S} UTC)" if info.last_commit_at else ""),
+        f"version      {info.version}"
+        + (f" (last commit {info.last_commit_at:%Y-%m-%d %H:%M:%S} UTC)" if info.last_commit_at else ""),
         f"description  {info.description or '-'}",
         f"rows         {info.num_rows} (from {info.num_rows_source})",
         f"files        {info.num_files}, {_size(info.size_bytes)}",
         f"partitioned  {', '.join(info.partition_columns) or '-'}",
-        f"protocol     reader {info.min_reader_version}, writer {info.min_writer_version}" + (f"; features {', '.join(info.features)}" if info.features else ""),
+        f"protocol     reader {info.min_reader_version}, writer {info.min_writer_version}"
+        + (f"; features {', '.join(info.features)}" if info.features else ""),
     ]
     if info.properties:
         lines.append("properties   " + ", ".join(f"{k}={v}" for k, v in sorted(info.properties.items())))
     click.echo("\n".join(lines) + "\n")
-    click.echo(text_table(["column", "type", "nullable", "description"], [(c.name, c.type, "yes" if c.nullable else "no", c.description) for c in info.columns], max_width=80))
+    click.echo(
+        text_table(
+            ["column", "type", "nullable", "description"],
+            [(c.name, c.type, "yes" if c.nullable else "no", c.description) for c in info.columns],
+            max_width=80,
+        )
+    )
 
 
 @tables.command()
@@ -93,7 +101,17 @@ def history(table: str, limit: int) -> None:
     rows: list[tuple[Any, ...]] = []
     for commit in table_history(_resolve(table), limit=limit):
         meta = commit.metadata
-        rows.append((commit.version, commit.timestamp.strftime("%Y-%m-%d %H:%M:%S"), commit.operation, meta.get("job"), meta.get("run_id"), meta.get("user"), meta.get("code_version")))
+        rows.append(
+            (
+                commit.version,
+                commit.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+                commit.operation,
+                meta.get("job"),
+                meta.get("run_id"),
+                meta.get("user"),
+                meta.get("code_version"),
+            )
+        )
     click.echo(text_table(["version", "committed (UTC)", "operation", "job", "run", "user", "code"], rows))
 
 

@@ -11,13 +11,25 @@ THRESHOLD_EXIT = 2
 
 @click.command()
 @click.argument("model")
-@click.option("--training-set-version", type=int, help="Train on this version of the training set (default: the spec's, else latest).")
+@click.option(
+    "--training-set-version",
+    type=int,
+    help="Train on this version of the training set (default: the spec's, else latest).",
+)
 @click.option("--code-version", help="Code version to record (default: git commit of the project).")
 @click.option("--env", "env", help="Environment name or id overriding the spec's env.")
 @click.option("--profile", help="Spark profile in conf/spark/ (default: spark_profile setting).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def train(ctx: click.Context, model: str, training_set_version: int | None, code_version: str | None, env: str | None, profile: str | None, as_json: bool) -> None:
+def train(
+    ctx: click.Context,
+    model: str,
+    training_set_version: int | None,
+    code_version: str | None,
+    env: str | None,
+    profile: str | None,
+    as_json: bool,
+) -> None:
     """Tune MODEL (conf/models/MODEL.yaml or a spec file) on Spark and register it if it clears every bar.
 
     Exits 2 when a threshold is missed (the MLflow run is kept, nothing is registered).
@@ -28,7 +40,9 @@ def train(ctx: click.Context, model: str, training_set_version: int | None, code
     from mlplatform.training.train import train as run
 
     try:
-        result = run(model, training_set_version=training_set_version, code_version=code_version, env=env, profile=profile)
+        result = run(
+            model, training_set_version=training_set_version, code_version=code_version, env=env, profile=profile
+        )
     except ThresholdError as exc:
         for line in summary_lines(exc.result):
             click.echo(line, err=True)

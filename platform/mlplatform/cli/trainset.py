@@ -20,7 +20,8 @@ def build(spec: str, engine: str | None, profile: str | None) -> None:
     """Build SPEC (a name in conf/trainsets/ or a YAML path) as a new version."""
     from mlplatform.config import load_settings
     from mlplatform.features.definitions import load_trainset_spec
-    from mlplatform.features.trainsets import build as run, choose_engine, plan
+    from mlplatform.features.trainsets import build as run
+    from mlplatform.features.trainsets import choose_engine, plan
 
     settings = load_settings()
     parsed = load_trainset_spec(spec)
@@ -37,8 +38,10 @@ def build(spec: str, engine: str | None, profile: str | None) -> None:
     finally:
         if spark is not None:
             spark.stop()
-    click.echo(f"{result.id}: {result.rows} rows, {len(result.manifest['columns'])} columns, "
-               f"engine {result.engine}, {result.seconds:.1f}s")
+    click.echo(
+        f"{result.id}: {result.rows} rows, {len(result.manifest['columns'])} columns, "
+        f"engine {result.engine}, {result.seconds:.1f}s"
+    )
     for name, info in result.manifest["features"].items():
         click.echo(f"  read {info['id']}")
     labels = result.manifest["labels"]
@@ -52,7 +55,12 @@ def build(spec: str, engine: str | None, profile: str | None) -> None:
 def rebuild(name: str, version: int | None, engine: str | None) -> None:
     """Re-run a version's manifest (same spec, same input versions) and compare the rows."""
     from mlplatform.config import load_settings
-    from mlplatform.features.trainsets import read_trainset, rebuild as run, same_rows, trainset_manifest
+    from mlplatform.features.trainsets import (
+        read_trainset,
+        same_rows,
+        trainset_manifest,
+    )
+    from mlplatform.features.trainsets import rebuild as run
 
     settings = load_settings()
     manifest = trainset_manifest(name, version, settings)
@@ -68,8 +76,10 @@ def rebuild(name: str, version: int | None, engine: str | None) -> None:
             spark.stop()
     stored = read_trainset(name, manifest["version"], settings)
     same = same_rows(again, stored, manifest["columns"])
-    click.echo(f"{manifest['id']}: rebuilt {len(again)} rows from the manifest; "
-               + ("identical to the stored rows" if same else "DIFFERENT from the stored rows"))
+    click.echo(
+        f"{manifest['id']}: rebuilt {len(again)} rows from the manifest; "
+        + ("identical to the stored rows" if same else "DIFFERENT from the stored rows")
+    )
     if not same:
         raise SystemExit(1)
 
@@ -87,8 +97,18 @@ def list_() -> None:
         versions = trainset_versions(name, settings)
         if versions:
             last = versions[-1]
-            rows.append((name, last["id"], len(versions), last["row_count"], last["engine"],
-                         last["time_range"]["start"], last["time_range"]["end"], ",".join(last["features"])))
+            rows.append(
+                (
+                    name,
+                    last["id"],
+                    len(versions),
+                    last["row_count"],
+                    last["engine"],
+                    last["time_range"]["start"],
+                    last["time_range"]["end"],
+                    ",".join(last["features"]),
+                )
+            )
     click.echo(table(["name", "latest", "versions", "rows", "engine", "from", "to", "feature sets"], rows))
 
 
@@ -103,12 +123,17 @@ def describe(name: str, version: int | None) -> None:
     settings = load_settings()
     m = trainset_manifest(name, version, settings)
     labels = m["labels"]
-    click.echo(f"{m['id']}  ({len(trainset_versions(name, settings))} versions)  built {m['built_at']} "
-               f"with {m['engine']}")
+    click.echo(
+        f"{m['id']}  ({len(trainset_versions(name, settings))} versions)  built {m['built_at']} with {m['engine']}"
+    )
     click.echo(f"  rows: {m['row_count']}   label times: {m['time_range']['start']} .. {m['time_range']['end']}")
     click.echo(f"  labels: {labels['table']} @v{labels['version']} ({', '.join(labels['columns'])})")
     click.echo(f"  spec hash: {m['spec_hash'][:16]}")
     click.echo()
-    click.echo(table(["feature set", "read", "revision", "columns"],
-                     [(s, f["id"], f["revision"], ",".join(f["columns"])) for s, f in m["features"].items()],
-                     max_width=90))
+    click.echo(
+        table(
+            ["feature set", "read", "revision", "columns"],
+            [(s, f["id"], f["revision"], ",".join(f["columns"])) for s, f in m["features"].items()],
+            max_width=90,
+        )
+    )

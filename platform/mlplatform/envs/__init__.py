@@ -1,16 +1,24 @@
 """Environments follow the model: spec -> lock -> build -> pack -> publish -> ship.
 
-    from mlplatform import envs
-    spec = envs.load_spec("sklearn")             # envs/sklearn.yaml, validated
-    artifact = envs.build("sklearn")             # cached by hash: env:sklearn@<hash12>
-    artifact = envs.resolve("env:sklearn@0123456789ab")
-    conf = envs.spark_conf(artifact, {"spark.master": "local-cluster[2,1,1024]"}, settings)
-    print(envs.dockerfile_dependency_layer(artifact))
+from mlplatform import envs
+spec = envs.load_spec("sklearn")             # envs/sklearn.yaml, validated
+artifact = envs.build("sklearn")             # cached by hash: env:sklearn@<hash12>
+artifact = envs.resolve("env:sklearn@0123456789ab")
+conf = envs.spark_conf(artifact, {"spark.master": "local-cluster[2,1,1024]"}, settings)
+print(envs.dockerfile_dependency_layer(artifact))
 """
 
 from __future__ import annotations
 
-from mlplatform.envs.artifacts import EnvArtifact, build, env_hash, list_artifacts, resolve, unpack, verify_archive
+from mlplatform.envs.artifacts import (
+    EnvArtifact,
+    build,
+    env_hash,
+    list_artifacts,
+    resolve,
+    unpack,
+    verify_archive,
+)
 from mlplatform.envs.devenv import create_local, install_kernel
 from mlplatform.envs.docker import docker_base_image, dockerfile_dependency_layer
 from mlplatform.envs.lock import EnvLock, lock

@@ -15,8 +15,8 @@ import hashlib
 import json
 import logging
 import os
-import re
 import platform as _platform
+import re
 import shutil
 import socket
 import subprocess
@@ -42,7 +42,17 @@ from mlplatform.envs.piptool import install_requirements, pip
 from mlplatform.envs.spec import NAME_PATTERN, EnvSpec, load_spec
 from mlplatform.errors import EnvError
 
-__all__ = ["EnvArtifact", "build", "resolve", "list_artifacts", "env_hash", "verify_archive", "unpack", "ARCHIVE", "MANIFEST"]
+__all__ = [
+    "EnvArtifact",
+    "build",
+    "resolve",
+    "list_artifacts",
+    "env_hash",
+    "verify_archive",
+    "unpack",
+    "ARCHIVE",
+    "MANIFEST",
+]
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +162,16 @@ def _exclusive(settings: Settings, key: str) -> Iterator[None]:
 def _pip_check(python: str, name: str, provided: frozenset[str]) -> None:
     """``pip check``, ignoring requirements on ``provided`` packages."""
     out = pip(python, ["check"], f"checking environment '{name}'", check=False)
-    problems = [line for line in out.stdout.splitlines()
-                if line.strip() and not any(re.search(rf"\brequires {re.escape(p)}\b", line, re.I) for p in provided)]
+    problems = [
+        line
+        for line in out.stdout.splitlines()
+        if line.strip() and not any(re.search(rf"\brequires {re.escape(p)}\b", line, re.I) for p in provided)
+    ]
     if out.returncode != 0 and problems:
-        raise EnvError(f"checking environment '{name}' (is the lock complete?): pip check: {'; '.join(problems[:5])}",
-                       "add the missing packages to the spec and lock again: mlp env lock NAME --refresh")
+        raise EnvError(
+            f"checking environment '{name}' (is the lock complete?): pip check: {'; '.join(problems[:5])}",
+            "add the missing packages to the spec and lock again: mlp env lock NAME --refresh",
+        )
 
 
 def _build_venv(env_lock: EnvLock, prefix: Path, provided: frozenset[str] = frozenset()) -> tuple[dict[str, Any], str]:
@@ -164,13 +179,22 @@ def _build_venv(env_lock: EnvLock, prefix: Path, provided: frozenset[str] = froz
     try:
         interpreter = find_python(env_lock.python_version)
     except EnvError as exc:
-        raise EnvError(f"{exc.message}; the lock of '{env_lock.name}' was made with it",
-                       f"re-lock for a Python found here: mlp env lock {env_lock.name} --refresh; or {exc.hint}") from exc
-    subprocess.run([interpreter.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, capture_output=True)
+        raise EnvError(
+            f"{exc.message}; the lock of '{env_lock.name}' was made with it",
+            f"re-lock for a Python found here: mlp env lock {env_lock.name} --refresh; or {exc.hint}",
+        ) from exc
+    subprocess.run(
+        [interpreter.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, capture_output=True
+    )
     python = str(prefix / "bin" / "python")
     install_requirements(python, env_lock.requirements(), env_lock.name, prefix.parent)
     _pip_check(python, env_lock.name, provided)
-    info = {"version": interpreter.version, "executable": interpreter.executable, "prefix": interpreter.prefix, "bundled": False}
+    info = {
+        "version": interpreter.version,
+        "executable": interpreter.executable,
+        "prefix": interpreter.prefix,
+        "bundled": False,
+    }
     return info, "venv-pack"
 
 
@@ -190,7 +214,9 @@ def _tool_version(name: str) -> str | None:
         return None
 
 
-def _make(spec: EnvSpec, env_lock: EnvLock, digest: str, work: Path, provided: frozenset[str] = frozenset()) -> dict[str, Any]:
+def _make(
+    spec: EnvSpec, env_lock: EnvLock, digest: str, work: Path, provided: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """Build and pack in ``work``; returns the manifest (without the archive URI)."""
     started = time.monotonic()
     prefix = work / "env"
@@ -261,7 +287,9 @@ def build(name: str | Path, settings: Settings | None = None, refresh: bool = Fa
     return build_locked(load_spec(name), lock(name, refresh=refresh), settings or load_settings())
 
 
-def build_locked(spec: EnvSpec, env_lock: EnvLock, settings: Settings, provided: frozenset[str] = frozenset()) -> EnvArtifact:
+def build_locked(
+    spec: EnvSpec, env_lock: EnvLock, settings: Settings, provided: frozenset[str] = frozenset()
+) -> EnvArtifact:
     """Build, pack and publish ``spec`` at the exact versions of ``env_lock``, unless already published.
 
     ``provided``: packages the job's runtime supplies (``pyspark`` on a Spark driver), which
@@ -281,8 +309,14 @@ def build_locked(spec: EnvSpec, env_lock: EnvLock, settings: Settings, provided:
         builds.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"{spec.name}-{digest[:12]}-", dir=builds) as tmp:
             work = Path(tmp)
-            log.info("building env:%s@%s (%s, Python %s, %d packages)", spec.name, digest[:12], spec.builder,
-                     env_lock.python_version, len(env_lock.pins))
+            log.info(
+                "building env:%s@%s (%s, Python %s, %d packages)",
+                spec.name,
+                digest[:12],
+                spec.builder,
+                env_lock.python_version,
+                len(env_lock.pins),
+            )
             manifest = _make(spec, env_lock, digest, work, provided)
             (work / "spec.yaml").write_text(spec.to_yaml())
             (work / "lock.txt").write_text(env_lock.render())
@@ -331,11 +365,15 @@ def resolve(ref: "str | EnvArtifact", settings: Settings | None = None) -> EnvAr
         if manifest is not None:
             return EnvArtifact.from_manifest(manifest, folder)
         known = ", ".join(a.id for a in list_artifacts(settings, name)) or "none"
-        raise EnvError(f"environment env:{name}@{hash12} is not published under {settings.artifacts}",
-                       f"builds of '{name}': {known}; build it with: mlp env build {name}")
+        raise EnvError(
+            f"environment env:{name}@{hash12} is not published under {settings.artifacts}",
+            f"builds of '{name}': {known}; build it with: mlp env build {name}",
+        )
     builds = list_artifacts(settings, name)
     if not builds:
-        raise EnvError(f"environment '{name}' has no build under {settings.artifacts}", f"build it with: mlp env build {name}")
+        raise EnvError(
+            f"environment '{name}' has no build under {settings.artifacts}", f"build it with: mlp env build {name}"
+        )
     return builds[0]
 
 
@@ -350,8 +388,10 @@ def verify_archive(artifact: EnvArtifact, settings: Settings | None = None) -> N
     """
     settings = settings or load_settings()
     if not storage.exists(artifact.uri, settings):
-        raise EnvError(f"the archive of {artifact.id} is missing at {artifact.uri}",
-                       f"rebuild it with: mlp env build {artifact.name}")
+        raise EnvError(
+            f"the archive of {artifact.id} is missing at {artifact.uri}",
+            f"rebuild it with: mlp env build {artifact.name}",
+        )
     marker = Path(settings.home) / "envs" / "verified" / f"{artifact.name}-{artifact.hash}-{artifact.sha256[:16]}"
     remote = not storage.is_local(artifact.uri)
     if remote and marker.is_file():
@@ -390,7 +430,9 @@ def unpack(artifact: EnvArtifact, settings: Settings | None = None, dest: str | 
     if marker.is_file() and json.loads(marker.read_text()).get("sha256") == artifact.sha256:
         return target
     if target.exists():
-        raise EnvError(f"{target} exists and is not an unpacked copy of {artifact.id}", "remove it or choose another folder")
+        raise EnvError(
+            f"{target} exists and is not an unpacked copy of {artifact.id}", "remove it or choose another folder"
+        )
     verify_archive(artifact, settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
@@ -401,7 +443,11 @@ def unpack(artifact: EnvArtifact, settings: Settings | None = None, dest: str | 
             archive = storage.get(artifact.uri, partial.parent / f".{target.name}.tar.gz", settings)
         _extract(archive, partial)
         if artifact.builder == "conda":
-            subprocess.run([str(partial / "bin" / "python"), str(partial / "bin" / "conda-unpack")], check=True, capture_output=True)
+            subprocess.run(
+                [str(partial / "bin" / "python"), str(partial / "bin" / "conda-unpack")],
+                check=True,
+                capture_output=True,
+            )
         (partial / _UNPACKED_MARKER).write_text(json.dumps({"id": artifact.id, "sha256": artifact.sha256}))
         partial.rename(target)
     except BaseException:

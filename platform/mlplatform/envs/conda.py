@@ -80,29 +80,41 @@ def conda_resolve(spec: "EnvSpec", pip_requirements: list[str]) -> tuple[str, li
     from packaging.requirements import Requirement
 
     specs = [f"python={spec.python}", *spec.conda_packages]
-    plan = json.loads(_conda(["create", "--dry-run", "--json", "--yes", "-p", "/tmp/mlp-dry-run", *_channel_args(spec.channels), *specs],
-                             f"resolving environment '{spec.name}'"))
+    plan = json.loads(
+        _conda(
+            ["create", "--dry-run", "--json", "--yes", "-p", "/tmp/mlp-dry-run", *_channel_args(spec.channels), *specs],
+            f"resolving environment '{spec.name}'",
+        )
+    )
     links = plan.get("actions", {}).get("LINK", [])
-    pins = sorted(f"{_channel_name(l['channel'])}::{l['name']}=={l['version']}={l['build_string']}" for l in links)
-    python = next((l["version"] for l in links if l["name"] == "python"), None)
+    pins = sorted(f"{_channel_name(link['channel'])}::{link['name']}=={link['version']}={link['build_string']}" for link in links)
+    python = next((link["version"] for link in links if link["name"] == "python"), None)
     if python is None:
-        raise EnvError(f"environment '{spec.name}': conda resolved no python package", "add python to the channels' packages")
+        raise EnvError(
+            f"environment '{spec.name}': conda resolved no python package", "add python to the channels' packages"
+        )
     with tempfile.TemporaryDirectory(prefix="mlp-conda-lock-") as tmp:
         prefix = Path(tmp) / "env"
         create_conda_prefix(spec.channels, pins, prefix, spec.name)
-        present = {canonicalize_name(l["name"]) for l in links}
+        present = {canonicalize_name(link["name"]) for link in links}
         wanted = [r for r in pip_requirements if canonicalize_name(Requirement(r).name) not in present]
-        pip_pins = resolve_pip(str(prefix / "bin" / "python"), wanted, spec.name, ignore_installed=False) if wanted else []
+        pip_pins = (
+            resolve_pip(str(prefix / "bin" / "python"), wanted, spec.name, ignore_installed=False) if wanted else []
+        )
     return python, pins, pip_pins
 
 
 def create_conda_prefix(channels: tuple[str, ...], conda_pins: Sequence[str], prefix: Path, name: str) -> None:
     """``conda create -p prefix`` with exactly the locked conda packages."""
-    _conda(["create", "--yes", "--quiet", "-p", str(prefix), *_channel_args(channels), *conda_pins], f"creating environment '{name}'")
+    _conda(
+        ["create", "--yes", "--quiet", "-p", str(prefix), *_channel_args(channels), *conda_pins],
+        f"creating environment '{name}'",
+    )
 
 
-def build_conda(name: str, channels: tuple[str, ...], conda_pins: Sequence[str], pip_requirements: Sequence[str],
-                prefix: Path) -> str:
+def build_conda(
+    name: str, channels: tuple[str, ...], conda_pins: Sequence[str], pip_requirements: Sequence[str], prefix: Path
+) -> str:
     """Create the locked conda prefix and pip-install the locked pip packages; returns its python."""
     create_conda_prefix(channels, conda_pins, prefix, name)
     python = str(prefix / "bin" / "python")
@@ -116,7 +128,15 @@ def pack_conda(prefix: Path, output: Path) -> None:
     import conda_pack
 
     try:
-        conda_pack.pack(prefix=str(prefix), output=str(output), format="tar.gz", compress_level=4,
-                        n_threads=os.cpu_count() or 1, force=True)
+        conda_pack.pack(
+            prefix=str(prefix),
+            output=str(output),
+            format="tar.gz",
+            compress_level=4,
+            n_threads=os.cpu_count() or 1,
+            force=True,
+        )
     except Exception as exc:  # conda-pack raises CondaPackException, and KeyError on malformed records
-        raise EnvError(f"conda-pack cannot pack {prefix}: {exc!r}", "build it with builder: conda from a clean prefix") from exc
+        raise EnvError(
+            f"conda-pack cannot pack {prefix}: {exc!r}", "build it with builder: conda from a clean prefix"
+        ) from exc

@@ -22,7 +22,9 @@ __all__ = ["create_local", "install_kernel", "kernels_dir"]
 log = logging.getLogger(__name__)
 
 
-def create_local(ref: "EnvArtifact | str", dest: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Path:
+def create_local(
+    ref: "EnvArtifact | str", dest: str | os.PathLike[str] | None = None, settings: Settings | None = None
+) -> Path:
     """Unpack the environment into ``dest`` (default ``<home>/envs/local/<name>-<hash12>``); returns the folder.
 
     Activate it with ``source <folder>/bin/activate``.
@@ -37,7 +39,9 @@ def kernels_dir() -> Path:
     return Path(data) / "kernels"
 
 
-def install_kernel(ref: "EnvArtifact | str", settings: Settings | None = None, dest: str | os.PathLike[str] | None = None) -> tuple[Path, list[str]]:
+def install_kernel(
+    ref: "EnvArtifact | str", settings: Settings | None = None, dest: str | os.PathLike[str] | None = None
+) -> tuple[Path, list[str]]:
     """Register a Jupyter kernel that runs in a development copy of the environment.
 
     When the environment lacks ``ipykernel``, it is installed into the

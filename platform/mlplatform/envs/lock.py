@@ -23,7 +23,13 @@ from packaging.utils import canonicalize_name
 from mlplatform.envs.conda import conda_resolve
 from mlplatform.envs.interpreters import find_python
 from mlplatform.envs.piptool import resolve_pip
-from mlplatform.envs.spec import EnvSpec, arrow_requirements, load_spec, missing_arrow_packages, spec_path
+from mlplatform.envs.spec import (
+    EnvSpec,
+    arrow_requirements,
+    load_spec,
+    missing_arrow_packages,
+    spec_path,
+)
 from mlplatform.errors import EnvError
 
 __all__ = ["EnvLock", "lock", "read_lock", "lock_path"]
@@ -68,7 +74,12 @@ class EnvLock:
 
     def content(self) -> dict[str, object]:
         """What identifies the lock (no comments, no path)."""
-        return {"python": self.python_version, "builder": self.builder, "pip": self.requirements(), "conda": list(self.conda_pins)}
+        return {
+            "python": self.python_version,
+            "builder": self.builder,
+            "pip": self.requirements(),
+            "conda": list(self.conda_pins),
+        }
 
     def render(self) -> str:
         lines = [
@@ -107,13 +118,27 @@ def read_lock(path: Path, name: str) -> EnvLock:
         req = Requirement(line)
         specs = list(req.specifier)
         if len(specs) != 1 or specs[0].operator != "==":
-            raise EnvError(f"lock file {path}:{number}: '{line}' is not an exact pin", f"regenerate it: mlp env lock {name} --refresh")
+            raise EnvError(
+                f"lock file {path}:{number}: '{line}' is not an exact pin",
+                f"regenerate it: mlp env lock {name} --refresh",
+            )
         pins.append((canonicalize_name(req.name), specs[0].version))
     missing = [k for k in ("spec-sha256", "python", "builder") if k not in meta]
     if missing:
-        raise EnvError(f"lock file {path} lacks its header ({', '.join(missing)})", f"regenerate it: mlp env lock {name} --refresh")
+        raise EnvError(
+            f"lock file {path} lacks its header ({', '.join(missing)})", f"regenerate it: mlp env lock {name} --refresh"
+        )
     added = tuple(a.strip() for a in meta.get("added", "").split(",") if a.strip())
-    return EnvLock(name, meta["spec-sha256"], meta["python"], meta["builder"], tuple(sorted(pins)), tuple(sorted(conda)), added, path)
+    return EnvLock(
+        name,
+        meta["spec-sha256"],
+        meta["python"],
+        meta["builder"],
+        tuple(sorted(pins)),
+        tuple(sorted(conda)),
+        added,
+        path,
+    )
 
 
 def _check_arrow(pins: dict[str, str], name: str) -> None:
@@ -136,7 +161,9 @@ def _resolve(spec: EnvSpec) -> EnvLock:
         python_version, conda_pins = interpreter.version, []
         pins = resolve_pip(interpreter.executable, requirements, spec.name)
     _check_arrow(dict(pins), spec.name)
-    return EnvLock(spec.name, spec.digest(), python_version, spec.builder, tuple(pins), tuple(sorted(conda_pins)), tuple(added))
+    return EnvLock(
+        spec.name, spec.digest(), python_version, spec.builder, tuple(pins), tuple(sorted(conda_pins)), tuple(added)
+    )
 
 
 def lock(name: str | Path, settings: object = None, refresh: bool = False) -> EnvLock:

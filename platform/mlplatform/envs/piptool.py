@@ -25,22 +25,34 @@ def pip(python: str, args: list[str], what: str, check: bool = True) -> subproce
     log.debug("running %s", " ".join(command))
     out = subprocess.run(command, capture_output=True, text=True)
     if check and out.returncode != 0:
-        errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")] or out.stderr.strip().splitlines()[-3:]
-        raise EnvError(f"{what}: pip failed: {' '.join(errors)}", "check the package names and versions in the spec (pip index versions NAME)")
+        errors = [
+            line for line in out.stderr.splitlines() if line.startswith("ERROR")
+        ] or out.stderr.strip().splitlines()[-3:]
+        raise EnvError(
+            f"{what}: pip failed: {' '.join(errors)}",
+            "check the package names and versions in the spec (pip index versions NAME)",
+        )
     return out
 
 
-def resolve_pip(python: str, requirements: list[str], name: str, ignore_installed: bool = True) -> list[tuple[str, str]]:
+def resolve_pip(
+    python: str, requirements: list[str], name: str, ignore_installed: bool = True
+) -> list[tuple[str, str]]:
     """Exact versions pip would install for ``requirements`` under ``python`` (nothing is installed)."""
     with tempfile.TemporaryDirectory(prefix="mlp-lock-") as tmp:
         reqs = Path(tmp) / "requirements.txt"
         reqs.write_text("\n".join(requirements) + "\n")
         report = Path(tmp) / "report.json"
         flags = ["--ignore-installed"] if ignore_installed else []
-        pip(python, ["install", "--dry-run", *flags, "--quiet", "--report", str(report), "-r", str(reqs)],
-            f"resolving environment '{name}'")
+        pip(
+            python,
+            ["install", "--dry-run", *flags, "--quiet", "--report", str(report), "-r", str(reqs)],
+            f"resolving environment '{name}'",
+        )
         data = json.loads(report.read_text())
-    return sorted((canonicalize_name(item["metadata"]["name"]), item["metadata"]["version"]) for item in data["install"])
+    return sorted(
+        (canonicalize_name(item["metadata"]["name"]), item["metadata"]["version"]) for item in data["install"]
+    )
 
 
 def install_requirements(python: str, requirements: Sequence[str], name: str, scratch: Path) -> None:

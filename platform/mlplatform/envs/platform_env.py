@@ -62,8 +62,10 @@ def driver_requirements(root: str = "mlplatform") -> list[tuple[str, str]]:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError as exc:
-            raise EnvError(f"'{name}', which the platform needs on its driver, is not installed in {sys.prefix}",
-                           "reinstall the platform: scripts/setup") from exc
+            raise EnvError(
+                f"'{name}', which the platform needs on its driver, is not installed in {sys.prefix}",
+                "reinstall the platform: scripts/setup",
+            ) from exc
         if key[0] != canonicalize_name(root):
             found[key[0]] = dist.version
         for raw in dist.requires or []:
@@ -79,8 +81,13 @@ def driver_env(settings: Settings) -> EnvArtifact:
     """``env:mlp-driver@<hash12>``: built and published on first use, reused while the versions stay the same."""
     pins = tuple(driver_requirements())
     python = _platform.python_version()
-    spec = EnvSpec(name=DRIVER_ENV, python=python, packages=tuple(f"{n}=={v}" for n, v in pins),
-                   description="the platform's driver dependencies for YARN cluster deploy mode", owner="mlplatform")
+    spec = EnvSpec(
+        name=DRIVER_ENV,
+        python=python,
+        packages=tuple(f"{n}=={v}" for n, v in pins),
+        description="the platform's driver dependencies for YARN cluster deploy mode",
+        owner="mlplatform",
+    )
     env_lock = EnvLock(DRIVER_ENV, spec.digest(), python, "venv", pins)
     local = settings.model_copy(update={"artifacts": str(Path(settings.jars_dir or settings.home) / "driver-env")})
     return build_locked(spec, env_lock, local, provided=_PROVIDED)

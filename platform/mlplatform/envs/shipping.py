@@ -23,6 +23,7 @@ from mlplatform.config import Settings, load_settings
 from mlplatform.envs.artifacts import EnvArtifact, resolve, unpack, verify_archive
 from mlplatform.envs.spec import arrow_requirements
 from mlplatform.errors import EnvError
+from mlplatform.probe import executor_report
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -52,7 +53,7 @@ def _check_driver_python(artifact: EnvArtifact) -> None:
         raise EnvError(
             f"{artifact.id} runs Python {artifact.python_version} but this driver runs Python {driver}; "
             "PySpark needs the same minor version on the driver and the executors",
-            f"run mlp with Python {env_minor}, or build the env with python: \"{driver}\"",
+            f'run mlp with Python {env_minor}, or build the env with python: "{driver}"',
         )
 
 
@@ -105,7 +106,10 @@ def _key_packages(artifact: EnvArtifact) -> list[str]:
 def _explain(exc: Exception, artifact: EnvArtifact) -> EnvError:
     text = str(exc)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    cause = next((line for line in lines if "Cannot run program" in line or "PYTHON_VERSION_MISMATCH" in line), lines[0] if lines else text)
+    cause = next(
+        (line for line in lines if "Cannot run program" in line or "PYTHON_VERSION_MISMATCH" in line),
+        lines[0] if lines else text,
+    )
     base = artifact.base_interpreter
     if base and ("Cannot run program" in text or "error=2" in text or "No such file" in text):
         return EnvError(
@@ -114,8 +118,10 @@ def _explain(exc: Exception, artifact: EnvArtifact) -> EnvError:
             f"install Python {artifact.python_version} at {base} on the nodes, or rebuild the env with builder: conda "
             "(the archive then carries its interpreter)",
         )
-    return EnvError(f"{artifact.id} failed its preflight task on the executors: {cause[:500]}",
-                    "check the executor logs; run 'mlp submit --env ID probe' to see what the executors run")
+    return EnvError(
+        f"{artifact.id} failed its preflight task on the executors: {cause[:500]}",
+        "check the executor logs; run 'mlp submit --env ID probe' to see what the executors run",
+    )
 
 
 def preflight(spark: "SparkSession", artifact: "EnvArtifact | str") -> None:
@@ -126,7 +132,6 @@ def preflight(spark: "SparkSession", artifact: "EnvArtifact | str") -> None:
             interpreter is missing on a node), or it reports another Python
             version, prefix or package version than the environment's lock.
     """
-    from mlplatform.probe import executor_report
 
     artifact = resolve(artifact)
     sc = spark.sparkContext
@@ -151,7 +156,9 @@ def preflight(spark: "SparkSession", artifact: "EnvArtifact | str") -> None:
             if versions.get(name) != artifact.packages[name]:
                 problems.add(f"{where} has {name} {versions.get(name)}, the lock has {artifact.packages[name]}")
     if problems:
-        raise EnvError(f"{artifact.id} failed its preflight on the executors: " + "; ".join(sorted(problems)),
-                       "check spark.archives / spark.pyspark.python of the job (mlp submit --print shows them)")
+        raise EnvError(
+            f"{artifact.id} failed its preflight on the executors: " + "; ".join(sorted(problems)),
+            "check spark.archives / spark.pyspark.python of the job (mlp submit --print shows them)",
+        )
     hosts = sorted({f"{r['host']}:{r['pid']}" for r in reports})
     log.info("preflight of %s passed on %d Python workers (%s)", artifact.id, len(hosts), ", ".join(packages))

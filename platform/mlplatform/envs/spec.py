@@ -29,13 +29,28 @@ from typing import Literal
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlplatform.config import project_root
 from mlplatform.errors import EnvError
 from mlplatform.specfiles import problems, read_mapping
 
-__all__ = ["EnvSpec", "load_spec", "spec_path", "spec_names", "arrow_requirements", "missing_arrow_packages", "NAME_PATTERN"]
+__all__ = [
+    "EnvSpec",
+    "load_spec",
+    "spec_path",
+    "spec_names",
+    "arrow_requirements",
+    "missing_arrow_packages",
+    "NAME_PATTERN",
+]
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 # What executors need for Arrow-based work when PySpark's metadata cannot be read.
@@ -84,7 +99,10 @@ class EnvSpec(BaseModel):
     def package_names(self) -> set[str]:
         """Canonical names of every package the spec asks for (pip and conda)."""
         names = {canonicalize_name(Requirement(r).name) for r in self.packages}
-        names |= {canonicalize_name(re.split(r"[\s=<>!~\[]", spec.split("::")[-1], maxsplit=1)[0]) for spec in self.conda_packages}
+        names |= {
+            canonicalize_name(re.split(r"[\s=<>!~\[]", spec.split("::")[-1], maxsplit=1)[0])
+            for spec in self.conda_packages
+        }
         return names
 
     def normalized(self) -> dict[str, object]:
@@ -121,7 +139,9 @@ def spec_path(name_or_path: str | Path) -> Path:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml"):
         if not candidate.is_file():
-            raise EnvError(f"environment spec {candidate} does not exist", "pass an existing YAML file or a name from envs/")
+            raise EnvError(
+                f"environment spec {candidate} does not exist", "pass an existing YAML file or a name from envs/"
+            )
         return candidate.resolve()
     path = envs_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
@@ -145,13 +165,18 @@ def load_spec(name_or_path: str | Path) -> EnvSpec:
     path = spec_path(name_or_path)
     data = read_mapping(path, EnvError, "environment spec")
     if isinstance(data.get("python"), float):
-        raise EnvError(f"environment spec {path}: python: {data['python']} was read as a number", 'quote it: python: "3.11"')
+        raise EnvError(
+            f"environment spec {path}: python: {data['python']} was read as a number", 'quote it: python: "3.11"'
+        )
     try:
         spec = EnvSpec(**data)
     except ValidationError as exc:
         raise _describe(exc, path) from exc
     if spec.name != path.stem:
-        raise EnvError(f"environment spec {path} declares name '{spec.name}'", f"name it '{path.stem}' or rename the file to {spec.name}.yaml")
+        raise EnvError(
+            f"environment spec {path} declares name '{spec.name}'",
+            f"name it '{path.stem}' or rename the file to {spec.name}.yaml",
+        )
     return spec
 
 

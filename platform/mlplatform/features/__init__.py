@@ -15,8 +15,21 @@ Ingestion runs on Spark (``jobs/build_features.py`` or ``mlp features ingest``).
 
 from __future__ import annotations
 
-from mlplatform.features.catalog import describe, history, preview, read, search, summaries, used_by
-from mlplatform.features.definitions import FeatureSetDef, TrainingSetSpec, load_feature_sets, load_trainset_spec
+from mlplatform.features.catalog import (
+    describe,
+    history,
+    preview,
+    read,
+    search,
+    summaries,
+    used_by,
+)
+from mlplatform.features.definitions import (
+    FeatureSetDef,
+    TrainingSetSpec,
+    load_feature_sets,
+    load_trainset_spec,
+)
 from mlplatform.features.ingestion import IngestResult, feature_table, ingest
 from mlplatform.features.registry import apply, registered
 from mlplatform.features.trainsets import (

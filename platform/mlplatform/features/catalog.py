@@ -28,8 +28,10 @@ def _table(settings: Settings, name: str) -> str:
     registry.get(settings, name)
     uri = feature_table(settings, name)
     if not tables.exists(uri):
-        raise FeatureError(f"feature set '{name}' is registered but has no table yet ({uri})",
-                           f"ingest it: `mlp features ingest {name}`")
+        raise FeatureError(
+            f"feature set '{name}' is registered but has no table yet ({uri})",
+            f"ingest it: `mlp features ingest {name}`",
+        )
     return uri
 
 
@@ -70,9 +72,14 @@ def _table_summary(settings: Settings, reg: registry.Registered, time_range: boo
     if not tables.exists(uri):
         return summary
     info = tables.describe(uri)
-    summary.update(version=info.version, rows=info.num_rows, size_bytes=info.size_bytes,
-                   id=f"fs:{reg.name}@v{info.version}", last_commit_at=info.last_commit_at,
-                   schema=[(c.name, c.type) for c in info.columns])
+    summary.update(
+        version=info.version,
+        rows=info.num_rows,
+        size_bytes=info.size_bytes,
+        id=f"fs:{reg.name}@v{info.version}",
+        last_commit_at=info.last_commit_at,
+        schema=[(c.name, c.type) for c in info.columns],
+    )
     if time_range and info.num_rows:
         import pyarrow.compute as pc
 
@@ -88,9 +95,18 @@ def summaries(settings: Settings | None = None) -> list[dict[str, Any]]:
     out = []
     for reg in registry.registered(settings):
         d = reg.definition
-        out.append({"name": d.name, "revision": reg.revision, "description": d.description, "owner": d.owner,
-                    "tags": d.tags, "keys": d.keys, "features": d.feature_names,
-                    **_table_summary(settings, reg, time_range=False)})
+        out.append(
+            {
+                "name": d.name,
+                "revision": reg.revision,
+                "description": d.description,
+                "owner": d.owner,
+                "tags": d.tags,
+                "keys": d.keys,
+                "features": d.feature_names,
+                **_table_summary(settings, reg, time_range=False),
+            }
+        )
     return out
 
 
@@ -104,8 +120,15 @@ def search(text: str, settings: Settings | None = None) -> list[dict[str, Any]]:
         fields = [d.name, d.description, d.owner, *d.tags]
         matched = [f.name for f in d.features if needle in f.name.lower() or needle in f.description.lower()]
         if matched or any(needle in f.lower() for f in fields):
-            hits.append({"name": d.name, "description": d.description, "owner": d.owner, "tags": d.tags,
-                         "matching_features": matched})
+            hits.append(
+                {
+                    "name": d.name,
+                    "description": d.description,
+                    "owner": d.owner,
+                    "tags": d.tags,
+                    "matching_features": matched,
+                }
+            )
     return hits
 
 
@@ -141,17 +164,32 @@ def describe(name: str, settings: Settings | None = None) -> dict[str, Any]:
 def history(name: str, settings: Settings | None = None) -> dict[str, list[dict[str, Any]]]:
     """The feature table's commits and the definition's revisions, oldest first."""
     settings = settings or load_settings()
-    revisions = [{"revision": r.revision, "applied_at": r.applied_at, "applied_by": r.applied_by,
-                  "definition_hash": r.definition_hash[:12], "features": r.definition.feature_names}
-                 for r in registry.revisions(settings, name)]
+    revisions = [
+        {
+            "revision": r.revision,
+            "applied_at": r.applied_at,
+            "applied_by": r.applied_by,
+            "definition_hash": r.definition_hash[:12],
+            "features": r.definition.feature_names,
+        }
+        for r in registry.revisions(settings, name)
+    ]
     if not revisions:
         registry.get(settings, name)  # raises naming the registered sets
     uri = feature_table(settings, name)
     commits = []
     if tables.exists(uri):
         for c in sorted(tables.history(uri), key=lambda c: c.version):
-            commits.append({"id": f"fs:{name}@v{c.version}", "version": c.version, "at": c.timestamp,
-                            "operation": c.operation, "mode": c.metadata.get("mode"),
-                            "rows": c.metadata.get("rows"), "revision": c.metadata.get("revision"),
-                            "user": c.metadata.get("user")})
+            commits.append(
+                {
+                    "id": f"fs:{name}@v{c.version}",
+                    "version": c.version,
+                    "at": c.timestamp,
+                    "operation": c.operation,
+                    "mode": c.metadata.get("mode"),
+                    "rows": c.metadata.get("rows"),
+                    "revision": c.metadata.get("revision"),
+                    "user": c.metadata.get("user"),
+                }
+            )
     return {"table": commits, "definitions": revisions}

@@ -28,14 +28,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import numpy as np
 import pandas as pd
+import yaml
 
 from mlplatform import tables
 from mlplatform.config import Settings
 from mlplatform.errors import FeatureError
+from mlplatform.features.definitions import features_dir
 
 __all__ = ["ChurnDataParams", "generate_churn_data", "TABLES", "raw_config", "write_raw_tables"]
 
@@ -88,16 +88,18 @@ def _customers(p: ChurnDataParams, rng: np.random.Generator, t0: pd.Timestamp) -
     offset = np.where(before, -rng.integers(30, 1500, size=n), rng.integers(0, max(1, int(p.days * 0.8)), size=n))
     plan = rng.choice(3, size=n, p=[0.5, 0.35, 0.15])
     seconds = rng.integers(0, 86_400, size=n)
-    return pd.DataFrame({
-        "customer_id": np.arange(1, n + 1, dtype=np.int64),
-        "signup_time": t0 + pd.to_timedelta(offset, unit="D") + pd.to_timedelta(seconds, unit="s"),
-        "plan": _PLANS[plan],
-        "region": _REGIONS[rng.integers(0, len(_REGIONS), size=n)],
-        "age": rng.integers(18, 80, size=n).astype(np.int32),
-        "monthly_fee": _FEES[plan],
-        "_plan": plan,
-        "_signup_day": offset,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(1, n + 1, dtype=np.int64),
+            "signup_time": t0 + pd.to_timedelta(offset, unit="D") + pd.to_timedelta(seconds, unit="s"),
+            "plan": _PLANS[plan],
+            "region": _REGIONS[rng.integers(0, len(_REGIONS), size=n)],
+            "age": rng.integers(18, 80, size=n).astype(np.int32),
+            "monthly_fee": _FEES[plan],
+            "_plan": plan,
+            "_signup_day": offset,
+        }
+    )
 
 
 def generate_churn_data(params: ChurnDataParams | None = None) -> dict[str, pd.DataFrame]:
@@ -132,8 +134,17 @@ def generate_churn_data(params: ChurnDataParams | None = None) -> dict[str, pd.D
             txn = rng.poisson(1.2 * e[idx])
             amount = np.round(rng.gamma(np.maximum(txn, 1) * 1.5, 25.0) * (txn > 0), 2)
             balance[idx] = np.maximum(0.0, balance[idx] + rng.normal(20 * log_e[idx], 60.0))
-            activity.append((idx, np.full(idx.size, day), logins, np.round(rng.gamma(2.0, 6.0 * e[idx]) * logins, 1),
-                             txn, amount, np.round(balance[idx], 2)))
+            activity.append(
+                (
+                    idx,
+                    np.full(idx.size, day),
+                    logins,
+                    np.round(rng.gamma(2.0, 6.0 * e[idx]) * logins, 1),
+                    txn,
+                    amount,
+                    np.round(balance[idx], 2),
+                )
+            )
 
         rate = p.contacts_per_year / 365.0 * (0.5 + 3.0 * _sigmoid(-2.0 * log_e))
         contact = alive & (rng.random(n) < rate)
@@ -167,55 +178,67 @@ def _activity_frame(parts: list[tuple[np.ndarray, ...]], ids: np.ndarray, t0: pd
     cols = [np.concatenate([part[i] for part in parts]) if parts else np.array([], dtype=np.int64) for i in range(7)]
     idx, day, logins, minutes, txn, amount, balance = cols
     day = day.astype(np.int64)
-    return pd.DataFrame({
-        "customer_id": ids[idx],
-        "event_time": _micros_after(t0, (day + 1) * _DAY_US - 1_000_000),  # 23:59:59: the day's totals
-        "day": (pd.Timestamp(t0.date()) + pd.to_timedelta(day, unit="D")).date,
-        "logins": logins.astype(np.int32),
-        "minutes": minutes.astype(np.float64),
-        "txn_count": txn.astype(np.int32),
-        "txn_amount": amount.astype(np.float64),
-        "balance": balance.astype(np.float64),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ids[idx],
+            "event_time": _micros_after(t0, (day + 1) * _DAY_US - 1_000_000),  # 23:59:59: the day's totals
+            "day": (pd.Timestamp(t0.date()) + pd.to_timedelta(day, unit="D")).date,
+            "logins": logins.astype(np.int32),
+            "minutes": minutes.astype(np.float64),
+            "txn_count": txn.astype(np.int32),
+            "txn_amount": amount.astype(np.float64),
+            "balance": balance.astype(np.float64),
+        }
+    )
 
 
-def _contacts_frame(parts: list[tuple[np.ndarray, ...]], ids: np.ndarray, t0: pd.Timestamp,
-                    p: ChurnDataParams, rng: np.random.Generator) -> pd.DataFrame:
+def _contacts_frame(
+    parts: list[tuple[np.ndarray, ...]], ids: np.ndarray, t0: pd.Timestamp, p: ChurnDataParams, rng: np.random.Generator
+) -> pd.DataFrame:
     cols = [np.concatenate([part[i] for part in parts]) if parts else np.array([], dtype=np.int64) for i in range(4)]
     idx, day, complaint, csat = cols
     m = idx.size
     at = day.astype(np.int64) * _DAY_US + rng.integers(8 * 3600, 20 * 3600, size=m) * 1_000_000
-    delay_s = np.where(rng.random(m) < p.backfill_share, rng.integers(3 * 86_400, 45 * 86_400, size=m),
-                       rng.integers(60, 6 * 3600, size=m))
-    return pd.DataFrame({
-        "customer_id": ids[idx],
-        "contact_time": _micros_after(t0, at),
-        "logged_at": _micros_after(t0, at + delay_s * 1_000_000),
-        "channel": _CHANNELS[rng.integers(0, len(_CHANNELS), size=m)],
-        "complaint": complaint.astype(bool),
-        "csat": csat.astype(np.int32),
-    })
+    delay_s = np.where(
+        rng.random(m) < p.backfill_share,
+        rng.integers(3 * 86_400, 45 * 86_400, size=m),
+        rng.integers(60, 6 * 3600, size=m),
+    )
+    return pd.DataFrame(
+        {
+            "customer_id": ids[idx],
+            "contact_time": _micros_after(t0, at),
+            "logged_at": _micros_after(t0, at + delay_s * 1_000_000),
+            "channel": _CHANNELS[rng.integers(0, len(_CHANNELS), size=m)],
+            "complaint": complaint.astype(bool),
+            "csat": csat.astype(np.int32),
+        }
+    )
 
 
-def _labels(ids: np.ndarray, signup_day: np.ndarray, churn_day: np.ndarray, t0: pd.Timestamp, days: int,
-            frequency: str) -> pd.DataFrame:
+def _labels(
+    ids: np.ndarray, signup_day: np.ndarray, churn_day: np.ndarray, t0: pd.Timestamp, days: int, frequency: str
+) -> pd.DataFrame:
     """Snapshots (monthly by default) of customers signed up 14+ days earlier and not yet churned."""
     months = pd.date_range(t0 + pd.DateOffset(months=1), t0 + pd.Timedelta(days=days - 30), freq=frequency)
     frames = []
     for month in months:
         d = (month - t0).days
         eligible = (signup_day <= d - 14) & (churn_day >= d)
-        frames.append(pd.DataFrame({
-            "customer_id": ids[eligible],
-            "label_time": _micros_after(t0, np.full(int(eligible.sum()), d * _DAY_US, dtype=np.int64)),
-            "churned": ((churn_day[eligible] >= d) & (churn_day[eligible] < d + 30)).astype(np.int32),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "customer_id": ids[eligible],
+                    "label_time": _micros_after(t0, np.full(int(eligible.sum()), d * _DAY_US, dtype=np.int64)),
+                    "churned": ((churn_day[eligible] >= d) & (churn_day[eligible] < d + 30)).astype(np.int32),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 def raw_config(path: str | Path | None = None) -> dict[str, Any]:
     """The checked-in description of the demo's raw tables (``conf/features/_raw.yaml``)."""
-    from mlplatform.features.definitions import features_dir
 
     path = Path(path) if path else features_dir() / "_raw.yaml"
     if not path.is_file():
@@ -223,8 +246,9 @@ def raw_config(path: str | Path | None = None) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def write_raw_tables(settings: Settings, size: str = "small", customers: int | None = None,
-                     seed: int | None = None, **rates: Any) -> dict[str, tuple[str, int, int]]:
+def write_raw_tables(
+    settings: Settings, size: str = "small", customers: int | None = None, seed: int | None = None, **rates: Any
+) -> dict[str, tuple[str, int, int]]:
     """Generate the raw tables and overwrite them in the warehouse (one commit each, deltalake).
 
     Args:
@@ -238,14 +262,26 @@ def write_raw_tables(settings: Settings, size: str = "small", customers: int | N
     conf = raw_config()
     if size not in conf["sizes"]:
         raise FeatureError(f"unknown data size '{size}'", f"sizes in _raw.yaml: {', '.join(conf['sizes'])}")
-    params = ChurnDataParams(customers=conf["sizes"][size]["customers"], days=conf["days"], start=conf["start"],
-                             seed=conf["seed"])
-    params = replace(params, **{k: v for k, v in dict(customers=customers, seed=seed, **rates).items() if v is not None})
+    params = ChurnDataParams(
+        customers=conf["sizes"][size]["customers"], days=conf["days"], start=conf["start"], seed=conf["seed"]
+    )
+    params = replace(
+        params, **{k: v for k, v in dict(customers=customers, seed=seed, **rates).items() if v is not None}
+    )
     frames = generate_churn_data(params)
     out = {}
     for name, frame in frames.items():
         uri = tables.resolve_name(settings, conf["tables"][name])
-        version = tables.write_pandas(frame, uri, mode="overwrite", metadata=tables.commit_metadata(
-            operation="features.generate", generator="churn", size=size, **{k: v for k, v in params.__dict__.items()}))
+        version = tables.write_pandas(
+            frame,
+            uri,
+            mode="overwrite",
+            metadata=tables.commit_metadata(
+                operation="features.generate",
+                generator="churn",
+                size=size,
+                **{k: v for k, v in params.__dict__.items()},
+            ),
+        )
         out[name] = (uri, version, len(frame))
     return out

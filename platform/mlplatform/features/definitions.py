@@ -21,7 +21,15 @@ from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import FeatureError
@@ -59,8 +67,15 @@ FEATURE_TYPES: dict[str, tuple[str, str]] = {
     "date": ("date32", "date"),
     "timestamp": ("timestamp[us, tz=UTC]", "timestamp"),
 }
-_TYPE_ALIASES = {"int": "int32", "long": "int64", "bigint": "int64", "float": "float32", "double": "float64",
-                 "boolean": "bool", "str": "string"}
+_TYPE_ALIASES = {
+    "int": "int32",
+    "long": "int64",
+    "bigint": "int64",
+    "float": "float32",
+    "double": "float64",
+    "boolean": "bool",
+    "str": "string",
+}
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -364,7 +379,9 @@ def load_trainset_spec(name_or_path: str | Path) -> TrainingSetSpec:
         path = trainsets_dir() / f"{name_or_path}.yaml"
         if not path.is_file():
             known = ", ".join(sorted(p.stem for p in trainsets_dir().glob("*.yaml"))) or "none"
-            raise FeatureError(f"training-set spec '{name_or_path}' not found at {path}", f"specs in conf/trainsets/: {known}")
+            raise FeatureError(
+                f"training-set spec '{name_or_path}' not found at {path}", f"specs in conf/trainsets/: {known}"
+            )
     return _load_yaml(path, TrainingSetSpec, "training-set spec")
 
 
@@ -374,8 +391,10 @@ def resolve_function(dotted: str, owner: str) -> Callable[..., Any]:
     try:
         module = import_module(module_name)
     except ImportError as exc:
-        raise FeatureError(f"{owner}: cannot import module '{module_name}' of transform '{dotted}': {exc}",
-                           "check the module path and that it is installed") from exc
+        raise FeatureError(
+            f"{owner}: cannot import module '{module_name}' of transform '{dotted}': {exc}",
+            "check the module path and that it is installed",
+        ) from exc
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise FeatureError(f"{owner}: module '{module_name}' has no function '{attr}'", "check the transform name")

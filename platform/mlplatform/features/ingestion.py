@@ -18,7 +18,11 @@ from mlplatform import tables
 from mlplatform.config import Settings
 from mlplatform.errors import FeatureError, PlatformError
 from mlplatform.features import registry
-from mlplatform.features.definitions import FEATURE_TYPES, FeatureSetDef, resolve_function
+from mlplatform.features.definitions import (
+    FEATURE_TYPES,
+    FeatureSetDef,
+    resolve_function,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -29,10 +33,14 @@ log = logging.getLogger(__name__)
 
 # Spark type families a declared type accepts before the cast to it.
 _ACCEPTS = {
-    "int32": ("integral",), "int64": ("integral",),
-    "float32": ("integral", "fractional"), "float64": ("integral", "fractional"),
-    "bool": ("boolean",), "string": ("string",),
-    "date": ("date",), "timestamp": ("timestamp", "date"),
+    "int32": ("integral",),
+    "int64": ("integral",),
+    "float32": ("integral", "fractional"),
+    "float64": ("integral", "fractional"),
+    "bool": ("boolean",),
+    "string": ("string",),
+    "date": ("date",),
+    "timestamp": ("timestamp", "date"),
 }
 
 
@@ -59,22 +67,32 @@ def feature_table(settings: Settings, name: str) -> str:
 def _family(dtype) -> str:  # type: ignore[no-untyped-def]
     from pyspark.sql import types as T
 
-    for cls, family in ((T.IntegralType, "integral"), (T.FractionalType, "fractional"), (T.BooleanType, "boolean"),
-                        (T.StringType, "string"), (T.DateType, "date"), (T.TimestampType, "timestamp"),
-                        (T.TimestampNTZType, "timestamp")):
+    for cls, family in (
+        (T.IntegralType, "integral"),
+        (T.FractionalType, "fractional"),
+        (T.BooleanType, "boolean"),
+        (T.StringType, "string"),
+        (T.DateType, "date"),
+        (T.TimestampType, "timestamp"),
+        (T.TimestampNTZType, "timestamp"),
+    ):
         if isinstance(dtype, cls):
             return family
     return dtype.simpleString()
 
 
-def source_frame(spark: "SparkSession", settings: Settings, definition: FeatureSetDef) -> tuple["DataFrame", dict[str, int]]:
+def source_frame(
+    spark: "SparkSession", settings: Settings, definition: FeatureSetDef
+) -> tuple["DataFrame", dict[str, int]]:
     """The source rows of a feature set (after its transform) and the versions of the tables read."""
     frames, versions = {}, {}
     for arg, location in definition.source.inputs().items():
         uri = tables.resolve_name(settings, location)
         if not tables.exists(uri):
-            raise FeatureError(f"feature set '{definition.name}': source table '{location}' does not exist ({uri})",
-                               "create it first (for the demo data: `mlp features generate`)")
+            raise FeatureError(
+                f"feature set '{definition.name}': source table '{location}' does not exist ({uri})",
+                "create it first (for the demo data: `mlp features generate`)",
+            )
         versions[location] = tables.version(uri)
         frames[arg] = tables.read(spark, uri, version=versions[location])
     if not definition.source.transform:
@@ -85,8 +103,10 @@ def source_frame(spark: "SparkSession", settings: Settings, definition: FeatureS
     except PlatformError:
         raise
     except Exception as exc:  # noqa: BLE001 - user code: name the set and the function
-        raise FeatureError(f"feature set '{definition.name}': transform {definition.source.transform} failed: {exc}",
-                           "fix the transform (run it on the source tables in a notebook)") from exc
+        raise FeatureError(
+            f"feature set '{definition.name}': transform {definition.source.transform} failed: {exc}",
+            "fix the transform (run it on the source tables in a notebook)",
+        ) from exc
     return frame, versions
 
 
@@ -120,12 +140,15 @@ def validate_frame(frame: "DataFrame", definition: FeatureSetDef) -> int:
 
     must = definition.keys + [definition.event_timestamp]
     must += [definition.created_timestamp] if definition.created_timestamp else []
-    stats = frame.select(F.count(F.lit(1)).alias("__rows"),
-                         *[F.sum(F.col(c).isNull().cast("long")).alias(c) for c in must]).first()
+    stats = frame.select(
+        F.count(F.lit(1)).alias("__rows"), *[F.sum(F.col(c).isNull().cast("long")).alias(c) for c in must]
+    ).first()
     for column in must:
         if stats[column]:
-            raise FeatureError(f"feature set '{definition.name}': {stats[column]} row(s) with null '{column}'",
-                               "drop or fill them in the source; keys and times must be set")
+            raise FeatureError(
+                f"feature set '{definition.name}': {stats[column]} row(s) with null '{column}'",
+                "drop or fill them in the source; keys and times must be set",
+            )
     grain = definition.keys + [definition.event_timestamp]
     dupes = frame.groupBy(*grain).count().where(F.col("count") > 1)
     example = dupes.limit(1).collect()
@@ -171,14 +194,24 @@ def ingest(spark: "SparkSession", settings: Settings, name: str, mode: str | Non
                     "ingest with --mode merge to update existing rows",
                 )
         metadata = tables.commit_metadata(
-            operation="features.ingest", feature_set=name, revision=reg.revision,
-            definition_hash=reg.definition_hash, mode=mode, rows=rows, sources=versions,
+            operation="features.ingest",
+            feature_set=name,
+            revision=reg.revision,
+            definition_hash=reg.definition_hash,
+            mode=mode,
+            rows=rows,
+            sources=versions,
         )
         if mode == "merge" and exists:
             version = tables.merge(frame, uri, keys=grain, metadata=metadata)
         else:
-            version = tables.write(frame, uri, mode="overwrite" if mode == "overwrite" else "append",
-                                   metadata=metadata, description=definition.description)
+            version = tables.write(
+                frame,
+                uri,
+                mode="overwrite" if mode == "overwrite" else "append",
+                metadata=metadata,
+                description=definition.description,
+            )
     finally:
         frame.unpersist()
     log.info("ingested %s: %d rows (%s) -> version %d", name, rows, mode, version)

@@ -182,7 +182,9 @@ def _match_rows(labels: pa.Table, label_time: str, feats: pa.Table, inp: JoinInp
     ev = _micros(feats.column(inp.event_timestamp), f"feature set '{inp.name}' column '{inp.event_timestamp}'")
     known = ev
     if inp.created_timestamp:
-        created = _micros(feats.column(inp.created_timestamp), f"feature set '{inp.name}' column '{inp.created_timestamp}'")
+        created = _micros(
+            feats.column(inp.created_timestamp), f"feature set '{inp.name}' column '{inp.created_timestamp}'"
+        )
         known = np.maximum(ev, created)
     if feats.num_rows == 0 or labels.num_rows == 0:
         return np.full(labels.num_rows, -1, dtype=np.int64)
@@ -195,7 +197,7 @@ def _match_rows(labels: pa.Table, label_time: str, feats: pa.Table, inp: JoinInp
     if n_codes * span >= _MAX_PACKED:  # too wide to pack: compress the times to ranks (order is kept)
         allt, inverse = np.unique(np.concatenate([lab_t, ev, known]), return_inverse=True)
         n, m = lab_t.size, ev.size
-        lt, et, kt = inverse[:n], inverse[n:n + m], inverse[n + m:]
+        lt, et, kt = inverse[:n], inverse[n : n + m], inverse[n + m :]
         tmin, span = 0, allt.size
     lab_packed = _pack(np.maximum(lab_code, 0), lt, tmin, span)
 
@@ -244,17 +246,25 @@ def join_arrow(labels: pa.Table, label_time: str, inputs: Sequence[tuple[JoinInp
     _check_columns(labels, [label_time], "the label rows", "name the label-time column in labels.event_timestamp")
     out = labels
     for inp, feats in inputs:
-        _check_columns(labels, inp.keys, f"the label rows (keys of feature set '{inp.name}')",
-                       "add the key columns to the label source")
+        _check_columns(
+            labels,
+            inp.keys,
+            f"the label rows (keys of feature set '{inp.name}')",
+            "add the key columns to the label source",
+        )
         _check_columns(feats, inp.needed(), f"feature set '{inp.name}'", "check the feature references")
         rows = _match_rows(labels, label_time, feats, inp)
         indices = pa.array(rows, mask=rows < 0)
         for column, name in inp.columns:
             if name in out.column_names:
-                raise FeatureError(f"output column '{name}' (from feature set '{inp.name}') is already taken",
-                                   f"rename it with '{inp.name}:{column} as other_name' in the spec")
+                raise FeatureError(
+                    f"output column '{name}' (from feature set '{inp.name}') is already taken",
+                    f"rename it with '{inp.name}:{column} as other_name' in the spec",
+                )
             out = out.append_column(name, feats.column(column).take(indices))
-        log.debug("point-in-time join with %s: %d of %d label rows matched", inp.name, int((rows >= 0).sum()), len(rows))
+        log.debug(
+            "point-in-time join with %s: %d of %d label rows matched", inp.name, int((rows >= 0).sum()), len(rows)
+        )
     return out
 
 
@@ -270,28 +280,39 @@ def join_spark(labels: "DataFrame", label_time: str, inputs: Sequence[tuple[Join
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    _spark_columns(labels.columns, [label_time], "the label rows", "name the label-time column in labels.event_timestamp")
+    _spark_columns(
+        labels.columns, [label_time], "the label rows", "name the label-time column in labels.event_timestamp"
+    )
     label_cols = list(labels.columns)
     out = labels.withColumn("__t", _spark_micros(F.col(label_time)))
     out_names = list(label_cols)
     for inp, feats in inputs:
-        _spark_columns(labels.columns, inp.keys, f"the label rows (keys of feature set '{inp.name}')",
-                       "add the key columns to the label source")
+        _spark_columns(
+            labels.columns,
+            inp.keys,
+            f"the label rows (keys of feature set '{inp.name}')",
+            "add the key columns to the label source",
+        )
         _spark_columns(feats.columns, inp.needed(), f"feature set '{inp.name}'", "check the feature references")
         _spark_key_types(labels, feats, inp)
         for column, name in inp.columns:
             if name in out_names:
-                raise FeatureError(f"output column '{name}' (from feature set '{inp.name}') is already taken",
-                                   f"rename it with '{inp.name}:{column} as other_name' in the spec")
+                raise FeatureError(
+                    f"output column '{name}' (from feature set '{inp.name}') is already taken",
+                    f"rename it with '{inp.name}:{column} as other_name' in the spec",
+                )
             out_names.append(name)
 
-        value = F.struct(_spark_micros(F.col(inp.event_timestamp)).alias("__e"),
-                         *[F.col(c).alias(f"__f{i}") for i, (c, _) in enumerate(inp.columns)])
+        value = F.struct(
+            _spark_micros(F.col(inp.event_timestamp)).alias("__e"),
+            *[F.col(c).alias(f"__f{i}") for i, (c, _) in enumerate(inp.columns)],
+        )
         known = _spark_micros(F.col(inp.event_timestamp))
         if inp.created_timestamp:
             known = F.greatest(known, _spark_micros(F.col(inp.created_timestamp)))
-        feature_rows = feats.select(*[F.col(k) for k in inp.keys], value.alias("__v"), known.alias("__o"),
-                                    F.lit(0).alias("__k"))
+        feature_rows = feats.select(
+            *[F.col(k) for k in inp.keys], value.alias("__v"), known.alias("__o"), F.lit(0).alias("__k")
+        )
         label_rows = (
             out.withColumn("__v", F.lit(None).cast(feature_rows.schema["__v"].dataType))
             .withColumn("__o", F.col("__t"))

@@ -23,8 +23,18 @@ __all__ = ["Registered", "ApplyResult", "registry_uri", "apply", "registered", "
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = ["name", "revision", "definition_hash", "definition", "description", "owner", "tags", "features",
-            "applied_at", "applied_by"]
+_COLUMNS = [
+    "name",
+    "revision",
+    "definition_hash",
+    "definition",
+    "description",
+    "owner",
+    "tags",
+    "features",
+    "applied_at",
+    "applied_by",
+]
 
 
 @dataclass(frozen=True)
@@ -103,8 +113,10 @@ def get(settings: Settings, name: str, revision: int | None = None) -> Registere
     if not found:
         known = ", ".join(r.name for r in registered(settings)) or "none"
         what = f"feature set '{name}'" + (f" revision {revision}" if revision is not None else "")
-        raise FeatureError(f"{what} is not registered (registered: {known})",
-                           "add conf/features/<name>.yaml and run `mlp features apply`")
+        raise FeatureError(
+            f"{what} is not registered (registered: {known})",
+            "add conf/features/<name>.yaml and run `mlp features apply`",
+        )
     return found[-1]
 
 
@@ -131,22 +143,30 @@ def apply(settings: Settings, definitions: Sequence[FeatureSetDef]) -> list[Appl
             continue
         revision = before.revision + 1 if before else 1
         results.append(ApplyResult(definition.name, revision, "updated" if before else "created"))
-        new_rows.append({
-            "name": definition.name,
-            "revision": revision,
-            "definition_hash": digest,
-            "definition": json.dumps(definition.model_dump(mode="json"), sort_keys=True),
-            "description": definition.description,
-            "owner": definition.owner,
-            "tags": ",".join(definition.tags),
-            "features": ",".join(definition.feature_names),
-            "applied_at": now,
-            "applied_by": user,
-        })
+        new_rows.append(
+            {
+                "name": definition.name,
+                "revision": revision,
+                "definition_hash": digest,
+                "definition": json.dumps(definition.model_dump(mode="json"), sort_keys=True),
+                "description": definition.description,
+                "owner": definition.owner,
+                "tags": ",".join(definition.tags),
+                "features": ",".join(definition.feature_names),
+                "applied_at": now,
+                "applied_by": user,
+            }
+        )
     if new_rows:
         frame = pd.DataFrame(new_rows, columns=_COLUMNS).astype({"revision": "int64"})
         frame["applied_at"] = pd.to_datetime(frame["applied_at"], utc=True).astype("datetime64[us, UTC]")
-        tables.write_pandas(frame, registry_uri(settings), mode="append", metadata=tables.commit_metadata(
-            operation="features.apply", feature_sets={r["name"]: r["revision"] for r in new_rows}))
+        tables.write_pandas(
+            frame,
+            registry_uri(settings),
+            mode="append",
+            metadata=tables.commit_metadata(
+                operation="features.apply", feature_sets={r["name"]: r["revision"] for r in new_rows}
+            ),
+        )
         log.info("registered %d feature-set revision(s)", len(new_rows))
     return results

@@ -27,9 +27,14 @@ from mlplatform import tables
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import FeatureError
 from mlplatform.features import registry
-from mlplatform.features.definitions import TrainingSetSpec, parse_time
+from mlplatform.features.definitions import (
+    TrainingSetSpec,
+    load_trainset_spec,
+    parse_time,
+)
 from mlplatform.features.ingestion import feature_table
 from mlplatform.features.pit import JoinInput, join_arrow, join_spark
+from mlplatform.launch.session import session
 from mlplatform.tables.manifests import TRAINSET_KEY, trainset_manifests, trainset_uri
 
 if TYPE_CHECKING:
@@ -38,8 +43,18 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = [
-    "AUTO_MAX_BYTES", "AUTO_MAX_ROWS", "BuildResult", "Plan", "plan",
-    "choose_engine", "build", "rebuild", "trainset_manifest", "read_trainset", "trainset_versions", "canonical",
+    "AUTO_MAX_BYTES",
+    "AUTO_MAX_ROWS",
+    "BuildResult",
+    "Plan",
+    "plan",
+    "choose_engine",
+    "build",
+    "rebuild",
+    "trainset_manifest",
+    "read_trainset",
+    "trainset_versions",
+    "canonical",
     "same_rows",
 ]
 
@@ -47,6 +62,8 @@ log = logging.getLogger(__name__)
 
 AUTO_MAX_BYTES = 2 << 30  # Parquet bytes read; ~5-10x that in memory
 AUTO_MAX_ROWS = 200_000_000
+
+
 @dataclass(frozen=True)
 class SetInput:
     """One feature set as read by a build."""
@@ -78,14 +95,16 @@ class Plan:
             "engine": engine,
             "features": {
                 s.join.name: {
-                    "id": f"fs:{s.join.name}@v{s.version}", "table": s.table, "version": s.version,
-                    "revision": s.revision, "definition_hash": s.definition_hash,
+                    "id": f"fs:{s.join.name}@v{s.version}",
+                    "table": s.table,
+                    "version": s.version,
+                    "revision": s.revision,
+                    "definition_hash": s.definition_hash,
                     "columns": [c for c, _ in s.join.columns],
                 }
                 for s in self.sets
             },
-            "labels": {"table": self.label_table, "version": self.label_version,
-                       "columns": self.label_columns},
+            "labels": {"table": self.label_table, "version": self.label_version, "columns": self.label_columns},
             "time_range": {"start": start, "end": end},
             "row_count": rows,
             "columns": self.output_columns,
@@ -125,8 +144,10 @@ def plan(settings: Settings, spec: TrainingSetSpec, manifest: dict[str, Any] | N
     pinned = dict(spec.pins)
     unknown_pins = sorted(set(pinned) - set(spec.feature_sets()))
     if unknown_pins:
-        raise FeatureError(f"training set '{spec.name}' pins feature set(s) it does not reference: {', '.join(unknown_pins)}",
-                           "remove the pin or reference a feature of the set")
+        raise FeatureError(
+            f"training set '{spec.name}' pins feature set(s) it does not reference: {', '.join(unknown_pins)}",
+            "remove the pin or reference a feature of the set",
+        )
     recorded = (manifest or {}).get("features", {})
     regs: dict[str, registry.Registered] = {}
     for name in spec.feature_sets():
@@ -153,43 +174,65 @@ def plan(settings: Settings, spec: TrainingSetSpec, manifest: dict[str, Any] | N
     label_columns = list(dict.fromkeys(label_keys + [labels.event_timestamp] + labels.label))
     label_table = tables.resolve_name(settings, labels.table)
     if not tables.exists(label_table):
-        raise FeatureError(f"training set '{spec.name}': label table '{labels.table}' does not exist ({label_table})",
-                           "create it, or point labels.table at an existing Delta table")
+        raise FeatureError(
+            f"training set '{spec.name}': label table '{labels.table}' does not exist ({label_table})",
+            "create it, or point labels.table at an existing Delta table",
+        )
     label_version = (manifest or {}).get("labels", {}).get("version", labels.version)
     label_version = tables.version(label_table) if label_version is None else int(label_version)
     have = [c.name for c in tables.describe(label_table).columns]
     missing = [c for c in label_columns if c not in have]
     if missing:
-        raise FeatureError(f"training set '{spec.name}': label table '{labels.table}' has no column "
-                           f"{', '.join(repr(c) for c in missing)}", f"its columns: {', '.join(have)}")
+        raise FeatureError(
+            f"training set '{spec.name}': label table '{labels.table}' has no column "
+            f"{', '.join(repr(c) for c in missing)}",
+            f"its columns: {', '.join(have)}",
+        )
 
     sets, outputs = [], list(label_columns)
     for name, reg in regs.items():
         definition = reg.definition
         absent = [k for k in definition.keys if k not in label_keys]
         if absent:
-            raise FeatureError(f"training set '{spec.name}': feature set '{name}' is keyed by "
-                               f"{', '.join(absent)}, which the labels do not carry",
-                               f"add {', '.join(absent)} to labels.keys and the label table")
+            raise FeatureError(
+                f"training set '{spec.name}': feature set '{name}' is keyed by "
+                f"{', '.join(absent)}, which the labels do not carry",
+                f"add {', '.join(absent)} to labels.keys and the label table",
+            )
         uri = feature_table(settings, name)
         if not tables.exists(uri):
-            raise FeatureError(f"feature set '{name}' has no table yet ({uri})",
-                               f"ingest it first: `mlp features ingest {name}`")
+            raise FeatureError(
+                f"feature set '{name}' has no table yet ({uri})", f"ingest it first: `mlp features ingest {name}`"
+            )
         version = recorded[name]["version"] if name in recorded else pinned.get(name)
         version = tables.version(uri) if version is None else int(version)
         for column, out in columns[name]:
             if out in outputs:
-                raise FeatureError(f"training set '{spec.name}': output column '{out}' (feature set '{name}', "
-                                   f"column '{column}') is already taken",
-                                   f"rename it with '{name}:{column} as other_name'")
+                raise FeatureError(
+                    f"training set '{spec.name}': output column '{out}' (feature set '{name}', "
+                    f"column '{column}') is already taken",
+                    f"rename it with '{name}:{column} as other_name'",
+                )
             outputs.append(out)
-        join = JoinInput(name=name, keys=tuple(definition.keys), event_timestamp=definition.event_timestamp,
-                         created_timestamp=definition.created_timestamp, ttl=definition.ttl_delta,
-                         columns=tuple(columns[name]))
-        sets.append(SetInput(join=join, table=uri, version=version, revision=reg.revision,
-                             definition_hash=reg.definition_hash))
-    return Plan(spec=spec, label_table=label_table, label_version=label_version, label_columns=label_columns,
-                sets=sets, output_columns=outputs)
+        join = JoinInput(
+            name=name,
+            keys=tuple(definition.keys),
+            event_timestamp=definition.event_timestamp,
+            created_timestamp=definition.created_timestamp,
+            ttl=definition.ttl_delta,
+            columns=tuple(columns[name]),
+        )
+        sets.append(
+            SetInput(join=join, table=uri, version=version, revision=reg.revision, definition_hash=reg.definition_hash)
+        )
+    return Plan(
+        spec=spec,
+        label_table=label_table,
+        label_version=label_version,
+        label_columns=label_columns,
+        sets=sets,
+        output_columns=outputs,
+    )
 
 
 def choose_engine(p: Plan) -> str:
@@ -266,11 +309,15 @@ def _run_spark(spark: "SparkSession", p: Plan) -> "DataFrame":
 
 def _check_label_times(spec: TrainingSetSpec, rows: int, nulls: int) -> None:
     if nulls:
-        raise FeatureError(f"training set '{spec.name}': {nulls} label row(s) with null '{spec.labels.event_timestamp}'",
-                           "drop or fill them in the label table; every label needs a time")
+        raise FeatureError(
+            f"training set '{spec.name}': {nulls} label row(s) with null '{spec.labels.event_timestamp}'",
+            "drop or fill them in the label table; every label needs a time",
+        )
     if rows == 0:
-        raise FeatureError(f"training set '{spec.name}': no label rows in the time range",
-                           "check labels.start / labels.end and the label table")
+        raise FeatureError(
+            f"training set '{spec.name}': no label rows in the time range",
+            "check labels.start / labels.end and the label table",
+        )
 
 
 # --------------------------------------------------------------------------- build
@@ -295,7 +342,6 @@ def build(
         write: False returns the rows as pandas (typed as :func:`read_trainset` returns them)
             without committing anything.
     """
-    from mlplatform.features.definitions import load_trainset_spec
 
     settings = settings or load_settings()
     spec = spec if isinstance(spec, TrainingSetSpec) else load_trainset_spec(spec)
@@ -318,19 +364,25 @@ def build(
         manifest_out = p.manifest(engine, out.num_rows, _iso(bounds["min"].as_py()), _iso(bounds["max"].as_py()))
         if not write:
             return out.to_pandas()  # as read_trainset returns it
-        version = tables.write_pandas(_nullable_pandas(out), uri, mode="overwrite", merge_schema=True,
-                                      metadata={TRAINSET_KEY: manifest_out})
+        version = tables.write_pandas(
+            _nullable_pandas(out), uri, mode="overwrite", merge_schema=True, metadata={TRAINSET_KEY: manifest_out}
+        )
         rows = out.num_rows
     else:
         from pyspark.sql import functions as F
 
         if spark is None:
-            from mlplatform.launch.session import session
-
             spark = session(settings=settings, app_name=f"mlp-trainset-{spec.name}")
-        stats = _labels_spark(spark, p).select(F.count(F.lit(1)).alias("rows"),
-                                               F.sum(F.col(ts).isNull().cast("long")).alias("nulls"),
-                                               F.min(ts).alias("start"), F.max(ts).alias("end")).first()
+        stats = (
+            _labels_spark(spark, p)
+            .select(
+                F.count(F.lit(1)).alias("rows"),
+                F.sum(F.col(ts).isNull().cast("long")).alias("nulls"),
+                F.min(ts).alias("start"),
+                F.max(ts).alias("end"),
+            )
+            .first()
+        )
         rows = int(stats["rows"])
         _check_label_times(spec, rows, int(stats["nulls"] or 0))
         frame = _run_spark(spark, p)
@@ -340,8 +392,9 @@ def build(
         version = tables.write(frame, uri, mode="overwrite", merge_schema=True, metadata={TRAINSET_KEY: manifest_out})
     seconds = time.perf_counter() - started
     log.info("built ts:%s@v%d: %d rows with %s in %.1fs", spec.name, version, rows, engine, seconds)
-    return BuildResult(name=spec.name, version=int(version), rows=rows, engine=engine, seconds=seconds,
-                       manifest=manifest_out)
+    return BuildResult(
+        name=spec.name, version=int(version), rows=rows, engine=engine, seconds=seconds, manifest=manifest_out
+    )
 
 
 def _nullable_pandas(table: "pa.Table") -> "pd.DataFrame":
@@ -349,9 +402,15 @@ def _nullable_pandas(table: "pa.Table") -> "pd.DataFrame":
     import pandas as pd
     import pyarrow as pa
 
-    mapping = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
-               pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype(),
-               pa.large_string(): pd.StringDtype()}
+    mapping = {
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+        pa.string(): pd.StringDtype(),
+        pa.large_string(): pd.StringDtype(),
+    }
     return table.to_pandas(types_mapper=mapping.get)
 
 
@@ -376,15 +435,23 @@ def same_rows(a: "pd.DataFrame", b: "pd.DataFrame", columns: list[str]) -> bool:
     return len(a) == len(b) and canonical(a, columns).equals(canonical(b, columns))
 
 
-def rebuild(name: str, version: int | None = None, settings: Settings | None = None, engine: str | None = None,
-            spark: "SparkSession | None" = None, write: bool = False) -> BuildResult | "pd.DataFrame":
+def rebuild(
+    name: str,
+    version: int | None = None,
+    settings: Settings | None = None,
+    engine: str | None = None,
+    spark: "SparkSession | None" = None,
+    write: bool = False,
+) -> BuildResult | "pd.DataFrame":
     """Re-run the build recorded in ``ts:<name>@v<version>``'s manifest: same spec, same input versions."""
     settings = settings or load_settings()
     manifest = trainset_manifest(name, version, settings=settings)
     spec = TrainingSetSpec(**manifest["spec"])
     if spec.digest() != manifest["spec_hash"]:
-        raise FeatureError(f"training set {manifest['id']}: the recorded spec does not match its hash",
-                           "the manifest was altered; rebuild from the spec file instead")
+        raise FeatureError(
+            f"training set {manifest['id']}: the recorded spec does not match its hash",
+            "the manifest was altered; rebuild from the spec file instead",
+        )
     return build(spec, settings, engine=engine or manifest.get("engine"), spark=spark, manifest=manifest, write=write)
 
 
@@ -396,8 +463,9 @@ def trainset_versions(name: str, settings: Settings | None = None) -> list[dict[
     settings = settings or load_settings()
     uri = trainset_uri(settings, name)
     if not tables.exists(uri):
-        raise FeatureError(f"training set '{name}' has not been built ({uri})",
-                           f"build it: `mlp trainset build {name}`")
+        raise FeatureError(
+            f"training set '{name}' has not been built ({uri})", f"build it: `mlp trainset build {name}`"
+        )
     return trainset_manifests(settings, name)
 
 
@@ -412,8 +480,9 @@ def trainset_manifest(name: str, version: int | None = None, settings: Settings 
     versions = trainset_versions(name, settings)
     if version is None:
         if not versions:
-            raise FeatureError(f"training set '{name}' has no version with a manifest",
-                               f"build it: `mlp trainset build {name}`")
+            raise FeatureError(
+                f"training set '{name}' has no version with a manifest", f"build it: `mlp trainset build {name}`"
+            )
         return versions[-1]
     for manifest in versions:
         if manifest["version"] == version:
@@ -422,10 +491,12 @@ def trainset_manifest(name: str, version: int | None = None, settings: Settings 
     raise FeatureError(f"training set '{name}' has no version {version}", f"versions: {known}")
 
 
-def read_trainset(name: str, version: int | None = None, settings: Settings | None = None,
-                  columns: list[str] | None = None) -> "pd.DataFrame":
+def read_trainset(
+    name: str, version: int | None = None, settings: Settings | None = None, columns: list[str] | None = None
+) -> "pd.DataFrame":
     """The rows of ``ts:<name>@v<version>`` (default latest) as pandas, without Spark."""
     settings = settings or load_settings()
     manifest = trainset_manifest(name, version, settings)
-    return tables.to_pandas(trainset_uri(settings, name), columns=columns or manifest["columns"],
-                            version=manifest["version"])
+    return tables.to_pandas(
+        trainset_uri(settings, name), columns=columns or manifest["columns"], version=manifest["version"]
+    )

@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import Mapping
 
 from mlplatform.config import ENV_PREFIX, Settings, project_root
+from mlplatform.envs.platform_env import driver_env
+from mlplatform.envs.shipping import spark_uri
 from mlplatform.launch.zips import content_zip
+from mlplatform.tracking.store import code_version
 
 __all__ = ["is_cluster_mode", "driver_conf", "DRIVER_PYTHON", "PROJECT_DIRS"]
 
@@ -47,16 +50,25 @@ def is_cluster_mode(conf: Mapping[str, str]) -> bool:
 
 def _project_zip(settings: Settings) -> Path:
     root = project_root()
-    files = [p for d in PROJECT_DIRS for p in sorted((root / d).rglob("*"))
-             if p.is_file() and "__pycache__" not in p.parts and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    files = [
+        p
+        for d in PROJECT_DIRS
+        for p in sorted((root / d).rglob("*"))
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
     return content_zip(files, root, Path(settings.home) / "dist", "mlp-project")
 
 
 def _local_locations(settings: Settings) -> list[str]:
     values = settings.model_dump()
-    return [f"{key}={values[key]}" for key in _LOCATIONS
-            if values[key] and (str(values[key]).startswith("sqlite:") or
-                                ("://" not in values[key] or values[key].startswith("file:")))]
+    return [
+        f"{key}={values[key]}"
+        for key in _LOCATIONS
+        if values[key]
+        and (str(values[key]).startswith("sqlite:") or ("://" not in values[key] or values[key].startswith("file:")))
+    ]
 
 
 def driver_conf(settings: Settings, conf: Mapping[str, str], profile: str) -> dict[str, str]:
@@ -65,15 +77,15 @@ def driver_conf(settings: Settings, conf: Mapping[str, str], profile: str) -> di
     Raises:
         EnvError: the driver environment cannot be built or published.
     """
-    from mlplatform.envs.platform_env import driver_env
-    from mlplatform.envs.shipping import spark_uri
-    from mlplatform.tracking.store import code_version
 
     artifact = driver_env(settings)
     archives = [a for a in conf.get("spark.archives", "").split(",") if a]
     archives += [f"{spark_uri(artifact.uri)}#mlp-driver", f"file://{_project_zip(settings)}#mlp-project"]
-    out = {"spark.archives": ",".join(archives), "spark.pyspark.driver.python": DRIVER_PYTHON,
-           f"{_AM_ENV}PYSPARK_DRIVER_PYTHON": DRIVER_PYTHON}
+    out = {
+        "spark.archives": ",".join(archives),
+        "spark.pyspark.driver.python": DRIVER_PYTHON,
+        f"{_AM_ENV}PYSPARK_DRIVER_PYTHON": DRIVER_PYTHON,
+    }
     if "spark.pyspark.python" not in conf:
         out["spark.pyspark.python"] = DRIVER_PYTHON
         out[f"{_AM_ENV}PYSPARK_PYTHON"] = DRIVER_PYTHON
@@ -85,7 +97,9 @@ def driver_conf(settings: Settings, conf: Mapping[str, str], profile: str) -> di
     out[f"{_AM_ENV}MLP_HOME"] = "{{PWD}}/.mlp"
     local = _local_locations(settings)
     if local:
-        log.warning("cluster deploy mode: the driver runs on a cluster node and reads %s; these are paths on this "
-                    "machine, which only a one-machine cluster shares (use hdfs:// and an MLflow server elsewhere)",
-                    ", ".join(local))
+        log.warning(
+            "cluster deploy mode: the driver runs on a cluster node and reads %s; these are paths on this "
+            "machine, which only a one-machine cluster shares (use hdfs:// and an MLflow server elsewhere)",
+            ", ".join(local),
+        )
     return out

@@ -9,7 +9,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+from mlplatform.config import _config_file, load_settings
 from mlplatform.errors import PlatformError
+from mlplatform.launch import jars
+from mlplatform.launch.java import find_java
+from mlplatform.launch.profiles import load_profile
 
 __all__ = ["Check", "run_checks"]
 
@@ -30,7 +34,6 @@ def _python() -> Check:
 
 
 def _config() -> Check:
-    from mlplatform.config import load_settings, _config_file
 
     source = _config_file(None)
     settings = load_settings()
@@ -38,24 +41,23 @@ def _config() -> Check:
 
 
 def _java() -> Check:
-    from mlplatform.launch.java import find_java
 
     java = find_java()
     return Check("java", True, f"Java {java.version} from {java.source} ({java.home})")
 
 
 def _spark() -> Check:
-    from mlplatform.config import load_settings
-    from mlplatform.launch.profiles import load_profile
 
     settings = load_settings()
     profile = load_profile(settings.spark_profile)
-    return Check("spark", True, f"pyspark {metadata.version('pyspark')}; profile {settings.spark_profile} -> {profile['spark.master']}")
+    return Check(
+        "spark",
+        True,
+        f"pyspark {metadata.version('pyspark')}; profile {settings.spark_profile} -> {profile['spark.master']}",
+    )
 
 
 def _delta() -> Check:
-    from mlplatform.launch import jars
-    from mlplatform.config import load_settings
 
     settings = load_settings()
     found = jars.delta_jars(settings.jars_dir)
@@ -67,20 +69,25 @@ def _delta() -> Check:
 
 
 def _mlflow() -> Check:
-    from mlplatform.config import load_settings
 
     uri = load_settings().mlflow_tracking_uri or ""
     if uri.startswith("sqlite:///"):
-        folder = Path(uri[len("sqlite:///"):]).parent
+        folder = Path(uri[len("sqlite:///") :]).parent
         writable = folder.exists() or folder.parent.exists() or not folder.is_file()
-        return Check("mlflow", writable, f"mlflow {metadata.version('mlflow')}; SQLite store {uri}",
-                     "" if writable else f"make {folder} writable")
+        return Check(
+            "mlflow",
+            writable,
+            f"mlflow {metadata.version('mlflow')}; SQLite store {uri}",
+            "" if writable else f"make {folder} writable",
+        )
     if uri.startswith(("http://", "https://")):
         try:
             with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=3) as resp:
                 return Check("mlflow", resp.status == 200, f"tracking server {uri} answers")
         except OSError as exc:
-            return Check("mlflow", False, f"tracking server {uri} does not answer ({exc})", "start it or fix mlflow_tracking_uri")
+            return Check(
+                "mlflow", False, f"tracking server {uri} does not answer ({exc})", "start it or fix mlflow_tracking_uri"
+            )
     return Check("mlflow", True, f"mlflow {metadata.version('mlflow')}; store {uri}")
 
 

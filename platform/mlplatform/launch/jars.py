@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlplatform.errors import SparkSetupError
+from mlplatform.launch.java import find_java
 
 __all__ = ["DELTA_VERSION", "SCALA_VERSION", "MavenArtifact", "DELTA", "fetch", "jars_of", "delta_jars"]
 
@@ -104,10 +105,17 @@ def fetch(artifact: MavenArtifact, jars_dir: str | Path, provided_dir: Path | No
         pom = Path(tmp) / "pom.xml"
         pom.write_text(_POM.format(group=artifact.group, artifact=artifact.artifact, version=artifact.version))
         out = Path(tmp) / "jars"
-        cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-               f"-DoutputDirectory={out}", "-DincludeScope=runtime"]
+        cmd = [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={out}",
+            "-DincludeScope=runtime",
+        ]
         log.info("fetching %s with mvn", artifact.coordinate)
-        from mlplatform.launch.java import find_java
 
         env = {**os.environ, "JAVA_HOME": str(find_java().home)}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)

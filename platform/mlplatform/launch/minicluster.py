@@ -33,9 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from mlplatform.launch import jars
 from mlplatform.config import Settings
 from mlplatform.errors import HadoopError
+from mlplatform.launch import jars
+from mlplatform.launch.java import find_java
+from mlplatform.launch.profiles import pyspark_home
 
 __all__ = [
     "Ports",
@@ -143,12 +145,11 @@ class ClusterStatus:
 
 def hadoop_version() -> str:
     """The Hadoop version of the client jars inside pyspark (``hadoop-client-api-<v>.jar``)."""
-    from mlplatform.launch.profiles import pyspark_home
 
     found = sorted((pyspark_home() / "jars").glob("hadoop-client-api-*.jar"))
     if not found:
         raise HadoopError("pyspark ships no hadoop-client-api jar", "reinstall pyspark (scripts/setup)")
-    return found[-1].name[len("hadoop-client-api-"):-len(".jar")]
+    return found[-1].name[len("hadoop-client-api-") : -len(".jar")]
 
 
 def cluster_home(settings: Settings) -> Path:
@@ -157,19 +158,23 @@ def cluster_home(settings: Settings) -> Path:
 
 
 def _fetch_jars(settings: Settings) -> list[Path]:
-    artifacts = (jars.MavenArtifact("org.apache.hadoop", "hadoop-client-minicluster", hadoop_version()), *_EXTRA_ARTIFACTS)
+    artifacts = (
+        jars.MavenArtifact("org.apache.hadoop", "hadoop-client-minicluster", hadoop_version()),
+        *_EXTRA_ARTIFACTS,
+    )
     found: list[Path] = []
     for artifact in artifacts:
         try:
             found += jars.fetch(artifact, settings.jars_dir)
         except Exception as exc:  # SparkSetupError from jars.fetch: re-word it for this area
-            raise HadoopError(f"cannot fetch {artifact.coordinate} for the one-machine Hadoop: {exc}",
-                              "check that mvn works and Maven Central is reachable") from exc
+            raise HadoopError(
+                f"cannot fetch {artifact.coordinate} for the one-machine Hadoop: {exc}",
+                "check that mvn works and Maven Central is reachable",
+            ) from exc
     return found
 
 
 def _javac() -> Path:
-    from mlplatform.launch.java import find_java
 
     candidates = [find_java().home / "bin" / "javac"]
     on_path = shutil.which("javac")
@@ -178,8 +183,10 @@ def _javac() -> Path:
     for javac in candidates:
         if javac.is_file() and os.access(javac, os.X_OK):
             return javac
-    raise HadoopError("the one-machine Hadoop needs javac (a JDK), but none was found",
-                      "install a JDK 17+ (apt-get install openjdk-17-jdk-headless) or set JAVA_HOME to one")
+    raise HadoopError(
+        "the one-machine Hadoop needs javac (a JDK), but none was found",
+        "install a JDK 17+ (apt-get install openjdk-17-jdk-headless) or set JAVA_HOME to one",
+    )
 
 
 def _launcher_classes(settings: Settings, classpath: str) -> Path:
@@ -191,12 +198,17 @@ def _launcher_classes(settings: Settings, classpath: str) -> Path:
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    proc = subprocess.run([str(_javac()), "-nowarn", "-XDignore.symbol.file", "-d", str(partial), "-cp", classpath,
-                           str(LAUNCHER_SOURCE)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(_javac()), "-nowarn", "-XDignore.symbol.file", "-d", str(partial), "-cp", classpath, str(LAUNCHER_SOURCE)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
-        raise HadoopError(f"javac could not compile {LAUNCHER_SOURCE.name}: {proc.stderr.strip()[-500:]}",
-                          "check that the fetched hadoop-client-minicluster version matches pyspark's Hadoop")
+        raise HadoopError(
+            f"javac could not compile {LAUNCHER_SOURCE.name}: {proc.stderr.strip()[-500:]}",
+            "check that the fetched hadoop-client-minicluster version matches pyspark's Hadoop",
+        )
     if target.exists():
         shutil.rmtree(target)
     partial.rename(target)
@@ -298,16 +310,31 @@ def _log_tail(path: Path, lines: int = 15) -> str:
 
 
 def _launch_command(settings: Settings, home: Path, ports: Ports, conf: Mapping[str, str]) -> list[str]:
-    from mlplatform.launch.java import find_java
 
     data = home / "data"
     argv = [
-        str(find_java().executable), f"-Xmx{_HEAP}", "-XX:+UseSerialGC",
-        f"-Djava.io.tmpdir={home / 'tmp'}", f"-Dtest.build.data={data / 'yarn'}",
-        "-cp", _classpath(settings), LAUNCHER_CLASS,
-        "--base", str(data), "--conf-dir", str(home / "conf"), "--state", str(_state_file(home)),
-        "--nn-port", str(ports.namenode), "--nn-http-port", str(ports.namenode_http),
-        "--rm-port", str(ports.resourcemanager), "--rm-web-port", str(ports.resourcemanager_http),
+        str(find_java().executable),
+        f"-Xmx{_HEAP}",
+        "-XX:+UseSerialGC",
+        f"-Djava.io.tmpdir={home / 'tmp'}",
+        f"-Dtest.build.data={data / 'yarn'}",
+        "-cp",
+        _classpath(settings),
+        LAUNCHER_CLASS,
+        "--base",
+        str(data),
+        "--conf-dir",
+        str(home / "conf"),
+        "--state",
+        str(_state_file(home)),
+        "--nn-port",
+        str(ports.namenode),
+        "--nn-http-port",
+        str(ports.namenode_http),
+        "--rm-port",
+        str(ports.resourcemanager),
+        "--rm-web-port",
+        str(ports.resourcemanager_http),
     ]
     for key, value in {**_SCHEDULER, **NODE_RESOURCES, **conf}.items():
         argv += ["-D", f"{key}={value}"]
@@ -344,8 +371,9 @@ def up(
         (home / "tmp").mkdir(parents=True, exist_ok=True)
         logfile = home / "minicluster.log"
         with open(logfile, "wb") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    cwd=home, start_new_session=True)
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=home, start_new_session=True
+            )
         _pid_file(home).write_text(f"{proc.pid}\n")
         log.info("starting HDFS and YARN (pid %d, log %s)", proc.pid, logfile)
         deadline = time.monotonic() + timeout
@@ -364,8 +392,10 @@ def up(
                     return cluster, True
             time.sleep(0.5)
         _stop_pid(proc.pid, home, grace=30)
-        raise HadoopError(f"the one-machine Hadoop in {home} did not answer within {timeout:.0f} s ({problem})",
-                          f"see {logfile}; a slow machine may need a longer --timeout")
+        raise HadoopError(
+            f"the one-machine Hadoop in {home} did not answer within {timeout:.0f} s ({problem})",
+            f"see {logfile}; a slow machine may need a longer --timeout",
+        )
 
 
 def _start_hint(logfile: Path) -> str:
@@ -469,13 +499,17 @@ def status(settings: Settings) -> ClusterStatus | None:
         return None
     problem = _answers(cluster)
     if problem:
-        raise HadoopError(f"the one-machine Hadoop (pid {cluster.pid}) runs but {problem}",
-                          f"see {cluster.home / 'minicluster.log'}; restart it with mlp hadoop down && mlp hadoop up")
+        raise HadoopError(
+            f"the one-machine Hadoop (pid {cluster.pid}) runs but {problem}",
+            f"see {cluster.home / 'minicluster.log'}; restart it with mlp hadoop down && mlp hadoop up",
+        )
     jmx = http_json(f"{cluster.namenode_http}/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState")
     live = int(jmx["beans"][0]["NumLiveDataNodes"]) if jmx.get("beans") else 0
     rm = cluster.resourcemanager_http
     nodes = (http_json(f"{rm}/ws/v1/cluster/nodes").get("nodes") or {}).get("node") or []
-    apps = (http_json(f"{rm}/ws/v1/cluster/apps?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING").get("apps") or {}).get("app") or []
+    apps = (
+        http_json(f"{rm}/ws/v1/cluster/apps?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING").get("apps") or {}
+    ).get("app") or []
     return ClusterStatus(cluster=cluster, live_datanodes=live, nodemanagers=nodes, applications=apps)
 
 
@@ -500,5 +534,7 @@ def container_logs(settings: Settings, app_id: str) -> list[Path]:
         found = sorted(p for p in (home / "data" / "yarn").glob(f"*/*/*logDir*/{app_id}/*/*") if p.is_file())
         if found:
             return found
-    raise HadoopError(f"no container logs for {app_id} under {' or '.join(str(h / 'data' / 'yarn') for h in homes)}",
-                      "logs live as long as the cluster runs; check the application id (mlp hadoop status)")
+    raise HadoopError(
+        f"no container logs for {app_id} under {' or '.join(str(h / 'data' / 'yarn') for h in homes)}",
+        "logs live as long as the cluster runs; check the application id (mlp hadoop status)",
+    )

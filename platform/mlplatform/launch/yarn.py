@@ -45,6 +45,8 @@ from urllib.parse import urlsplit
 from mlplatform import storage
 from mlplatform.config import Settings
 from mlplatform.errors import HadoopError, SubmitError
+from mlplatform.launch import minicluster
+from mlplatform.launch.profiles import pyspark_home
 
 if TYPE_CHECKING:
     from mlplatform.launch.command import SubmitCommand
@@ -66,8 +68,16 @@ ACCEPT_TIMEOUT_CONF = "spark.mlp.yarn.acceptTimeout"
 TAG_PREFIX = "mlp-submit-"
 _DEFAULT_ACCEPT_TIMEOUT = 120.0
 # Conf keys whose values are files YARN localizes; hdfs:// ones must exist before submit.
-_FILE_KEYS = ("spark.archives", "spark.yarn.dist.archives", "spark.files", "spark.yarn.dist.files",
-              "spark.jars", "spark.yarn.dist.jars", "spark.yarn.archive", "spark.submit.pyFiles")
+_FILE_KEYS = (
+    "spark.archives",
+    "spark.yarn.dist.archives",
+    "spark.files",
+    "spark.yarn.dist.files",
+    "spark.jars",
+    "spark.yarn.dist.jars",
+    "spark.yarn.archive",
+    "spark.submit.pyFiles",
+)
 _FINISHED = {"FINISHED", "FAILED", "KILLED"}
 
 
@@ -102,13 +112,17 @@ class YarnCluster:
         """Parse ``core-site.xml``, ``hdfs-site.xml`` and ``yarn-site.xml`` (Hadoop defaults elsewhere)."""
         path = Path(conf_dir)
         if not (path / "core-site.xml").is_file() and not (path / "yarn-site.xml").is_file():
-            raise HadoopError(f"HADOOP_CONF_DIR {path} holds no core-site.xml or yarn-site.xml",
-                              "point it at a Hadoop client configuration folder, or run 'mlp hadoop up'")
+            raise HadoopError(
+                f"HADOOP_CONF_DIR {path} holds no core-site.xml or yarn-site.xml",
+                "point it at a Hadoop client configuration folder, or run 'mlp hadoop up'",
+            )
         core, hdfs_site, yarn_site = (_site(path, f) for f in ("core-site.xml", "hdfs-site.xml", "yarn-site.xml"))
         fs_default = core.get("fs.defaultFS", "file:///")
         nn_host = urlsplit(fs_default).hostname or "localhost"
         rm_host = yarn_site.get("yarn.resourcemanager.hostname", "0.0.0.0")
-        rm_web = yarn_site.get("yarn.resourcemanager.webapp.address", f"{rm_host}:8088").replace("${yarn.resourcemanager.hostname}", rm_host)
+        rm_web = yarn_site.get("yarn.resourcemanager.webapp.address", f"{rm_host}:8088").replace(
+            "${yarn.resourcemanager.hostname}", rm_host
+        )
         return cls(
             conf_dir=path,
             fs_default=fs_default.rstrip("/"),
@@ -143,8 +157,12 @@ class YarnCluster:
     def kill(self, app_id: str, user: str) -> bool:
         """Ask the ResourceManager to kill ``app_id`` (REST, ``user.name`` as with pseudo auth)."""
         url = f"{self.resourcemanager_http}/ws/v1/cluster/apps/{app_id}/state?user.name={user}"
-        request = urllib.request.Request(url, data=b'{"state": "KILLED"}', method="PUT",
-                                         headers={"Content-Type": "application/json", "Accept": "application/json"})
+        request = urllib.request.Request(
+            url,
+            data=b'{"state": "KILLED"}',
+            method="PUT",
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=10):
                 return True
@@ -159,10 +177,11 @@ def resolve_conf_dir(settings: Settings, profile: str = "yarn") -> Path:
     if explicit:
         path = Path(explicit)
         if not path.is_dir():
-            raise HadoopError(f"HADOOP_CONF_DIR {path} does not exist",
-                              "point hadoop_conf_dir / HADOOP_CONF_DIR at a Hadoop client configuration folder")
+            raise HadoopError(
+                f"HADOOP_CONF_DIR {path} does not exist",
+                "point hadoop_conf_dir / HADOOP_CONF_DIR at a Hadoop client configuration folder",
+            )
         return path
-    from mlplatform.launch import minicluster
 
     local = minicluster.running(settings)
     if local is not None:
@@ -175,7 +194,7 @@ def resolve_conf_dir(settings: Settings, profile: str = "yarn") -> Path:
 
 # ---------------------------------------------------------------- memory arithmetic
 
-_UNITS = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024, "p": 1024 ** 3}
+_UNITS = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024, "p": 1024**3}
 
 
 def memory_mb(value: str, default_unit: str = "m") -> int:
@@ -232,20 +251,26 @@ def _check_queue(cluster: YarnCluster, conf: MutableMapping[str, str]) -> None:
         return
     names = sorted({q["queueName"].rsplit(".", 1)[-1] for q in leaves.values()})
     if queue not in leaves:
-        raise HadoopError(f"YARN at {cluster.resourcemanager_http} has no queue '{queue}' (spark.yarn.queue)",
-                          f"use one of its queues: {', '.join(names)}")
+        raise HadoopError(
+            f"YARN at {cluster.resourcemanager_http} has no queue '{queue}' (spark.yarn.queue)",
+            f"use one of its queues: {', '.join(names)}",
+        )
     state = leaves[queue].get("state", "RUNNING")
     if state != "RUNNING":
-        raise HadoopError(f"YARN queue '{queue}' at {cluster.resourcemanager_http} is {state} and accepts no applications",
-                          f"ask the cluster's admins, or use another queue: {', '.join(names)}")
+        raise HadoopError(
+            f"YARN queue '{queue}' at {cluster.resourcemanager_http} is {state} and accepts no applications",
+            f"ask the cluster's admins, or use another queue: {', '.join(names)}",
+        )
 
 
 def _check_fits(cluster: YarnCluster, conf: MutableMapping[str, str]) -> None:
     """The application master and one executor must fit on the NodeManagers, or YARN waits forever."""
     nodes = (cluster.rest("nodes?states=RUNNING").get("nodes") or {}).get("node") or []
     if not nodes:
-        raise HadoopError(f"YARN at {cluster.resourcemanager_http} has no running NodeManager",
-                          "check the cluster (mlp hadoop status); nothing can be scheduled until a node registers")
+        raise HadoopError(
+            f"YARN at {cluster.resourcemanager_http} has no running NodeManager",
+            "check the cluster (mlp hadoop status); nothing can be scheduled until a node registers",
+        )
     capacities = sorted((int(n["usedMemoryMB"]) + int(n["availMemoryMB"]) for n in nodes), reverse=True)
     cluster_mode = conf.get("spark.submit.deployMode", "client") == "cluster"
     am_role = "driver" if cluster_mode else "am"
@@ -272,6 +297,7 @@ def _check_fits(cluster: YarnCluster, conf: MutableMapping[str, str]) -> None:
 
 # ---------------------------------------------------------------- cached uploads
 
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -285,10 +311,12 @@ class _Cache:
 
     def __init__(self, settings: Settings, cluster: YarnCluster) -> None:
         self.user = settings.hdfs_user or getpass.getuser()
-        self.settings = settings.model_copy(update={
-            "webhdfs_url": settings.webhdfs_url or cluster.namenode_http,
-            "hdfs_user": self.user,
-        })
+        self.settings = settings.model_copy(
+            update={
+                "webhdfs_url": settings.webhdfs_url or cluster.namenode_http,
+                "hdfs_user": self.user,
+            }
+        )
         self.root = f"{cluster.fs_default}/user/{self.user}/.mlp/cache"
         self.uploaded: list[str] = []
 
@@ -311,7 +339,6 @@ def _spark_jars_zip(settings: Settings) -> tuple[Path, str]:
 
     Built once per set of jars (names, sizes, mtimes) under ``<jars_dir>/spark-yarn-archive``.
     """
-    from mlplatform.launch.profiles import pyspark_home
 
     jars = sorted((pyspark_home() / "jars").glob("*.jar"))
     fingerprint = hashlib.sha256()
@@ -340,13 +367,14 @@ def _spark_jars_zip(settings: Settings) -> tuple[Path, str]:
 
 
 def _pyspark_archives() -> list[Path]:
-    from mlplatform.launch.profiles import pyspark_home
 
     lib = pyspark_home() / "python" / "lib"
     found = sorted(lib.glob("pyspark.zip")) + sorted(lib.glob("py4j-*-src.zip"))
     if len(found) != 2:
-        raise HadoopError(f"pyspark's Python archives (pyspark.zip, py4j-*-src.zip) are missing in {lib}",
-                          "reinstall pyspark (scripts/setup)")
+        raise HadoopError(
+            f"pyspark's Python archives (pyspark.zip, py4j-*-src.zip) are missing in {lib}",
+            "reinstall pyspark (scripts/setup)",
+        )
     return found
 
 
@@ -368,11 +396,12 @@ def _cached_uris(cache: _Cache, value: str) -> str:
         if "://" in uri and not uri.startswith("file:"):
             out.append(written)
         else:
-            out.append(cache.publish(Path(storage.local_path(uri)), unique_name=True) + written[len(uri):])
+            out.append(cache.publish(Path(storage.local_path(uri)), unique_name=True) + written[len(uri) :])
     return ",".join(out)
 
 
 # ---------------------------------------------------------------- submit
+
 
 def is_yarn(conf_or_argv: MutableMapping[str, str] | list[str]) -> bool:
     """True for a conf with ``spark.master yarn`` or a spark-submit argv with ``--master yarn``."""
@@ -400,9 +429,11 @@ def prepare(settings: Settings, conf: MutableMapping[str, str], profile: str = "
     for key in _FILE_KEYS:
         for uri, written in _uris(conf.get(key, "")):
             if uri.startswith("hdfs://") and not cache.exists(uri):
-                raise HadoopError(f"{key} names {written}, which does not exist on HDFS",
-                                  "publish it first (for an environment: mlp env build NAME with artifacts on hdfs://), "
-                                  "or fix the URI")
+                raise HadoopError(
+                    f"{key} names {written}, which does not exist on HDFS",
+                    "publish it first (for an environment: mlp env build NAME with artifacts on hdfs://), "
+                    "or fix the URI",
+                )
     _check_queue(cluster, conf)
     _check_fits(cluster, conf)
 
@@ -455,8 +486,14 @@ class _Watch(threading.Thread):
             if app is None:
                 continue
             if self.app is None:
-                log.info("YARN application %s (%s) in queue %s: %s/cluster/app/%s", app["id"], app.get("name"),
-                         app.get("queue"), self.cluster.resourcemanager_http, app["id"])
+                log.info(
+                    "YARN application %s (%s) in queue %s: %s/cluster/app/%s",
+                    app["id"],
+                    app.get("name"),
+                    app.get("queue"),
+                    self.cluster.resourcemanager_http,
+                    app["id"],
+                )
             self.app = app
             if app["state"] in _FINISHED:
                 return
@@ -474,7 +511,6 @@ class _Watch(threading.Thread):
 
 
 def _logs_hint(app_id: str, conf_dir: Path) -> str:
-    from mlplatform.launch import minicluster
 
     if minicluster.serves(conf_dir):
         return f"logs: mlp hadoop logs {app_id}"
@@ -502,7 +538,9 @@ def run(command: "SubmitCommand", output: IO[str] | None = None) -> int:
     tag = next((t for t in conf.get("spark.yarn.tags", "").split(",") if t.startswith(TAG_PREFIX)), None)
     conf_dir = Path(command.env.get("HADOOP_CONF_DIR") or os.environ.get("HADOOP_CONF_DIR", "."))
     sys.stdout.flush()
-    proc = subprocess.Popen(command.argv, env=command.full_env(), stdout=output, stderr=subprocess.STDOUT if output else None)
+    proc = subprocess.Popen(
+        command.argv, env=command.full_env(), stdout=output, stderr=subprocess.STDOUT if output else None
+    )
     watch = None
     if tag is not None:
         cluster = YarnCluster.from_conf_dir(conf_dir)
@@ -531,12 +569,19 @@ def run(command: "SubmitCommand", output: IO[str] | None = None) -> int:
         app = watch.app
     if code == 0:
         if app is not None:
-            log.info("YARN application %s (%s) ended %s / %s", app["id"], app.get("name"), app.get("state"),
-                     app.get("finalStatus"))
+            log.info(
+                "YARN application %s (%s) ended %s / %s",
+                app["id"],
+                app.get("name"),
+                app.get("state"),
+                app.get("finalStatus"),
+            )
         return 0
     if app is None:
-        raise HadoopError(f"spark-submit exited with code {code} before YARN accepted the application",
-                          "see spark-submit's message above")
+        raise HadoopError(
+            f"spark-submit exited with code {code} before YARN accepted the application",
+            "see spark-submit's message above",
+        )
     hint = _logs_hint(app["id"], conf_dir)
     if app.get("finalStatus") in ("FAILED", "KILLED"):
         raise HadoopError(

@@ -22,7 +22,9 @@ def _sources() -> list[Path]:
     return sorted(p for p in _PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
 
 
-def content_zip(files: list[Path], base: Path, dest_dir: str | os.PathLike[str], stem: str, arc_prefix: str = "") -> Path:
+def content_zip(
+    files: list[Path], base: Path, dest_dir: str | os.PathLike[str], stem: str, arc_prefix: str = ""
+) -> Path:
     """Zip of ``files`` (stored relative to ``base``, under ``arc_prefix``), named ``<stem>-<sha12>.zip`` by content.
 
     An existing zip of the same content is reused.

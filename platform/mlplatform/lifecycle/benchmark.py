@@ -25,12 +25,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlplatform import envs, tables
 from mlplatform.config import Settings
 from mlplatform.errors import LifecycleError
+from mlplatform.launch.zips import platform_zip
 from mlplatform.lifecycle.gates import Decision, Gates, decide
+from mlplatform.lineage.edges import Edge, record
+from mlplatform.tracking import model_registry
 from mlplatform.tracking.model_registry import TAG_METRICS, ModelVersionInfo
+from mlplatform.tracking.store import configure, experiment_id
+from mlplatform.training.executor import encode_frame
 
-__all__ = ["Evaluation", "BenchmarkReport", "benchmarks_table", "evaluate", "run_benchmark", "history", "BENCHMARK_COLUMNS"]
+__all__ = [
+    "Evaluation",
+    "BenchmarkReport",
+    "benchmarks_table",
+    "evaluate",
+    "run_benchmark",
+    "history",
+    "BENCHMARK_COLUMNS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +93,6 @@ class BenchmarkReport:
 
 def benchmarks_table(settings: Settings) -> str:
     """URI of the Delta table of benchmark reports."""
-    from mlplatform import tables
 
     return tables.table_uri(settings, "_platform", "benchmarks")
 
@@ -89,44 +102,68 @@ def _env_python(info: ModelVersionInfo, settings: Settings) -> str:
     if not info.env_id:
         log.info("%s records no environment; evaluating it with %s in a subprocess", info.id, sys.executable)
         return sys.executable
-    from mlplatform import envs
 
     folder = envs.unpack(envs.resolve(info.env_id, settings), settings)
     return str(Path(folder) / "bin" / "python")
 
 
-def evaluate(info: ModelVersionInfo, holdout: Any, label: str, metrics: list[str], settings: Settings, workdir: Path) -> Evaluation:
+def evaluate(
+    info: ModelVersionInfo, holdout: Any, label: str, metrics: list[str], settings: Settings, workdir: Path
+) -> Evaluation:
     """Evaluate model version ``info`` on the pandas frame ``holdout`` in the model's environment.
 
     Raises:
         LifecycleError: the holdout lacks a column of the model's signature or the label,
             or the evaluation process fails (its last lines of stderr are in the message).
     """
-    from mlplatform.tracking import model_registry
-    from mlplatform.launch.zips import platform_zip
-    from mlplatform.training.executor import encode_frame
 
     model_dir = model_registry.download(info, workdir / f"model-{info.version}", settings)
     features = [c["name"] for c in model_registry.input_schema(model_dir)]
     missing = [c for c in [*features, label] if c not in holdout.columns]
     if missing:
-        raise LifecycleError(f"the holdout lacks column(s) {', '.join(missing)} needed by {info.id}", f"holdout columns: {', '.join(map(str, holdout.columns))}")
+        raise LifecycleError(
+            f"the holdout lacks column(s) {', '.join(missing)} needed by {info.id}",
+            f"holdout columns: {', '.join(map(str, holdout.columns))}",
+        )
     data = workdir / f"holdout-{info.version}.arrows"
     data.write_bytes(encode_frame(holdout[[*features, label]].reset_index(drop=True)))
     output = workdir / f"evaluation-{info.version}.json"
-    request = {"model": str(model_dir / model_registry.MODEL_PICKLE), "data": str(data), "features": features, "label": label, "metrics": metrics, "output": str(output)}
+    request = {
+        "model": str(model_dir / model_registry.MODEL_PICKLE),
+        "data": str(data),
+        "features": features,
+        "label": label,
+        "metrics": metrics,
+        "output": str(output),
+    }
     request_file = workdir / f"request-{info.version}.json"
     request_file.write_text(json.dumps(request))
     python = _env_python(info, settings)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PYTHONPATH"] = str(platform_zip(Path(settings.home) / "dist"))
     env["PYTHONNOUSERSITE"] = "1"
-    done = subprocess.run([python, "-m", "mlplatform.lifecycle.evaluation", str(request_file)], capture_output=True, text=True, env=env, cwd=workdir)
+    done = subprocess.run(
+        [python, "-m", "mlplatform.lifecycle.evaluation", str(request_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=workdir,
+    )
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-6:])
-        raise LifecycleError(f"evaluating {info.id} on the holdout failed in {python} (exit {done.returncode}): {tail}", "check that the model's environment can load it: mlp -v ...")
+        raise LifecycleError(
+            f"evaluating {info.id} on the holdout failed in {python} (exit {done.returncode}): {tail}",
+            "check that the model's environment can load it: mlp -v ...",
+        )
     result = json.loads(output.read_text())
-    return Evaluation(info.id, result["metrics"], result["roc_curve"], int(result["rows"]), int(result["positives"]), result["environment"])
+    return Evaluation(
+        info.id,
+        result["metrics"],
+        result["roc_curve"],
+        int(result["rows"]),
+        int(result["positives"]),
+        result["environment"],
+    )
 
 
 def _roc_plot(report: BenchmarkReport, path: Path) -> None:
@@ -140,7 +177,13 @@ def _roc_plot(report: BenchmarkReport, path: Path) -> None:
         auc = ev.metrics.get("roc_auc", float("nan"))
         ax.plot(ev.roc_curve["fpr"], ev.roc_curve["tpr"], style, label=f"{role} {ev.model_id} (ROC-AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), title=f"{report.model}: champion vs challenger, {report.champion.rows} holdout rows")
+    ax.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        title=f"{report.model}: champion vs challenger, {report.champion.rows} holdout rows",
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
@@ -156,8 +199,15 @@ def _markdown(report: BenchmarkReport) -> str:
         f"| metric | champion {report.champion.model_id} | challenger {report.challenger.model_id} |",
         "|---|---|---|",
     ]
-    lines += [f"| {n} | {a:.4f} | {b:.4f} |" if a is not None and b is not None else f"| {n} | {a} | {b} |" for n, a, b in report.side_by_side()]
-    lines += ["", f"**Decision: {report.verdict}** (margin {report.decision.margin:g} on {report.decision.primary})", ""]
+    lines += [
+        f"| {n} | {a:.4f} | {b:.4f} |" if a is not None and b is not None else f"| {n} | {a} | {b} |"
+        for n, a, b in report.side_by_side()
+    ]
+    lines += [
+        "",
+        f"**Decision: {report.verdict}** (margin {report.decision.margin:g} on {report.decision.primary})",
+        "",
+    ]
     lines += [f"- {'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in report.decision.checks]
     return "\n".join(lines) + "\n"
 
@@ -171,19 +221,42 @@ def _as_dict(report: BenchmarkReport) -> dict[str, Any]:
         "decision": report.verdict,
         "primary_metric": report.decision.primary,
         "margin": report.decision.margin,
-        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail, "actual": c.actual, "required": c.required} for c in report.decision.checks],
-        "champion": {"model": report.champion.model_id, "metrics": report.champion.metrics, "environment": report.champion.environment},
-        "challenger": {"model": report.challenger.model_id, "metrics": report.challenger.metrics, "environment": report.challenger.environment},
+        "checks": [
+            {"name": c.name, "passed": c.passed, "detail": c.detail, "actual": c.actual, "required": c.required}
+            for c in report.decision.checks
+        ],
+        "champion": {
+            "model": report.champion.model_id,
+            "metrics": report.champion.metrics,
+            "environment": report.champion.environment,
+        },
+        "challenger": {
+            "model": report.challenger.model_id,
+            "metrics": report.challenger.metrics,
+            "environment": report.challenger.environment,
+        },
         "rows": report.champion.rows,
         "positives": report.champion.positives,
     }
 
 
-def _log_report(client: Any, run_id: str, report: BenchmarkReport, champion: ModelVersionInfo, challenger: ModelVersionInfo, folder: Path) -> None:
+def _log_report(
+    client: Any,
+    run_id: str,
+    report: BenchmarkReport,
+    champion: ModelVersionInfo,
+    challenger: ModelVersionInfo,
+    folder: Path,
+) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
     now = int(datetime.now(timezone.utc).timestamp() * 1000)
-    metrics = [Metric(f"{role}_{k}", float(v), now, 0) for role, ev in (("champion", report.champion), ("challenger", report.challenger)) for k, v in ev.metrics.items() if v == v]
+    metrics = [
+        Metric(f"{role}_{k}", float(v), now, 0)
+        for role, ev in (("champion", report.champion), ("challenger", report.challenger))
+        for k, v in ev.metrics.items()
+        if v == v
+    ]
     gain = report.decision.checks[-1].actual
     if gain is not None and gain == gain:
         metrics.append(Metric(f"gain_{report.decision.primary}", float(gain), now, 0))
@@ -192,7 +265,12 @@ def _log_report(client: Any, run_id: str, report: BenchmarkReport, champion: Mod
         "holdout_rows": report.champion.rows, "primary_metric": report.decision.primary, "margin": report.decision.margin, "run_date": report.run_date,
     }  # fmt: skip
     tags = {"mlp.decision": report.verdict, "mlp.reasons": json.dumps(report.decision.reasons)[:5000]}
-    client.log_batch(run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()], tags=[RunTag(k, v) for k, v in tags.items()])
+    client.log_batch(
+        run_id,
+        metrics=metrics,
+        params=[Param(k, str(v)) for k, v in params.items()],
+        tags=[RunTag(k, v) for k, v in tags.items()],
+    )
     folder.mkdir()
     _roc_plot(report, folder / "roc.png")
     (folder / "report.json").write_text(json.dumps(_as_dict(report), indent=1, default=str))
@@ -200,10 +278,10 @@ def _log_report(client: Any, run_id: str, report: BenchmarkReport, champion: Mod
     client.log_artifacts(run_id, str(folder), "benchmark")
 
 
-def _write_row(report: BenchmarkReport, settings: Settings, champion: ModelVersionInfo, challenger: ModelVersionInfo, job_run: str) -> int:
+def _write_row(
+    report: BenchmarkReport, settings: Settings, champion: ModelVersionInfo, challenger: ModelVersionInfo, job_run: str
+) -> int:
     import pandas as pd
-
-    from mlplatform import tables
 
     primary = report.decision.primary
     row = {
@@ -222,13 +300,20 @@ def _write_row(report: BenchmarkReport, settings: Settings, champion: ModelVersi
         "challenger_primary": float(report.challenger.metrics.get(primary, float("nan"))),
         "decision": report.verdict,
         "reasons": json.dumps(report.decision.reasons),
-        "metrics": json.dumps({"champion": report.champion.metrics, "challenger": report.challenger.metrics}, sort_keys=True),
+        "metrics": json.dumps(
+            {"champion": report.champion.metrics, "challenger": report.challenger.metrics}, sort_keys=True
+        ),
         "checks": json.dumps(_as_dict(report)["checks"], default=str),
         "mlflow_run_id": report.mlflow_run_id,
         "job_run": job_run,
     }
     frame = pd.DataFrame([row], columns=BENCHMARK_COLUMNS)
-    return tables.write_pandas(frame, benchmarks_table(settings), mode="append", metadata=tables.commit_metadata(job="benchmark", run_id=job_run))
+    return tables.write_pandas(
+        frame,
+        benchmarks_table(settings),
+        mode="append",
+        metadata=tables.commit_metadata(job="benchmark", run_id=job_run),
+    )
 
 
 def run_benchmark(
@@ -249,13 +334,16 @@ def run_benchmark(
     """
     from mlflow import MlflowClient
 
-    from mlplatform.lineage.edges import Edge, record
-    from mlplatform.tracking.store import configure, experiment_id
-
     if champion.name != challenger.name:
-        raise LifecycleError(f"cannot benchmark {champion.id} against {challenger.id}", "champion and challenger must be versions of one model")
+        raise LifecycleError(
+            f"cannot benchmark {champion.id} against {challenger.id}",
+            "champion and challenger must be versions of one model",
+        )
     if len(holdout) == 0:
-        raise LifecycleError(f"the holdout {holdout_id} for '{champion.name}' has no rows", "widen the holdout window (holdout_days in conf/lifecycle.yaml)")
+        raise LifecycleError(
+            f"the holdout {holdout_id} for '{champion.name}' has no rows",
+            "widen the holdout window (holdout_days in conf/lifecycle.yaml)",
+        )
     gates = Gates.from_definitions(challenger.json_tag(TAG_METRICS) or champion.json_tag(TAG_METRICS), margin)
     names = list(dict.fromkeys([*gates.metrics, *STANDARD_METRICS]))
     configure(settings)
@@ -263,7 +351,12 @@ def run_benchmark(
     run_id = client.create_run(
         experiment_id(champion.name, settings),
         run_name=f"benchmark-{run_date}",
-        tags={"mlp.benchmark": "true", "mlp.model": champion.name, "mlp.champion": champion.id, "mlp.challenger": challenger.id},
+        tags={
+            "mlp.benchmark": "true",
+            "mlp.model": champion.name,
+            "mlp.champion": champion.id,
+            "mlp.challenger": challenger.id,
+        },
     ).info.run_id
     benchmark_id = f"benchmark:{champion.name}@{run_id[:12]}"
     try:
@@ -272,7 +365,16 @@ def run_benchmark(
             work = Path(tmp)
             old = evaluate(champion, holdout, label, names, settings, work)
             new = evaluate(challenger, holdout, label, names, settings, work)
-            report = BenchmarkReport(benchmark_id, champion.name, run_date, holdout_id, old, new, decide(old.metrics, new.metrics, gates), run_id)
+            report = BenchmarkReport(
+                benchmark_id,
+                champion.name,
+                run_date,
+                holdout_id,
+                old,
+                new,
+                decide(old.metrics, new.metrics, gates),
+                run_id,
+            )
             _log_report(client, run_id, report, champion, challenger, work / "benchmark")
     except BaseException:
         client.set_terminated(run_id, "FAILED")
@@ -282,14 +384,19 @@ def run_benchmark(
     edges = [Edge(champion.id, "champion", report.benchmark_id), Edge(challenger.id, "challenger", report.benchmark_id)]
     if ":" in holdout_id:
         edges.append(Edge(holdout_id, "holdout", report.benchmark_id))
-    record(settings, edges, action="benchmark", job_run=job_run, details={"model": champion.name, "decision": report.verdict, "primary": gates.primary, "mlflow_run": run_id})
+    record(
+        settings,
+        edges,
+        action="benchmark",
+        job_run=job_run,
+        details={"model": champion.name, "decision": report.verdict, "primary": gates.primary, "mlflow_run": run_id},
+    )
     log.info("benchmark %s: %s", report.benchmark_id, report.decision.summary())
     return report
 
 
 def history(settings: Settings, model: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Benchmark rows, newest first (of one model when given)."""
-    from mlplatform import tables
 
     uri = benchmarks_table(settings)
     if not tables.exists(uri):

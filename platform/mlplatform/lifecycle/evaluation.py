@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mlplatform.training import executor
+
 __all__ = ["evaluate_request", "main"]
 
 
@@ -36,7 +38,6 @@ def _load(path: str) -> Any:
 
 def evaluate_request(request: dict[str, Any]) -> dict[str, Any]:
     """Load the model and the holdout, evaluate, return plain data."""
-    from mlplatform.training import executor
 
     model = _load(request["model"])
     frame = executor.decode_frame(Path(request["data"]).read_bytes())

@@ -39,8 +39,12 @@ class ModelPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    margin: float = Field(0.0, ge=0, description="How much the challenger must beat the champion on the primary metric (absolute).")
-    holdout_days: int = Field(30, ge=1, description="The benchmark holdout: labels of the last N days up to the run date.")
+    margin: float = Field(
+        0.0, ge=0, description="How much the challenger must beat the champion on the primary metric (absolute)."
+    )
+    holdout_days: int = Field(
+        30, ge=1, description="The benchmark holdout: labels of the last N days up to the run date."
+    )
     min_holdout_rows: int = Field(50, ge=1, description="Fewer fresh labelled rows than this means 'no new data'.")
 
 
@@ -51,7 +55,10 @@ class LifecycleConfig(BaseModel):
 
     default: ModelPolicy = Field(default_factory=ModelPolicy, description="Policy of models not listed under 'models'.")
     models: dict[str, ModelPolicy] = Field(default_factory=dict, description="Model name -> policy.")
-    nightly: list[str] = Field(default_factory=list, description="Models scripts/nightly-retrain retrains (default: every spec in conf/models/).")
+    nightly: list[str] = Field(
+        default_factory=list,
+        description="Models scripts/nightly-retrain retrains (default: every spec in conf/models/).",
+    )
 
     def policy(self, model: str) -> ModelPolicy:
         return self.models.get(model, self.default)
@@ -68,7 +75,10 @@ def load_config(path: str | Path | None = None) -> LifecycleConfig:
     try:
         return LifecycleConfig(**data)
     except ValidationError as exc:
-        raise LifecycleError(f"lifecycle config {file}: {problems(exc)}", "known keys: default, nightly, models.<name>: margin, holdout_days, min_holdout_rows") from exc
+        raise LifecycleError(
+            f"lifecycle config {file}: {problems(exc)}",
+            "known keys: default, nightly, models.<name>: margin, holdout_days, min_holdout_rows",
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -114,12 +124,17 @@ class Gates:
     metrics: tuple[str, ...] = field(default=())
 
     @classmethod
-    def from_definitions(cls, definitions: Mapping[str, Any] | None, margin: float, primary: str | None = None) -> "Gates":
+    def from_definitions(
+        cls, definitions: Mapping[str, Any] | None, margin: float, primary: str | None = None
+    ) -> "Gates":
         """From a model version's ``mlp.metrics`` tag (``training.spec.ModelSpec.metric_definitions``)."""
         data = dict(definitions or {})
         primary = primary or data.get("primary")
         if not primary:
-            raise LifecycleError("the challenger records no primary metric (tags mlp.metrics / mlp.primary_metric)", "register models through 'mlp train', which records them")
+            raise LifecycleError(
+                "the challenger records no primary metric (tags mlp.metrics / mlp.primary_metric)",
+                "register models through 'mlp train', which records them",
+            )
         thresholds = []
         for item in data.get("thresholds") or []:
             if isinstance(item, Mapping):
@@ -128,7 +143,13 @@ class Gates:
                 metric, op, value = str(item).split()
                 thresholds.append(Threshold(metric, op, float(value)))
         names = [primary, *(t.metric for t in thresholds), *(data.get("definitions") or {})]
-        return cls(primary, bool(data.get("higher_is_better", True)), tuple(thresholds), float(margin), tuple(dict.fromkeys(names)))
+        return cls(
+            primary,
+            bool(data.get("higher_is_better", True)),
+            tuple(thresholds),
+            float(margin),
+            tuple(dict.fromkeys(names)),
+        )
 
 
 def _value(metrics: Mapping[str, float], name: str) -> float:
@@ -143,7 +164,15 @@ def decide(champion: Mapping[str, float], challenger: Mapping[str, float], gates
         actual = _value(challenger, threshold.metric)
         ok = threshold.passes(actual)
         miss = "" if ok else f", misses by {threshold.miss(actual):.4f}" if not math.isnan(actual) else ", not measured"
-        checks.append(Check(f"threshold {threshold}", ok, f"challenger {threshold.metric} = {actual:.4f} (needs {threshold}{miss})", actual, threshold.value))
+        checks.append(
+            Check(
+                f"threshold {threshold}",
+                ok,
+                f"challenger {threshold.metric} = {actual:.4f} (needs {threshold}{miss})",
+                actual,
+                threshold.value,
+            )
+        )
     new, old = _value(challenger, gates.primary), _value(champion, gates.primary)
     gain = (new - old) if gates.higher_is_better else (old - new)
     ok = not math.isnan(gain) and gain >= gates.margin - 1e-12

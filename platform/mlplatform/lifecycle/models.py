@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from mlplatform.config import Settings
-from mlplatform.errors import LifecycleError
-from mlplatform.errors import NoChampionError, UnknownModelError
+from mlplatform.errors import LifecycleError, NoChampionError, UnknownModelError
+from mlplatform.lineage.edges import record
 from mlplatform.tracking.model_registry import (
     ALIAS_CHALLENGER,
     ALIAS_CHAMPION,
@@ -32,6 +32,8 @@ from mlplatform.tracking.model_registry import (
     TAG_PRIMARY_METRIC,
     TAG_TRAINING_SET,
 )
+from mlplatform.tracking.store import configure
+from mlplatform.training.executor import METRICS
 
 __all__ = [
     "TAG_CHAMPION_HISTORY",
@@ -115,8 +117,6 @@ def client(settings: Settings) -> Any:
     """An MlflowClient on the configured tracking and registry store."""
     from mlflow import MlflowClient
 
-    from mlplatform.tracking.store import configure
-
     configure(settings)
     return MlflowClient()
 
@@ -132,7 +132,11 @@ def _registered(mlflow_client: Any, name: str) -> Any:
         return mlflow_client.get_registered_model(name)
     except MlflowException as exc:
         known = sorted(m.name for m in mlflow_client.search_registered_models(max_results=1000))
-        hint = f"registered models: {', '.join(known)}" if known else "no model is registered yet; train one with 'mlp train NAME'"
+        hint = (
+            f"registered models: {', '.join(known)}"
+            if known
+            else "no model is registered yet; train one with 'mlp train NAME'"
+        )
         raise UnknownModelError(f"no registered model named '{name}'", hint) from exc
 
 
@@ -165,7 +169,9 @@ def _summary(registered: Any, versions: list[Any]) -> ModelSummary:
     primary = None
     for mv in reversed(versions):  # the champion's primary metric, else the newest version's
         if champion is None or int(mv.version) == champion:
-            primary = (mv.tags or {}).get(TAG_PRIMARY_METRIC) or (json.loads((mv.tags or {}).get(TAG_METRICS) or "{}").get("primary"))
+            primary = (mv.tags or {}).get(TAG_PRIMARY_METRIC) or (
+                json.loads((mv.tags or {}).get(TAG_METRICS) or "{}").get("primary")
+            )
             break
     return ModelSummary(
         name=registered.name,
@@ -207,7 +213,6 @@ def _run_metrics(mlflow_client: Any, run_id: str, names: set[str]) -> dict[str, 
 
 def describe(name: str, settings: Settings) -> ModelDescription:
     """A model, every version with its links and held-out metrics, and its champion history."""
-    from mlplatform.training.executor import METRICS
 
     mlflow_client = client(settings)
     registered = _registered(mlflow_client, name)
@@ -231,7 +236,9 @@ def describe(name: str, settings: Settings) -> ModelDescription:
     summary = _summary(registered, versions)
     anchor = next((r for r in rows if r.version == summary.champion), rows[-1] if rows else None)
     definitions = json.loads(anchor.tags.get(TAG_METRICS) or "{}") if anchor else {}
-    return ModelDescription(summary, registered.description or "", tuple(rows), tuple(_history(registered)), definitions)
+    return ModelDescription(
+        summary, registered.description or "", tuple(rows), tuple(_history(registered)), definitions
+    )
 
 
 def champion_version(name: str, settings: Settings, alias: str = ALIAS_CHAMPION) -> int:
@@ -240,7 +247,9 @@ def champion_version(name: str, settings: Settings, alias: str = ALIAS_CHAMPION)
     version = _alias(registered, alias)
     if version is None:
         if alias == ALIAS_CHAMPION:
-            raise NoChampionError(f"model '{name}' has no champion", f"promote a version first: mlp models promote {name} VERSION")
+            raise NoChampionError(
+                f"model '{name}' has no champion", f"promote a version first: mlp models promote {name} VERSION"
+            )
         known = ", ".join(f"{a}={v}" for a, v in sorted((registered.aliases or {}).items())) or "none"
         raise UnknownModelError(f"model '{name}' has no alias '{alias}'", f"aliases of '{name}': {known}")
     return version
@@ -273,18 +282,35 @@ def _change(
     job_run: str | None,
     details: Mapping[str, Any] | None,
 ) -> AliasChange:
-    from mlplatform.lineage.edges import record
 
     mlflow_client = client(settings)
     registered = _registered(mlflow_client, name)
-    previous, challenger, old_history = _alias(registered, ALIAS_CHAMPION), _alias(registered, ALIAS_CHALLENGER), _history(registered)
+    previous, challenger, old_history = (
+        _alias(registered, ALIAS_CHAMPION),
+        _alias(registered, ALIAS_CHALLENGER),
+        _history(registered),
+    )
     run = _job_run(action, job_run)
     _apply(mlflow_client, name, target, new_history, None if challenger == target else challenger)
-    facts = {"model": name, "version": target, "previous": previous, "reason": reason, "champion_history": new_history, **dict(details or {})}
+    facts = {
+        "model": name,
+        "version": target,
+        "previous": previous,
+        "reason": reason,
+        "champion_history": new_history,
+        **dict(details or {}),
+    }
     try:
-        lineage_version = record(settings, [], action=action, job_run=run, details=facts, subject=f"model:{name}@{target}")
+        lineage_version = record(
+            settings, [], action=action, job_run=run, details=facts, subject=f"model:{name}@{target}"
+        )
     except Exception:
-        log.error("could not write the %s of model:%s@%s to the audit log; restoring the previous aliases", action, name, target)
+        log.error(
+            "could not write the %s of model:%s@%s to the audit log; restoring the previous aliases",
+            action,
+            name,
+            target,
+        )
         _apply(mlflow_client, name, previous, old_history, challenger)
         raise
     change = AliasChange(name, action, target, previous, reason, run, True, lineage_version)
@@ -317,7 +343,9 @@ def promote(
     return _change(settings, name, "promote", version, [*history, version], reason, job_run, details)
 
 
-def rollback(name: str, settings: Settings, to: int | None = None, reason: str = "manual rollback", job_run: str | None = None) -> AliasChange:
+def rollback(
+    name: str, settings: Settings, to: int | None = None, reason: str = "manual rollback", job_run: str | None = None
+) -> AliasChange:
     """Restore the previous champion of ``name`` (or version ``to``) and log it.
 
     Raises:
@@ -328,12 +356,17 @@ def rollback(name: str, settings: Settings, to: int | None = None, reason: str =
     registered = _registered(mlflow_client, name)
     current = _alias(registered, ALIAS_CHAMPION)
     if current is None:
-        raise NoChampionError(f"model '{name}' has no champion to roll back", f"promote a version first: mlp models promote {name} VERSION")
+        raise NoChampionError(
+            f"model '{name}' has no champion to roll back",
+            f"promote a version first: mlp models promote {name} VERSION",
+        )
     history = _history(registered)
     if to is not None:
         _version(mlflow_client, name, to)
         if to == current:
-            raise LifecycleError(f"model:{name}@{to} is already the champion", "pick an earlier version, see 'mlp models describe'")
+            raise LifecycleError(
+                f"model:{name}@{to} is already the champion", "pick an earlier version, see 'mlp models describe'"
+            )
         new_history = history[: len(history) - history[::-1].index(to)] if to in history else [*history, to]
         target = to
     else:

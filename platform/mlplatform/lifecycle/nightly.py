@@ -27,8 +27,10 @@ from typing import Sequence
 
 from mlplatform import logconf
 from mlplatform.config import Settings, load_settings
-from mlplatform.errors import PlatformError
-from mlplatform.errors import EXIT_NO_NEW_DATA
+from mlplatform.errors import EXIT_NO_NEW_DATA, PlatformError
+from mlplatform.lifecycle.gates import load_config
+from mlplatform.lifecycle.retrain import parse_run_date
+from mlplatform.training.spec import spec_names
 
 __all__ = ["Outcome", "run", "main"]
 
@@ -50,8 +52,6 @@ class Outcome:
 
 
 def _models(explicit: Sequence[str] | None, config_file: str | None) -> list[str]:
-    from mlplatform.lifecycle.gates import load_config
-    from mlplatform.training.spec import spec_names
 
     return list(explicit or load_config(config_file).nightly or spec_names())
 
@@ -61,7 +61,15 @@ def _retrain_one(model: str, day: str, logs: Path, config_file: str | None) -> O
     summary = logs / f"{model}.json"
     summary.unlink(missing_ok=True)
     job_log = logs / f"{model}.log"
-    command = [str(Path(sys.executable).with_name("mlp")), "retrain", model, "--run-date", day, "--summary", str(summary)]
+    command = [
+        str(Path(sys.executable).with_name("mlp")),
+        "retrain",
+        model,
+        "--run-date",
+        day,
+        "--summary",
+        str(summary),
+    ]
     if config_file:
         command += ["--lifecycle-conf", config_file]
     log.info("%s: retraining for %s (log: %s)", model, day, job_log)
@@ -75,9 +83,10 @@ def _retrain_one(model: str, day: str, logs: Path, config_file: str | None) -> O
     return Outcome(model, code, detail, time.monotonic() - started)
 
 
-def run(run_date: str, models: Sequence[str] | None = None, config_file: str | None = None, settings: Settings | None = None) -> list[Outcome]:
+def run(
+    run_date: str, models: Sequence[str] | None = None, config_file: str | None = None, settings: Settings | None = None
+) -> list[Outcome]:
     """Retrain every model for ``run_date``; never stops at a failing model."""
-    from mlplatform.lifecycle.retrain import parse_run_date
 
     settings = settings or load_settings()
     day = parse_run_date(run_date).isoformat()
@@ -88,7 +97,9 @@ def run(run_date: str, models: Sequence[str] | None = None, config_file: str | N
     outcomes = []
     for model in names:
         outcome = _retrain_one(model, day, logs, config_file)
-        log.info("%s: %s in %.0fs (exit %d) %s", model, outcome.status, outcome.seconds, outcome.exit_code, outcome.detail)
+        log.info(
+            "%s: %s in %.0fs (exit %d) %s", model, outcome.status, outcome.seconds, outcome.exit_code, outcome.detail
+        )
         outcomes.append(outcome)
     return outcomes
 
@@ -103,9 +114,15 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nightly-retrain", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="nightly-retrain", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_date", nargs="?", default=None, help="YYYY-MM-DD (default: today, UTC)")
-    parser.add_argument("--models", default=None, help="comma-separated model names (default: conf/lifecycle.yaml 'nightly', else every spec)")
+    parser.add_argument(
+        "--models",
+        default=None,
+        help="comma-separated model names (default: conf/lifecycle.yaml 'nightly', else every spec)",
+    )
     parser.add_argument("--config", default=None, help="lifecycle policy file (default: conf/lifecycle.yaml)")
     args = parser.parse_args(argv)
     logconf.setup("%(asctime)s nightly-retrain %(levelname)s %(message)s")
@@ -116,7 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("%s", exc.render())
         return 2
     code = exit_code(outcomes)
-    log.info("done: %d ok, %d skipped, %d failed -> exit %d", sum(o.status == "ok" for o in outcomes), sum(o.status == "skipped" for o in outcomes), sum(o.status == "FAILED" for o in outcomes), code)
+    log.info(
+        "done: %d ok, %d skipped, %d failed -> exit %d",
+        sum(o.status == "ok" for o in outcomes),
+        sum(o.status == "skipped" for o in outcomes),
+        sum(o.status == "FAILED" for o in outcomes),
+        code,
+    )
     return code
 
 

@@ -32,9 +32,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from mlplatform import features, tables
 from mlplatform.config import Settings, load_settings
-from mlplatform.errors import LifecycleError
-from mlplatform.errors import NoNewDataError, UnknownModelError
+from mlplatform.errors import (
+    LifecycleError,
+    NoNewDataError,
+    PlatformError,
+    UnknownModelError,
+)
+from mlplatform.lifecycle.benchmark import history, run_benchmark
+from mlplatform.lifecycle.gates import load_config
+from mlplatform.lifecycle.models import champion_version, promote
+from mlplatform.lineage.edges import record
+from mlplatform.lineage.trainsets import trainset_edges
+from mlplatform.tracking import model_registry
+from mlplatform.tracking.model_registry import TAG_TRAINING_SET
+from mlplatform.training.spec import load_spec, spec_names
+from mlplatform.training.train import ThresholdError, train
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -69,12 +83,18 @@ class RetrainOutcome:
         if self.decision == "already done":
             out = [f"{self.model} {self.run_date}: ALREADY DONE (champion now: {self.champion})"]
         else:
-            out = [f"{self.model} {self.run_date}: {self.decision.upper()} (champion before: {self.champion}, challenger: {self.challenger or 'none'})"]
+            out = [
+                f"{self.model} {self.run_date}: {self.decision.upper()} (champion before: {self.champion}, challenger: {self.challenger or 'none'})"
+            ]
         out += [f"  {r}" for r in self.reasons]
         if self.training_set:
-            out.append(f"  challenger trained on {self.training_set}; holdout {self.holdout} ({self.holdout_rows} rows)")
+            out.append(
+                f"  challenger trained on {self.training_set}; holdout {self.holdout} ({self.holdout_rows} rows)"
+            )
         if self.benchmark_id:
-            out.append(f"  benchmark {self.benchmark_id}: MLflow run {self.mlflow_run_id} (benchmark/roc.png, benchmark/report.md)")
+            out.append(
+                f"  benchmark {self.benchmark_id}: MLflow run {self.mlflow_run_id} (benchmark/roc.png, benchmark/report.md)"
+            )
         return out
 
 
@@ -93,10 +113,14 @@ def parse_run_date(text: str | date) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise LifecycleError(f"run date '{text}' is not a date", "write it as YYYY-MM-DD, e.g. --run-date 2026-05-01") from exc
+        raise LifecycleError(
+            f"run date '{text}' is not a date", "write it as YYYY-MM-DD, e.g. --run-date 2026-05-01"
+        ) from exc
 
 
-def holdout_window(run_date: date, holdout_days: int, champion_end: datetime | None, labels: Any = None) -> HoldoutWindow:
+def holdout_window(
+    run_date: date, holdout_days: int, champion_end: datetime | None, labels: Any = None
+) -> HoldoutWindow:
     """The last ``holdout_days`` up to the end of ``run_date``, after the champion's last label,
     inside the spec's own label range (``labels.start`` / ``labels.end``) when it has one."""
     end = datetime.combine(run_date + timedelta(days=1), time.min, tzinfo=timezone.utc)
@@ -116,9 +140,6 @@ def _time(value: Any) -> datetime | None:
 
 def _champion_end(champion: Any, settings: Settings) -> datetime | None:
     """The last label time of the champion's training set (from its manifest), if recorded."""
-    from mlplatform import features
-    from mlplatform.errors import PlatformError
-    from mlplatform.tracking.model_registry import TAG_TRAINING_SET
 
     ts_id = champion.tags.get(TAG_TRAINING_SET) or ""
     name, _, version = ts_id.removeprefix("ts:").partition("@v")
@@ -128,33 +149,44 @@ def _champion_end(champion: Any, settings: Settings) -> datetime | None:
     try:
         manifest = features.trainset_manifest(name, int(version), settings=settings)
     except PlatformError as exc:
-        log.warning("training set %s of %s cannot be read (%s); the holdout is the last window only", ts_id, champion.id, exc.message)
+        log.warning(
+            "training set %s of %s cannot be read (%s); the holdout is the last window only",
+            ts_id,
+            champion.id,
+            exc.message,
+        )
         return None
     return _time((manifest.get("time_range") or {}).get("end"))
 
 
 def _fresh_rows(ts_spec: Any, window: HoldoutWindow, settings: Settings) -> int:
     """Label rows in the window: counted on the label table before anything is built."""
-    from mlplatform import tables
 
     column = ts_spec.labels.event_timestamp
     uri = tables.resolve_name(settings, ts_spec.labels.table)
-    frame = tables.to_arrow(uri, columns=[column], filters=[(column, ">=", window.start), (column, "<", window.end)], version=ts_spec.labels.version)
+    frame = tables.to_arrow(
+        uri,
+        columns=[column],
+        filters=[(column, ">=", window.start), (column, "<", window.end)],
+        version=ts_spec.labels.version,
+    )
     return frame.num_rows
 
 
 def _build(ts_spec: Any, settings: Settings, spark: "SparkSession | None", job_run: str) -> Any:
-    from mlplatform import features
-    from mlplatform.lineage.edges import record
-    from mlplatform.lineage.trainsets import trainset_edges
 
     built = features.build_trainset(ts_spec, settings, spark=spark)
-    record(settings, trainset_edges(built.id, built.manifest), action="build_trainset", job_run=job_run, details={"rows": built.rows, "engine": built.engine})
+    record(
+        settings,
+        trainset_edges(built.id, built.manifest),
+        action="build_trainset",
+        job_run=job_run,
+        details={"rows": built.rows, "engine": built.engine},
+    )
     return built
 
 
 def _previous(model: str, run_date: str, settings: Settings) -> dict[str, Any] | None:
-    from mlplatform.lifecycle.benchmark import history
 
     done = [row for row in history(settings, model=model) if row["run_date"] == run_date]
     return done[0] if done else None
@@ -162,9 +194,6 @@ def _previous(model: str, run_date: str, settings: Settings) -> dict[str, Any] |
 
 def _resolve(model: str, settings: Settings) -> tuple[Any, Any]:
     """(model spec, champion version info); clear errors for unknown models and missing champions."""
-    from mlplatform.tracking import model_registry
-    from mlplatform.lifecycle.models import champion_version
-    from mlplatform.training.spec import load_spec, spec_names
 
     if model not in spec_names():
         known = ", ".join(spec_names()) or "none"
@@ -190,13 +219,6 @@ def retrain(
         NoChampionError: the model has no champion to compare with (exit code 4).
         NoNewDataError: too few fresh labelled rows since the champion (exit code 99).
     """
-    from mlplatform import features
-    from mlplatform.tracking import model_registry
-    from mlplatform.lifecycle.benchmark import run_benchmark
-    from mlplatform.lifecycle.gates import load_config
-    from mlplatform.lifecycle.models import promote
-    from mlplatform.lineage.edges import record
-    from mlplatform.training.train import ThresholdError, train
 
     settings = settings or load_settings()
     day = parse_run_date(run_date)
@@ -220,7 +242,14 @@ def retrain(
             f"that {champion.id} has not seen; {policy.min_holdout_rows} needed",
             "nothing to retrain on yet: run again when new labels have landed (or lower min_holdout_rows in conf/lifecycle.yaml)",
         )
-    log.info("retrain %s for %s: %d fresh labelled rows from %s; champion %s", model, day, fresh, window.start.isoformat(), champion.id)
+    log.info(
+        "retrain %s for %s: %d fresh labelled rows from %s; champion %s",
+        model,
+        day,
+        fresh,
+        window.start.isoformat(),
+        champion.id,
+    )
 
     labels = ts_spec.labels
     holdout_spec = ts_spec.model_copy(update={
@@ -237,11 +266,15 @@ def retrain(
         reasons = tuple(f"challenger not registered: held-out {miss}" for miss in exc.result.misses)
         record(settings, [], action="keep", job_run=job_run, subject=champion.id,
                details={"model": model, "version": champion.version, "reason": "; ".join(reasons), "training_run": exc.result.run_id, "run_date": day.isoformat()})  # fmt: skip
-        return RetrainOutcome(model, day.isoformat(), "kept", champion.id, None, reasons, job_run, training.id, holdout.id, holdout.rows)
+        return RetrainOutcome(
+            model, day.isoformat(), "kept", champion.id, None, reasons, job_run, training.id, holdout.id, holdout.rows
+        )
     challenger = model_registry.resolve(f"{model}@{result.version}", settings)
 
     rows = features.read_trainset(holdout.name, holdout.version, settings=settings)
-    report = run_benchmark(champion, challenger, rows, holdout.id, spec.label, settings, margin, day.isoformat(), job_run)
+    report = run_benchmark(
+        champion, challenger, rows, holdout.id, spec.label, settings, margin, day.isoformat(), job_run
+    )
     reasons = tuple(report.decision.reasons)
     facts = {"benchmark": report.benchmark_id, "run_date": day.isoformat(), "mlflow_run": report.mlflow_run_id}
     if report.decision.promote:

@@ -57,7 +57,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise LineageError(f"--since '{text}' is neither a duration nor a date", "write e.g. 7d, 12h, 2026-05-01 or 2026-05-01T08:00") from exc
+        raise LineageError(
+            f"--since '{text}' is neither a duration nor a date", "write e.g. 7d, 12h, 2026-05-01 or 2026-05-01T08:00"
+        ) from exc
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
@@ -72,7 +74,17 @@ def events(edges: Iterable[GraphEdge]) -> list[Event]:
         linked = [e for e in group if e.relation != AUDIT_RELATION]
         subjects = [e.to_id for e in linked] or [e.to_id for e in group if e.to_id]
         inputs = [e.from_id for e in linked]
-        out.append(Event(first.at, first.actor, first.action, first.job_run, tuple(dict.fromkeys(subjects)), tuple(dict.fromkeys(inputs)), first.details))
+        out.append(
+            Event(
+                first.at,
+                first.actor,
+                first.action,
+                first.job_run,
+                tuple(dict.fromkeys(subjects)),
+                tuple(dict.fromkeys(inputs)),
+                first.details,
+            )
+        )
     out.sort(key=lambda ev: _utc(ev.at))
     return out
 

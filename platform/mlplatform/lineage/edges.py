@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from mlplatform import tables
 from mlplatform.config import Settings
+from mlplatform.tables import table_uri
 
 __all__ = ["Edge", "GraphEdge", "record", "lineage_table", "COLUMNS"]
 
@@ -50,7 +52,6 @@ class Edge:
 
 def lineage_table(settings: Settings) -> str:
     """URI of the lineage/audit Delta table."""
-    from mlplatform.tables import table_uri
 
     return table_uri(settings, "_platform", "lineage")
 
@@ -76,17 +77,29 @@ def record(
     """
     import pandas as pd
 
-    from mlplatform import tables
-
     at = datetime.now(timezone.utc)
     actor = getpass.getuser()
     info = json.dumps(dict(details or {}), sort_keys=True, default=str)
     rows = [(e.from_id, e.relation, e.to_id) for e in edges] or [(subject or "", "audit", subject or "")]
     frame = pd.DataFrame(
-        [{"from_id": f, "relation": r, "to_id": t, "action": action, "job_run": job_run, "actor": actor, "at": at, "details": info} for f, r, t in rows],
+        [
+            {
+                "from_id": f,
+                "relation": r,
+                "to_id": t,
+                "action": action,
+                "job_run": job_run,
+                "actor": actor,
+                "at": at,
+                "details": info,
+            }
+            for f, r, t in rows
+        ],
         columns=COLUMNS,
     )
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
-    version = tables.write_pandas(frame, lineage_table(settings), mode="append", metadata=tables.commit_metadata(job=action, run_id=job_run))
+    version = tables.write_pandas(
+        frame, lineage_table(settings), mode="append", metadata=tables.commit_metadata(job=action, run_id=job_run)
+    )
     log.debug("lineage: %s recorded %d edge(s) at version %d", action, len(edges), version)
     return version

@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from mlplatform import tables
 from mlplatform.config import Settings
 from mlplatform.errors import PlatformError, UnknownIdError
 from mlplatform.lineage.edges import COLUMNS, GraphEdge, lineage_table
@@ -60,7 +61,10 @@ def check_id(artifact_id: str) -> str:
     kind, sep, rest = text.partition(":")
     if not sep or not rest or kind not in KINDS:
         kinds = ", ".join(f"{k}: ({v})" for k, v in KINDS.items())
-        raise UnknownIdError(f"'{artifact_id}' is not an artifact id", f"write KIND:NAME@VERSION with KIND one of {kinds}, e.g. scores:churn@v3")
+        raise UnknownIdError(
+            f"'{artifact_id}' is not an artifact id",
+            f"write KIND:NAME@VERSION with KIND one of {kinds}, e.g. scores:churn@v3",
+        )
     return text
 
 
@@ -145,9 +149,15 @@ class LineageGraph:
         name, _, selector = rest.rpartition("@")
         if selector != "latest":
             return artifact_id.strip()
-        versions = [(int(i.rsplit("@", 1)[1].lstrip("v")), i) for i in self.ids if i.startswith(f"{kind}:{name}@") and i.rsplit("@", 1)[1].lstrip("v").isdigit()]
+        versions = [
+            (int(i.rsplit("@", 1)[1].lstrip("v")), i)
+            for i in self.ids
+            if i.startswith(f"{kind}:{name}@") and i.rsplit("@", 1)[1].lstrip("v").isdigit()
+        ]
         if not versions:
-            raise UnknownIdError(f"no version of {kind}:{name} is recorded in the lineage table", self._suggest(f"{kind}:{name}@"))
+            raise UnknownIdError(
+                f"no version of {kind}:{name} is recorded in the lineage table", self._suggest(f"{kind}:{name}@")
+            )
         return max(versions)[1]
 
     def walk(self, artifact_id: str, depth: int | None = None) -> Walk:
@@ -159,9 +169,13 @@ class LineageGraph:
         root = check_id(artifact_id)
         if root not in self:
             raise UnknownIdError(f"{root} does not appear in the lineage table", self._suggest(root))
-        return Walk(root, self._bfs(root, self._incoming, "from_id", depth), self._bfs(root, self._outgoing, "to_id", depth))
+        return Walk(
+            root, self._bfs(root, self._incoming, "from_id", depth), self._bfs(root, self._outgoing, "to_id", depth)
+        )
 
-    def _bfs(self, root: str, index: dict[str, list[GraphEdge]], follow: str, depth: int | None) -> tuple[GraphEdge, ...]:
+    def _bfs(
+        self, root: str, index: dict[str, list[GraphEdge]], follow: str, depth: int | None
+    ) -> tuple[GraphEdge, ...]:
         found: list[GraphEdge] = []
         visited = {root}
         queue = deque([(root, 0)])
@@ -185,7 +199,9 @@ class LineageGraph:
         same = sorted(i for i in self.ids if i.startswith(f"{kind}:{name}@"))
         if same:
             return f"recorded versions: {', '.join(same[:10])}"
-        close = difflib.get_close_matches(root, sorted(i for i in self.ids if i.startswith(f"{kind}:")), n=5, cutoff=0.5)
+        close = difflib.get_close_matches(
+            root, sorted(i for i in self.ids if i.startswith(f"{kind}:")), n=5, cutoff=0.5
+        )
         if close:
             return "did you mean: " + ", ".join(close)
         return f"no {KINDS.get(kind, kind)} named '{name}' is recorded; see recorded ids with 'mlp audit'"
@@ -212,8 +228,6 @@ def edge_from_record(row: dict[str, Any]) -> GraphEdge:
 def load_frame(settings: Settings) -> Any:
     """The lineage table as a pandas frame (empty with the right columns when nothing is recorded)."""
     import pandas as pd
-
-    from mlplatform import tables
 
     uri = lineage_table(settings)
     if not tables.exists(uri):

@@ -80,15 +80,27 @@ def tree(walk: Walk) -> str:
     return "\n".join(lines)
 
 
-def _branch(node: str, index: dict[str, list[GraphEdge]], other: Callable[[GraphEdge], str], prefix: str, shown: set[str], lines: list[str]) -> None:
-    edges = sorted(index.get(node, []), key=lambda e: (list(KINDS).index(_kind(other(e))) if _kind(other(e)) in KINDS else 99, other(e)))
+def _branch(
+    node: str,
+    index: dict[str, list[GraphEdge]],
+    other: Callable[[GraphEdge], str],
+    prefix: str,
+    shown: set[str],
+    lines: list[str],
+) -> None:
+    edges = sorted(
+        index.get(node, []),
+        key=lambda e: (list(KINDS).index(_kind(other(e))) if _kind(other(e)) in KINDS else 99, other(e)),
+    )
     for i, edge in enumerate(edges):
         last = i == len(edges) - 1
         target = other(edge)
         repeat = target in shown
         suffix = "  (see above)" if repeat and index.get(target) else ""
         meta = _provenance(edge)
-        lines.append(f"{prefix}{'└── ' if last else '├── '}{edge.relation}: {target}{suffix}{f'   [{meta}]' if meta else ''}")
+        lines.append(
+            f"{prefix}{'└── ' if last else '├── '}{edge.relation}: {target}{suffix}{f'   [{meta}]' if meta else ''}"
+        )
         if not repeat:
             shown.add(target)
             _branch(target, index, other, prefix + ("    " if last else "│   "), shown, lines)
@@ -113,9 +125,13 @@ def dot(walk: Walk) -> str:
         kind = _kind(node)
         extra = ", penwidth=2.5" if node == walk.root else ""
         label = _dot_quote(node)[:-1] + "\\n" + _dot_quote(KINDS.get(kind, kind))[1:]  # two lines
-        out.append(f"  {_dot_quote(node)} [label={label}, fillcolor={_dot_quote(COLOURS.get(kind, '#ffffff'))}{extra}];")
+        out.append(
+            f"  {_dot_quote(node)} [label={label}, fillcolor={_dot_quote(COLOURS.get(kind, '#ffffff'))}{extra}];"
+        )
     for edge in walk.edges:
-        out.append(f"  {_dot_quote(edge.from_id)} -> {_dot_quote(edge.to_id)} [label={_dot_quote(edge.relation)}, tooltip={_dot_quote(_provenance(edge))}];")
+        out.append(
+            f"  {_dot_quote(edge.from_id)} -> {_dot_quote(edge.to_id)} [label={_dot_quote(edge.relation)}, tooltip={_dot_quote(_provenance(edge))}];"
+        )
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -276,7 +292,10 @@ def svg(walk: Walk, engine: str = "auto") -> str:
         raise LineageError(f"unknown picture engine '{engine}'", f"use one of {', '.join(ENGINES)}")
     exe = shutil.which("dot") if engine in ("auto", "dot") else None
     if engine == "dot" and not exe:
-        raise LineageError("Graphviz 'dot' is not installed", "install graphviz, or use --engine builtin (the default falls back by itself)")
+        raise LineageError(
+            "Graphviz 'dot' is not installed",
+            "install graphviz, or use --engine builtin (the default falls back by itself)",
+        )
     if exe:
         done = subprocess.run([exe, "-Tsvg"], input=dot(walk), capture_output=True, text=True)
         if done.returncode == 0:
@@ -374,10 +393,19 @@ def html_page(walk: Walk, engine: str = "auto") -> str:
         for e in edges:
             details = json.dumps(e.details, sort_keys=True) if e.details else ""
             rows.append(
-                "<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in (side, e.from_id, e.relation, e.to_id, e.action, _when(e.at), e.actor, e.job_run, details)) + "</tr>"
+                "<tr>"
+                + "".join(
+                    f"<td>{esc(str(v))}</td>"
+                    for v in (side, e.from_id, e.relation, e.to_id, e.action, _when(e.at), e.actor, e.job_run, details)
+                )
+                + "</tr>"
             )
-    header = "".join(f"<th>{h}</th>" for h in ("side", "from", "relation", "to", "action", "at (UTC)", "actor", "job run", "details"))
-    legend = " ".join(f'<span class="kind" style="background:{COLOURS[k]}">{esc(k)}: {esc(v)}</span>' for k, v in KINDS.items())
+    header = "".join(
+        f"<th>{h}</th>" for h in ("side", "from", "relation", "to", "action", "at (UTC)", "actor", "job run", "details")
+    )
+    legend = " ".join(
+        f'<span class="kind" style="background:{COLOURS[k]}">{esc(k)}: {esc(v)}</span>' for k, v in KINDS.items()
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lineage of {esc(walk.root)}</title>
 <style>
@@ -405,9 +433,25 @@ th {{ background: #f3f3f3; }}
 
 def _json(walk: Walk) -> str:
     def edge(e: GraphEdge) -> dict[str, Any]:
-        return {"from": e.from_id, "relation": e.relation, "to": e.to_id, "action": e.action, "job_run": e.job_run, "actor": e.actor, "at": _when(e.at), "details": e.details}
+        return {
+            "from": e.from_id,
+            "relation": e.relation,
+            "to": e.to_id,
+            "action": e.action,
+            "job_run": e.job_run,
+            "actor": e.actor,
+            "at": _when(e.at),
+            "details": e.details,
+        }
 
-    return json.dumps({"root": walk.root, "upstream": [edge(e) for e in walk.upstream], "downstream": [edge(e) for e in walk.downstream]}, indent=2)
+    return json.dumps(
+        {
+            "root": walk.root,
+            "upstream": [edge(e) for e in walk.upstream],
+            "downstream": [edge(e) for e in walk.downstream],
+        },
+        indent=2,
+    )
 
 
 def render(walk: Walk, fmt: str = "tree", engine: str = "auto") -> str:

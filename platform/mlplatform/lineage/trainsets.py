@@ -50,5 +50,9 @@ def manifest_edges(settings: Settings, ids: Iterable[str], recorded: set[str]) -
         for manifest in manifests:
             details = {"from": "training-set manifest", "rows": manifest.get("row_count")}
             for e in trainset_edges(manifest["id"], manifest):
-                out.append(GraphEdge(e.from_id, e.relation, e.to_id, "build_trainset", "", "", manifest.get("committed_at"), details))
+                out.append(
+                    GraphEdge(
+                        e.from_id, e.relation, e.to_id, "build_trainset", "", "", manifest.get("committed_at"), details
+                    )
+                )
     return out

@@ -29,6 +29,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
+from mlplatform.probe import report_from
+
 __all__ = [
     "ScorerSpec",
     "score_batches",
@@ -309,7 +311,6 @@ def probe(batches: Iterator[pa.RecordBatch], spec: ScorerSpec) -> Iterator[pa.Re
     :class:`ScorerSpec` needs.
     Scoring the sample here also loads the model into this worker's cache.
     """
-    from mlplatform.probe import report_from
 
     rows = [b for b in batches if b.num_rows]
     batch = pa.Table.from_batches(rows).combine_chunks().to_batches()[0] if rows else None

@@ -38,9 +38,19 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
+from mlplatform import lineage, tables
 from mlplatform.config import Settings
+from mlplatform.envs.shipping import ENV_ID_CONF
 from mlplatform.errors import PlatformError, ScoringError
-from mlplatform.scoring.arrow_scorer import NULL_MARKER, PROBE_SAMPLE_ROWS, ScorerSpec, probe, score_batches
+from mlplatform.features.definitions import features_dir, load_feature_set
+from mlplatform.launch.submit import build_submit
+from mlplatform.scoring.arrow_scorer import (
+    NULL_MARKER,
+    PROBE_SAMPLE_ROWS,
+    ScorerSpec,
+    probe,
+    score_batches,
+)
 from mlplatform.tracking import model_registry
 
 if TYPE_CHECKING:
@@ -156,7 +166,6 @@ def parse_run_date(text: str | date | None) -> date:
 
 def scores_uri(settings: Settings, model_name: str) -> str:
     """``<warehouse>/scores/<model>``."""
-    from mlplatform import tables
 
     return tables.table_uri(settings, "scores", model_name)
 
@@ -169,11 +178,12 @@ def resolve_input(settings: Settings, text: str, version: int | None = None) -> 
     the table's current version is taken, so the run reads a snapshot that later
     ingestion cannot change under it.
     """
-    from mlplatform import tables
 
     match = _INPUT_NAME.match(text)
     if match is None and not text.strip():
-        raise ScoringError("input is empty", "pass NAME, fs:NAME@vN, a warehouse table such as training_sets/churn, or a path/URI")
+        raise ScoringError(
+            "input is empty", "pass NAME, fs:NAME@vN, a warehouse table such as training_sets/churn, or a path/URI"
+        )
     if match is not None:
         uri = tables.table_uri(settings, "features", match.group("name"))
         version = int(match.group("version")) if match.group("version") else version
@@ -182,7 +192,11 @@ def resolve_input(settings: Settings, text: str, version: int | None = None) -> 
         uri = tables.resolve_name(settings, text)
         keys = ()
     if not tables.exists(uri):
-        hint = "ingest the feature set first ('mlp features ingest NAME')" if match else "check the path; it must be a Delta table"
+        hint = (
+            "ingest the feature set first ('mlp features ingest NAME')"
+            if match
+            else "check the path; it must be a Delta table"
+        )
         raise ScoringError(f"input table {uri} does not exist", hint)
     current = tables.version(uri)
     if version is not None and not 0 <= version <= current:
@@ -193,11 +207,10 @@ def resolve_input(settings: Settings, text: str, version: int | None = None) -> 
 
 def _lineage_prefix(settings: Settings, uri: str) -> str:
     """``fs:<name>`` / ``ts:<name>`` for feature sets and training sets of the warehouse, else ``delta:<uri>``."""
-    from mlplatform import tables
 
     for area, prefix in (("features", "fs"), ("training_sets", "ts")):
         root = tables.table_uri(settings, area, "x")[:-1]
-        name = uri[len(root):] if uri.startswith(root) else ""
+        name = uri[len(root) :] if uri.startswith(root) else ""
         if name and "/" not in name:
             return f"{prefix}:{name}"
     return f"delta:{uri}"
@@ -205,7 +218,6 @@ def _lineage_prefix(settings: Settings, uri: str) -> str:
 
 def _feature_set_keys(name: str) -> tuple[str, ...]:
     """Entity keys of ``conf/features/<name>.yaml`` when the definition exists."""
-    from mlplatform.features.definitions import features_dir, load_feature_set
 
     path = features_dir() / f"{name}.yaml"
     if not path.is_file():
@@ -239,7 +251,9 @@ def check_columns(
     features = [str(c["name"]) for c in signature]
     unnamed = [c for c in signature if not c.get("name")]
     if unnamed:
-        raise ScoringError(f"{model_id} has a signature without column names", "log the model with a pandas input example")
+        raise ScoringError(
+            f"{model_id} has a signature without column names", "log the model with a pandas input example"
+        )
     missing = [f for f in features if f not in types]
     wrong: list[str] = []
     casts: dict[str, str] = {}
@@ -268,11 +282,15 @@ def check_columns(
         keys = [name for name, _ in input_types if name not in features] if keys is None else []
     unknown = [k for k in keys if k not in types]
     if unknown:
-        raise ScoringError(f"key column(s) {', '.join(unknown)} not in input {input_id}", f"the input has {', '.join(types)}")
+        raise ScoringError(
+            f"key column(s) {', '.join(unknown)} not in input {input_id}", f"the input has {', '.join(types)}"
+        )
     clashing = sorted(set(keys) & _RESERVED)
     if clashing:
-        raise ScoringError(f"key column(s) {', '.join(clashing)} of input {input_id} clash with scores table columns",
-                           "rename them in the input or pass other --keys")
+        raise ScoringError(
+            f"key column(s) {', '.join(clashing)} of input {input_id} clash with scores table columns",
+            "rename them in the input or pass other --keys",
+        )
     return features, list(keys), casts
 
 
@@ -296,8 +314,10 @@ def _fetch_model(settings: Settings, info: model_registry.ModelVersionInfo) -> t
         downloaded = model_registry.download(info, staging, settings)
         if not (downloaded / model_registry.MODEL_PICKLE).is_file():
             shutil.rmtree(staging, ignore_errors=True)
-            raise ScoringError(f"{info.id} has no {model_registry.MODEL_PICKLE} in its model directory",
-                               "register models in the platform format (mlflow.sklearn, serialization_format='cloudpickle')")
+            raise ScoringError(
+                f"{info.id} has no {model_registry.MODEL_PICKLE} in its model directory",
+                "register models in the platform format (mlflow.sklearn, serialization_format='cloudpickle')",
+            )
         cache.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(model_dir, ignore_errors=True)
         downloaded.replace(model_dir)
@@ -312,27 +332,40 @@ def _fetch_model(settings: Settings, info: model_registry.ModelVersionInfo) -> t
 
 def _check_session_env(spark: "SparkSession", info: model_registry.ModelVersionInfo) -> None:
     """The session's workers must run the model's environment when both are known."""
-    from mlplatform.envs.shipping import ENV_ID_CONF
 
     shipped = spark.conf.get(ENV_ID_CONF, None)
     if info.env_id and shipped and shipped != info.env_id:
-        raise ScoringError(f"{info.id} needs {info.env_id} but this Spark session ships {shipped}",
-                           f"run it with 'mlp score' or 'mlp submit --env {info.env_id} score ...'")
+        raise ScoringError(
+            f"{info.id} needs {info.env_id} but this Spark session ships {shipped}",
+            f"run it with 'mlp score' or 'mlp submit --env {info.env_id} score ...'",
+        )
     if not shipped:
-        log.warning("%s: this session ships no environment (%s wanted); scoring in the workers' own Python",
-                    info.id, info.env_id or "the model records none")
+        log.warning(
+            "%s: this session ships no environment (%s wanted); scoring in the workers' own Python",
+            info.id,
+            info.env_id or "the model records none",
+        )
 
 
-def _run_probe(spark: "SparkSession", frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: str) -> dict[str, Any]:
+def _run_probe(
+    spark: "SparkSession", frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: str
+) -> dict[str, Any]:
     """Take a few input rows (Spark reads as few files as it can) and probe the model on them in one task."""
     sample = frame.take(PROBE_SAMPLE_ROWS)
     if not sample:
         raise ScoringError(f"input {input_id} has no rows to score", "check the input table, its version and --where")
-    rows = spark.createDataFrame(sample, frame.schema).coalesce(1).mapInArrow(partial(probe, spec=spec), "info string").collect()
+    rows = (
+        spark.createDataFrame(sample, frame.schema)
+        .coalesce(1)
+        .mapInArrow(partial(probe, spec=spec), "info string")
+        .collect()
+    )
     info = json.loads(rows[0]["info"])
     if "error" in info:
-        raise ScoringError(f"{model_id} cannot score input {input_id} in its environment: {info['error']}",
-                           "check the model's environment and the input's values (the sample rows failed)")
+        raise ScoringError(
+            f"{model_id} cannot score input {input_id} in its environment: {info['error']}",
+            "check the model's environment and the input's values (the sample rows failed)",
+        )
     return info
 
 
@@ -382,9 +415,14 @@ def _null_error(frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: s
 def _failure(exc: Exception, model_id: str, input_id: str) -> ScoringError:
     text = str(exc)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    cause = next((line for line in reversed(lines) if re.match(r"^[A-Za-z_.]*(Error|Exception):", line)), lines[0] if lines else text)
-    return ScoringError(f"scoring {model_id} on {input_id} failed, nothing was written: {cause[:500]}",
-                        "see the Spark executor log for the full trace; re-run the same run date when fixed")
+    cause = next(
+        (line for line in reversed(lines) if re.match(r"^[A-Za-z_.]*(Error|Exception):", line)),
+        lines[0] if lines else text,
+    )
+    return ScoringError(
+        f"scoring {model_id} on {input_id} failed, nothing was written: {cause[:500]}",
+        "see the Spark executor log for the full trace; re-run the same run date when fixed",
+    )
 
 
 @dataclass(frozen=True)
@@ -440,7 +478,6 @@ def _write_conf(spark: "SparkSession", run: ScoringPlan) -> dict[str, str]:
     The other columns are one value per run (model, run id, ...): collecting min/max
     of them for every row costs more than it saves (measured: ~15% of the write).
     """
-    from mlplatform import tables
 
     conf = {"spark.sql.execution.arrow.maxRecordsPerBatch": str(run.batch_rows)}
     if not tables.exists(run.table):
@@ -466,7 +503,6 @@ def plan(
     The only Spark work is reading a few sample rows and one probe task in the
     model's environment.
     """
-    from mlplatform import tables
     from pyspark.sql import functions as F
 
     day = parse_run_date(run_date)
@@ -484,17 +520,37 @@ def plan(
     features, key_cols, casts = check_columns(
         [(f.name, f.dataType.simpleString()) for f in frame.schema.fields], signature, wanted_keys, info.id, source.id
     )
-    log.info("input %s matches the signature of %s: %d feature(s), key(s) %s", source.id, info.id, len(features), ", ".join(key_cols) or "none")
-    selected = frame.select(*[F.col(k) for k in key_cols], *[F.col(f).cast(casts[f]).alias(f) if f in casts else F.col(f) for f in features])
+    log.info(
+        "input %s matches the signature of %s: %d feature(s), key(s) %s",
+        source.id,
+        info.id,
+        len(features),
+        ", ".join(key_cols) or "none",
+    )
+    selected = frame.select(
+        *[F.col(k) for k in key_cols], *[F.col(f).cast(casts[f]).alias(f) if f in casts else F.col(f) for f in features]
+    )
     spark.sparkContext.addFile(str(pickle_path))
-    spec = ScorerSpec(model_file=pickle_path.name, model_sha256=sha, features=tuple(features), keys=tuple(key_cols),
-                      threads=int(spark.conf.get("spark.task.cpus", "1") or 1))
+    spec = ScorerSpec(
+        model_file=pickle_path.name,
+        model_sha256=sha,
+        features=tuple(features),
+        keys=tuple(key_cols),
+        threads=int(spark.conf.get("spark.task.cpus", "1") or 1),
+    )
 
     sample = _run_probe(spark, selected, spec, info.id, source.id)
     spec = _final_spec(spec, sample, info.id)
     worker = sample.get("worker", {})
-    log.info("%s loads in %s (python %s) as %s; %s input, %s output", info.id, worker.get("prefix"), worker.get("python"),
-             sample.get("estimator"), spec.input_mode, spec.proba if spec.proba != "none" else "prediction-only")
+    log.info(
+        "%s loads in %s (python %s) as %s; %s input, %s output",
+        info.id,
+        worker.get("prefix"),
+        worker.get("python"),
+        sample.get("estimator"),
+        spec.input_mode,
+        spec.proba if spec.proba != "none" else "prediction-only",
+    )
 
     scored_at = datetime.now(timezone.utc).replace(microsecond=0)
     scored = selected.mapInArrow(partial(score_batches, spec=spec), _output_schema(selected, spec))
@@ -509,7 +565,18 @@ def plan(
         F.lit(scored_at).cast("timestamp").alias("scored_at"),
         F.lit(day).cast("date").alias("run_date"),
     )
-    return ScoringPlan(out, selected, info, source, spec, sample, run_id, day, scores_uri(settings, info.name), batch_rows(len(features)))
+    return ScoringPlan(
+        out,
+        selected,
+        info,
+        source,
+        spec,
+        sample,
+        run_id,
+        day,
+        scores_uri(settings, info.name),
+        batch_rows(len(features)),
+    )
 
 
 def score(
@@ -546,17 +613,30 @@ def score(
         ScoringError: input missing, empty, not matching the signature, null features
             the model does not accept, or a failed job — in every case nothing is written.
     """
-    from mlplatform import lineage, tables
 
     started = time.monotonic()
-    run = plan(spark, settings, model, input, run_date, keys=keys, where=where, input_version=input_version, run_id=run_id)
+    run = plan(
+        spark, settings, model, input, run_date, keys=keys, where=where, input_version=input_version, run_id=run_id
+    )
     info, source, day = run.info, run.source, run.run_date
-    metadata = {"job": "score", "run_id": run.run_id, "model": info.id, "input": source.id, "run_date": day.isoformat(),
-                "env_id": info.env_id or ""}
+    metadata = {
+        "job": "score",
+        "run_id": run.run_id,
+        "model": info.id,
+        "input": source.id,
+        "run_date": day.isoformat(),
+        "env_id": info.env_id or "",
+    }
     try:
         with _session_conf(spark, _write_conf(spark, run)):
-            version = tables.write(run.frame, run.table, mode="overwrite", replace_where=f"run_date = '{day.isoformat()}'",
-                                   partition_by=["run_date"], metadata=metadata)
+            version = tables.write(
+                run.frame,
+                run.table,
+                mode="overwrite",
+                replace_where=f"run_date = '{day.isoformat()}'",
+                partition_by=["run_date"],
+                metadata=metadata,
+            )
     except PlatformError:
         raise
     except Exception as exc:  # noqa: BLE001 - Spark raises Py4J/PySpark errors of many kinds
@@ -581,10 +661,23 @@ def score(
     edges = [lineage.Edge(info.id, "model", result.scores_id), lineage.Edge(source.id, "input", result.scores_id)]
     if info.env_id:
         edges.append(lineage.Edge(info.env_id, "environment", result.scores_id))
-    lineage.record(settings, edges, action="score", job_run=run.run_id,
-                   details={"run_date": result.run_date, "rows": rows, "table_version": version, "seconds": result.seconds})
-    log.info("scored %s on %s: %d rows -> %s (run date %s, %s, %.1f s)", info.id, source.id, rows, result.scores_id,
-             result.run_date, run.run_id, result.seconds)
+    lineage.record(
+        settings,
+        edges,
+        action="score",
+        job_run=run.run_id,
+        details={"run_date": result.run_date, "rows": rows, "table_version": version, "seconds": result.seconds},
+    )
+    log.info(
+        "scored %s on %s: %d rows -> %s (run date %s, %s, %.1f s)",
+        info.id,
+        source.id,
+        rows,
+        result.scores_id,
+        result.run_date,
+        run.run_id,
+        result.seconds,
+    )
     return result
 
 
@@ -605,7 +698,6 @@ def score_command(
 
     ``spark_conf`` goes on top of the profile (e.g. ``spark.submit.deployMode=cluster``).
     """
-    from mlplatform.launch.submit import build_submit
 
     args = [f"{info.name}@{info.version}", "--input", input, "--run-date", run_date.isoformat()]
     if keys:
@@ -618,5 +710,12 @@ def score_command(
         args += ["--summary", summary]
     if run_id:
         args += ["--run-id", run_id]
-    return build_submit(settings, "score", args, profile=profile, extra_conf=spark_conf, env=info.env_id,
-                        app_name=f"mlp-score-{info.name}")
+    return build_submit(
+        settings,
+        "score",
+        args,
+        profile=profile,
+        extra_conf=spark_conf,
+        env=info.env_id,
+        app_name=f"mlp-score-{info.name}",
+    )

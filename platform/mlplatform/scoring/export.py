@@ -31,9 +31,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlplatform import envs
 from mlplatform.config import Settings
+from mlplatform.envs.interpreters import find_python
 from mlplatform.errors import ScoringError
-from mlplatform.tracking.model_registry import MODEL_PICKLE, ModelVersionInfo
+from mlplatform.tracking.model_registry import (
+    MODEL_PICKLE,
+    ModelVersionInfo,
+    download,
+    resolve,
+)
 
 __all__ = [
     "DependencySet",
@@ -102,7 +109,6 @@ def _lock_names(lock: tuple[str, ...]) -> set[str]:
 
 def dependency_set(info: ModelVersionInfo, settings: Settings) -> DependencySet:
     """The dependency set of a model version, from the environment its ``mlp.env_id`` tag names."""
-    from mlplatform import envs
 
     if not info.env_id:
         raise ScoringError(
@@ -148,21 +154,34 @@ def serving_config(model_dir: Path, info: ModelVersionInfo, deps: DependencySet)
 
     mlmodel_path = model_dir / "MLmodel"
     if not mlmodel_path.is_file():
-        raise ScoringError(f"{info.id}: {model_dir} has no MLmodel file", "register the model's MLflow directory under the run artifact 'model/'")
+        raise ScoringError(
+            f"{info.id}: {model_dir} has no MLmodel file",
+            "register the model's MLflow directory under the run artifact 'model/'",
+        )
     mlmodel = yaml.safe_load(mlmodel_path.read_text()) or {}
     flavors = mlmodel.get("flavors") or {}
     sklearn_flavor = flavors.get("sklearn") or {}
     pickled = sklearn_flavor.get("pickled_model", MODEL_PICKLE)
     fmt = sklearn_flavor.get("serialization_format", "cloudpickle")
     if fmt not in ("cloudpickle", "pickle"):
-        raise ScoringError(f"{info.id} is serialized as {fmt}; the scoring server loads cloudpickle", "log the model with serialization_format='cloudpickle'")
+        raise ScoringError(
+            f"{info.id} is serialized as {fmt}; the scoring server loads cloudpickle",
+            "log the model with serialization_format='cloudpickle'",
+        )
     if not (model_dir / pickled).is_file():
-        raise ScoringError(f"{info.id}: {model_dir / pickled} is missing", "re-register the model with its pickled estimator")
+        raise ScoringError(
+            f"{info.id}: {model_dir / pickled} is missing", "re-register the model with its pickled estimator"
+        )
     signature = mlmodel.get("signature") or {}
     if not signature.get("inputs"):
-        raise ScoringError(f"{info.id} has no input signature, so requests cannot be checked", "log the model with a pandas input example")
+        raise ScoringError(
+            f"{info.id} has no input signature, so requests cannot be checked",
+            "log the model with a pandas input example",
+        )
     inputs = json.loads(signature["inputs"])
-    unsupported = [f"{c.get('name')} ({c.get('type')})" for c in inputs if c.get("type") not in _SUPPORTED_TYPES or "name" not in c]
+    unsupported = [
+        f"{c.get('name')} ({c.get('type')})" for c in inputs if c.get("type") not in _SUPPORTED_TYPES or "name" not in c
+    ]
     if unsupported:
         raise ScoringError(
             f"{info.id} has a signature the server cannot check: {', '.join(unsupported)}",
@@ -193,10 +212,10 @@ def render_dockerfile(config: dict[str, Any], deps: DependencySet, server_reqs: 
     healthcheck = json.dumps(["python", "-c", probe])
     files = json.dumps([CONFIG_FILE, f"{SERVER_MODULE}.py", GUNICORN_CONF, f"{APP_DIR}/"])
     return f"""\
-# Online scoring image for model:{config['model_name']}@{config['model_version']}
+# Online scoring image for model:{config["model_name"]}@{config["model_version"]}
 # environment {deps.env_id}; written by `mlp export docker` (mlplatform).
-# Build: docker build -t {config['model_name']}:{config['model_version']} .
-# Run:   docker run -p 8080:8080 {config['model_name']}:{config['model_version']}
+# Build: docker build -t {config["model_name"]}:{config["model_version"]} .
+# Run:   docker run -p 8080:8080 {config["model_name"]}:{config["model_version"]}
 FROM {deps.base_image}
 USER root
 
@@ -207,7 +226,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \\
 
 {deps.layer.rstrip()}
 
-# The WSGI server: {', '.join(server_reqs) or 'already in the lock'}.
+# The WSGI server: {", ".join(server_reqs) or "already in the lock"}.
 COPY {SERVER_REQUIREMENTS_FILE} {APP_DIR}/{SERVER_REQUIREMENTS_FILE}
 RUN python -m pip install --no-deps -r {APP_DIR}/{SERVER_REQUIREMENTS_FILE}
 
@@ -227,7 +246,9 @@ CMD {cmd}
 """
 
 
-def write_context(model_dir: str | os.PathLike[str], info: ModelVersionInfo, deps: DependencySet, out: str | os.PathLike[str]) -> Path:
+def write_context(
+    model_dir: str | os.PathLike[str], info: ModelVersionInfo, deps: DependencySet, out: str | os.PathLike[str]
+) -> Path:
     """Write the build context for a downloaded model directory into ``out`` (created or emptied).
 
     The context is assembled in a temporary sibling folder and renamed into place,
@@ -236,7 +257,11 @@ def write_context(model_dir: str | os.PathLike[str], info: ModelVersionInfo, dep
     model_dir, out = Path(model_dir), Path(out)
     forbidden = sorted(_lock_names(deps.lock) & set(_FORBIDDEN))
     if forbidden:
-        log.warning("the lock of %s contains %s; the image will install them although the server does not use them", deps.env_id, ", ".join(forbidden))
+        log.warning(
+            "the lock of %s contains %s; the image will install them although the server does not use them",
+            deps.env_id,
+            ", ".join(forbidden),
+        )
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "Dockerfile").is_file())):
         raise ScoringError(f"{out} exists and is not an export context", "choose an empty or new --out directory")
     config = serving_config(model_dir, info, deps)
@@ -265,13 +290,11 @@ def write_context(model_dir: str | os.PathLike[str], info: ModelVersionInfo, dep
 
 def export_docker(ref: str, out: str | os.PathLike[str], settings: Settings) -> Path:
     """Resolve ``ref`` (``NAME@ALIAS|VERSION``) and write its Docker build context to ``out``."""
-    from mlplatform.tracking.model_registry import resolve
 
     return _export(resolve(ref, settings), out, settings)
 
 
 def _export(info: ModelVersionInfo, out: str | os.PathLike[str], settings: Settings) -> Path:
-    from mlplatform.tracking.model_registry import download
 
     deps = dependency_set(info, settings)
     with tempfile.TemporaryDirectory(prefix="mlp-export-") as tmp:
@@ -311,7 +334,6 @@ def serve_command(
             ``<home>/serving/venvs`` — the model is unpickled with its own library versions.
         context: where to write the context (default ``<home>/serving/<model>/<version>``).
     """
-    from mlplatform.tracking.model_registry import resolve
 
     info = resolve(ref, settings)
     target = Path(context) if context else Path(settings.home) / "serving" / info.name / str(info.version)
@@ -323,7 +345,9 @@ def serve_command(
     return ServeCommand(info.id, argv, written, {**os.environ, **options}, dict(options))
 
 
-def context_venv(context: str | os.PathLike[str], cache_root: str | os.PathLike[str], python: str | None = None) -> Path:
+def context_venv(
+    context: str | os.PathLike[str], cache_root: str | os.PathLike[str], python: str | None = None
+) -> Path:
     """A venv holding exactly the context's dependency set (lock + server), built once per set.
 
     Its base interpreter is ``python``, else one of the environment's Python version,
@@ -340,13 +364,16 @@ def context_venv(context: str | os.PathLike[str], cache_root: str | os.PathLike[
         )
     wanted = str(config.get("python_version") or "")
     if python is None:
-        from mlplatform.envs.interpreters import find_python
-
         python = find_python(wanted).executable if wanted else sys.executable
     texts = [(context / name).read_text() for name in (LOCK_FILE, SERVER_REQUIREMENTS_FILE)]
-    version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     if wanted and not f"{wanted}.".startswith(f"{version}."):
-        raise ScoringError(f"the context {context} needs Python {wanted}, {python} is Python {version}", "pass an interpreter of that version")
+        raise ScoringError(
+            f"the context {context} needs Python {wanted}, {python} is Python {version}",
+            "pass an interpreter of that version",
+        )
     key = hashlib.sha256("\0".join([version, *texts]).encode()).hexdigest()[:16]
     target = Path(cache_root) / key
     done_marker = target / ".mlp-complete"
@@ -356,11 +383,22 @@ def context_venv(context: str | os.PathLike[str], cache_root: str | os.PathLike[
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         subprocess.run([python, "-m", "venv", str(target)], check=True, capture_output=True, text=True)
-        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
+        pip = [
+            str(target / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+        ]
         for name in (LOCK_FILE, SERVER_REQUIREMENTS_FILE):
             result = subprocess.run([*pip, "-r", str(context / name)], capture_output=True, text=True)
             if result.returncode != 0:
-                raise ScoringError(f"pip could not install {context / name}: {result.stderr.strip()[-2000:]}", "check that every locked version is served by the package index")
+                raise ScoringError(
+                    f"pip could not install {context / name}: {result.stderr.strip()[-2000:]}",
+                    "check that every locked version is served by the package index",
+                )
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

@@ -28,12 +28,18 @@ from typing import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlplatform import logconf
-from mlplatform.tracking import model_registry
+from mlplatform import logconf, tables
 from mlplatform.config import Settings, conf_dir, load_settings
 from mlplatform.errors import PlatformError, ScoringError
-from mlplatform.specfiles import problems, read_mapping
 from mlplatform.launch.submit import run_logged
+from mlplatform.scoring.batch import (
+    parse_run_date,
+    resolve_input,
+    score_command,
+    scores_uri,
+)
+from mlplatform.specfiles import problems, read_mapping
+from mlplatform.tracking import model_registry
 
 __all__ = ["ScoringEntry", "ScoringConfig", "Outcome", "load_config", "run", "main"]
 
@@ -58,7 +64,9 @@ class ScoringConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     profile: str | None = Field(None, description="Spark profile for the jobs (default: the spark_profile setting).")
-    spark_conf: dict[str, str] = Field(default_factory=dict, description="Spark settings on top of the profile, for every job.")
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="Spark settings on top of the profile, for every job."
+    )
     models: list[ScoringEntry] = Field(default_factory=list, description="The models to score, in order.")
 
 
@@ -76,18 +84,21 @@ def load_config(path: str | Path | None = None) -> tuple[Path, ScoringConfig]:
     """Parse ``conf/scoring.yaml`` (or ``path``); a ScoringError naming the file and key when invalid."""
     file = Path(path) if path else conf_dir() / "scoring.yaml"
     if not file.is_file():
-        raise ScoringError(f"scoring config {file} does not exist", "create it with a 'models:' list (see README, Batch scoring)")
+        raise ScoringError(
+            f"scoring config {file} does not exist", "create it with a 'models:' list (see README, Batch scoring)"
+        )
     data = read_mapping(file, ScoringError, "scoring config")
     try:
         return file, ScoringConfig(**data)
     except ValidationError as exc:
-        raise ScoringError(f"scoring config {file}: {problems(exc)}", "top-level keys: profile, spark_conf, models; per model: model, input, alias, keys, where") from exc
+        raise ScoringError(
+            f"scoring config {file}: {problems(exc)}",
+            "top-level keys: profile, spark_conf, models; per model: model, input, alias, keys, where",
+        ) from exc
 
 
 def _committed(settings: Settings, model: str, run_id: str) -> dict[str, object]:
     """The summary of scoring run ``run_id`` from the scores table's history ({} when it did not commit)."""
-    from mlplatform import tables
-    from mlplatform.scoring.batch import scores_uri
 
     try:
         commits = tables.history(scores_uri(settings, model), limit=20)
@@ -95,8 +106,12 @@ def _committed(settings: Settings, model: str, run_id: str) -> dict[str, object]
         return {}
     for commit in commits:
         if commit.metadata.get("run_id") == run_id:
-            return {"ok": True, "rows": commit.operation_metrics.get("numOutputRows"), "scores_id": f"scores:{model}@v{commit.version}",
-                    "model_version": str(commit.metadata.get("model")).rsplit("@", 1)[-1]}
+            return {
+                "ok": True,
+                "rows": commit.operation_metrics.get("numOutputRows"),
+                "scores_id": f"scores:{model}@v{commit.version}",
+                "model_version": str(commit.metadata.get("model")).rsplit("@", 1)[-1],
+            }
     return {}
 
 
@@ -107,14 +122,23 @@ def _score_one(settings: Settings, entry: ScoringEntry, day: date, cfg: ScoringC
     try:
         info = model_registry.resolve(ref, settings)
         log.info("%s: resolved to version %d (%s)", ref, info.version, info.env_id or "no env recorded")
-        from mlplatform.scoring.batch import resolve_input, score_command
 
         source = resolve_input(settings, entry.input)
         summary = logs / f"{entry.model}.json"
         summary.unlink(missing_ok=True)
-        command = score_command(settings, info, entry.input, day, keys=entry.keys, where=entry.where,
-                                input_version=source.version, summary=str(summary), profile=cfg.profile,
-                                spark_conf=cfg.spark_conf, run_id=run_id)
+        command = score_command(
+            settings,
+            info,
+            entry.input,
+            day,
+            keys=entry.keys,
+            where=entry.where,
+            input_version=source.version,
+            summary=str(summary),
+            profile=cfg.profile,
+            spark_conf=cfg.spark_conf,
+            run_id=run_id,
+        )
     except PlatformError as exc:
         return Outcome(ref, False, exc.render(), time.monotonic() - started)
     job_log = logs / f"{entry.model}.log"
@@ -128,14 +152,20 @@ def _score_one(settings: Settings, entry: ScoringEntry, day: date, cfg: ScoringC
         result = _committed(settings, entry.model, run_id)
     seconds = time.monotonic() - started
     if code == 0 and result.get("ok"):
-        return Outcome(ref, True, f"{result['rows']} rows -> {result['scores_id']} (model version {result['model_version']})", seconds)
+        return Outcome(
+            ref,
+            True,
+            f"{result['rows']} rows -> {result['scores_id']} (model version {result['model_version']})",
+            seconds,
+        )
     reason = result.get("error") or f"spark-submit exited with code {code}; see {job_log}"
     return Outcome(ref, False, reason, seconds)
 
 
-def run(run_date: str | date | None = None, config: str | Path | None = None, settings: Settings | None = None) -> list[Outcome]:
+def run(
+    run_date: str | date | None = None, config: str | Path | None = None, settings: Settings | None = None
+) -> list[Outcome]:
     """Score every configured model for ``run_date``; never stops at a failing model."""
-    from mlplatform.scoring.batch import parse_run_date
 
     settings = settings or load_settings()
     day = parse_run_date(run_date)
@@ -147,17 +177,31 @@ def run(run_date: str | date | None = None, config: str | Path | None = None, se
     for entry in cfg.models:
         outcome = _score_one(settings, entry, day, cfg, logs)
         level = logging.INFO if outcome.ok else logging.ERROR
-        log.log(level, "%s: %s in %.1f s: %s", outcome.model, "ok" if outcome.ok else "FAILED", outcome.seconds, outcome.detail)
+        log.log(
+            level,
+            "%s: %s in %.1f s: %s",
+            outcome.model,
+            "ok" if outcome.ok else "FAILED",
+            outcome.seconds,
+            outcome.detail,
+        )
         outcomes.append(outcome)
     failed = [o.model for o in outcomes if not o.ok]
-    log.info("run date %s: %d scored, %d failed%s", day.isoformat(), len(outcomes) - len(failed), len(failed),
-             f" ({', '.join(failed)})" if failed else "")
+    log.info(
+        "run date %s: %d scored, %d failed%s",
+        day.isoformat(),
+        len(outcomes) - len(failed),
+        len(failed),
+        f" ({', '.join(failed)})" if failed else "",
+    )
     return outcomes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``nightly-score [RUN_DATE] [--config FILE]``: exit 0 all scored, 1 any failed, 2 unusable config/date."""
-    parser = argparse.ArgumentParser(prog="nightly-score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="nightly-score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_date", nargs="?", default=None, help="YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--config", default=None, help="scoring config (default: conf/scoring.yaml)")
     args = parser.parse_args(argv)

@@ -17,39 +17,52 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any, Sequence
 
+from mlplatform import storage, tables
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import ScoringError
+from mlplatform.scoring.batch import parse_run_date
+from mlplatform.tracking.model_registry import parse_ref
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["read", "runs", "describe", "tables_summary", "run_dates", "RUN_COLUMNS"]
 
-RUN_COLUMNS = ["run_date", "rows", "model_version", "env_id", "input_table", "input_version", "scoring_run_id", "scored_at"]
+RUN_COLUMNS = [
+    "run_date",
+    "rows",
+    "model_version",
+    "env_id",
+    "input_table",
+    "input_version",
+    "scoring_run_id",
+    "scored_at",
+]
 
 
 def _table(model: str, settings: Settings | None) -> str:
-    from mlplatform import tables
-    from mlplatform.tracking.model_registry import parse_ref
 
     settings = settings or load_settings()
     name = parse_ref(model).name
     uri = tables.table_uri(settings, "scores", name)
     if not tables.exists(uri):
-        raise ScoringError(f"model '{name}' has no scores table at {uri}", f"score it first: mlp score {name}@champion --input FEATURES")
+        raise ScoringError(
+            f"model '{name}' has no scores table at {uri}",
+            f"score it first: mlp score {name}@champion --input FEATURES",
+        )
     return uri
 
 
 def run_dates(model: str, settings: Settings | None = None, version: int | None = None) -> list[date]:
     """The run dates present in the scores table, oldest first."""
-    from mlplatform import tables
 
     frame = tables.to_pandas(_table(model, settings), columns=["run_date"], version=version)
-    return sorted({d if isinstance(d, date) else date.fromisoformat(str(d)) for d in frame["run_date"].dropna().unique()})
+    return sorted(
+        {d if isinstance(d, date) else date.fromisoformat(str(d)) for d in frame["run_date"].dropna().unique()}
+    )
 
 
 def _day(text: str | date) -> date:
-    from mlplatform.scoring.batch import parse_run_date
 
     return parse_run_date(text)
 
@@ -75,7 +88,6 @@ def read(
         ScoringError: no scores table for the model, or no rows for that run date
             (the message lists the run dates there are).
     """
-    from mlplatform import tables
 
     uri = _table(model, settings)
     filters: list[tuple[str, str, Any]] | None = None
@@ -86,15 +98,16 @@ def read(
         day = dates[-1] if run_date is None else _day(run_date)
         if day not in dates:
             known = ", ".join(d.isoformat() for d in dates[-10:])
-            raise ScoringError(f"model '{uri.rsplit('/', 1)[-1]}' has no scores for run date {day.isoformat()}",
-                               f"run dates present (latest 10): {known}")
+            raise ScoringError(
+                f"model '{uri.rsplit('/', 1)[-1]}' has no scores for run date {day.isoformat()}",
+                f"run dates present (latest 10): {known}",
+            )
         filters = [("run_date", "=", day)]
     return tables.to_pandas(uri, columns=columns, filters=filters, version=version, limit=limit)
 
 
 def runs(model: str, settings: Settings | None = None) -> "pd.DataFrame":
     """One row per run date: rows, model version, env, input table and version, run id, time."""
-    from mlplatform import tables
 
     frame = tables.to_pandas(_table(model, settings), columns=[c for c in RUN_COLUMNS if c != "rows"])
     if frame.empty:
@@ -106,7 +119,6 @@ def runs(model: str, settings: Settings | None = None) -> "pd.DataFrame":
 
 def describe(model: str, settings: Settings | None = None, history: int = 10) -> dict[str, Any]:
     """Location, version, columns, row count and the latest commits of the model's scores table."""
-    from mlplatform import tables
 
     uri = _table(model, settings)
     info = tables.describe(uri)
@@ -139,8 +151,6 @@ def tables_summary(settings: Settings | None = None) -> "pd.DataFrame":
     """One row per scores table: model, latest run date, run dates, rows, table version."""
     import pandas as pd
 
-    from mlplatform import storage, tables
-
     settings = settings or load_settings()
     root = tables.table_uri(settings, "scores", "x").rsplit("/", 1)[0]
     names = sorted(storage.listdir(root, settings)) if storage.exists(root, settings) else []
@@ -151,6 +161,13 @@ def tables_summary(settings: Settings | None = None) -> "pd.DataFrame":
             continue
         info = tables.describe(uri)
         dates = run_dates(name, settings)
-        rows.append({"model": name, "latest_run_date": dates[-1] if dates else None, "run_dates": len(dates),
-                     "rows": info.num_rows, "table_version": info.version})
+        rows.append(
+            {
+                "model": name,
+                "latest_run_date": dates[-1] if dates else None,
+                "run_dates": len(dates),
+                "rows": info.num_rows,
+                "table_version": info.version,
+            }
+        )
     return pd.DataFrame(rows, columns=["model", "latest_run_date", "run_dates", "rows", "table_version"])

@@ -168,7 +168,10 @@ def _require(col: ColumnSpec, values: list[Any], allowed: frozenset[type]) -> se
 
 def _out_of_range(col: ColumnSpec, values: list[Any], fits: Callable[[Any], bool]) -> RequestError:
     bad = next(i for i, v in enumerate(values) if not fits(v))
-    return RequestError(f"column '{col.name}' value {values[bad]} at row {bad} is out of range for {col.type}", error_code="INVALID_PARAMETER_VALUE")
+    return RequestError(
+        f"column '{col.name}' value {values[bad]} at row {bad} is out of range for {col.type}",
+        error_code="INVALID_PARAMETER_VALUE",
+    )
 
 
 def _column_from_json(col: ColumnSpec, values: list[Any]) -> Any:
@@ -196,7 +199,9 @@ def _column_from_json(col: ColumnSpec, values: list[Any]) -> Any:
         return _datetimes(col, pd.Series(values, dtype=object))
     if t == "binary":
         return _binaries(col, values)
-    raise RequestError(f"column '{col.name}' has type {t}, which this server cannot read", status=500, error_code="INTERNAL_ERROR")
+    raise RequestError(
+        f"column '{col.name}' has type {t}, which this server cannot read", status=500, error_code="INTERNAL_ERROR"
+    )
 
 
 def _integers(col: ColumnSpec, values: list[Any]) -> Any:
@@ -210,7 +215,9 @@ def _integers(col: ColumnSpec, values: list[Any]) -> Any:
         )
     if float in found:  # JSON writers may send 3.0 for 3
         _require(col, values, frozenset({int, float}))
-        bad = next((i for i, v in enumerate(values) if type(v) is float and not (v.is_integer() and low <= v <= high)), None)
+        bad = next(
+            (i for i, v in enumerate(values) if type(v) is float and not (v.is_integer() and low <= v <= high)), None
+        )
         if bad is not None:
             if values[bad].is_integer():
                 raise _out_of_range(col, values, lambda v: low <= v <= high)
@@ -230,7 +237,9 @@ def _datetimes(col: ColumnSpec, values: pd.Series) -> Any:
     try:
         return pd.to_datetime(values, errors="raise").to_numpy()
     except (ValueError, TypeError, OverflowError) as exc:
-        raise RequestError(f"column '{col.name}' expects ISO-8601 datetimes: {exc}", error_code="INVALID_PARAMETER_VALUE") from None
+        raise RequestError(
+            f"column '{col.name}' expects ISO-8601 datetimes: {exc}", error_code="INVALID_PARAMETER_VALUE"
+        ) from None
 
 
 def _binaries(col: ColumnSpec, values: Iterable[Any]) -> Any:
@@ -244,7 +253,10 @@ def _binaries(col: ColumnSpec, values: Iterable[Any]) -> Any:
         try:
             decoded.append(base64.b64decode(v, validate=True))
         except (binascii.Error, ValueError):
-            raise RequestError(f"column '{col.name}' expects base64 strings, row {i} is not base64", error_code="INVALID_PARAMETER_VALUE") from None
+            raise RequestError(
+                f"column '{col.name}' expects base64 strings, row {i} is not base64",
+                error_code="INVALID_PARAMETER_VALUE",
+            ) from None
     out = np.empty(len(decoded), dtype=object)
     out[:] = decoded
     return out
@@ -265,24 +277,36 @@ def _column_from_text(col: ColumnSpec, values: pd.Series) -> Any:
         ok = lowered.isin(["true", "false", "1", "0"])
         if not ok.all():
             row = int(np.argmin(ok.to_numpy()))
-            raise RequestError(f"column '{col.name}' expects boolean values (true/false), got '{values.iloc[row]}' at row {row}", error_code="INVALID_PARAMETER_VALUE")
+            raise RequestError(
+                f"column '{col.name}' expects boolean values (true/false), got '{values.iloc[row]}' at row {row}",
+                error_code="INVALID_PARAMETER_VALUE",
+            )
         return lowered.isin(["true", "1"]).to_numpy()
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna() & ~missing
     if bad.any():
         row = int(np.argmax(bad.to_numpy()))
-        raise RequestError(f"column '{col.name}' expects {t} values, got '{values.iloc[row]}' at row {row}", error_code="INVALID_PARAMETER_VALUE")
+        raise RequestError(
+            f"column '{col.name}' expects {t} values, got '{values.iloc[row]}' at row {row}",
+            error_code="INVALID_PARAMETER_VALUE",
+        )
     if t in _FLOAT_DTYPE:
         return numbers.to_numpy(dtype=_FLOAT_DTYPE[t])
     if missing.any():
         row = int(np.argmax(missing.to_numpy()))
-        raise RequestError(f"column '{col.name}' ({t}) has a missing value at row {row}; integer columns cannot hold nulls", error_code="INVALID_PARAMETER_VALUE")
+        raise RequestError(
+            f"column '{col.name}' ({t}) has a missing value at row {row}; integer columns cannot hold nulls",
+            error_code="INVALID_PARAMETER_VALUE",
+        )
     as_float = numbers.to_numpy(dtype=np.float64)
     low, high = _INT_RANGE[t]
     fractional = (as_float != np.floor(as_float)) | (as_float < low) | (as_float > high)
     if fractional.any():
         row = int(np.argmax(fractional))
-        raise RequestError(f"column '{col.name}' expects {t} values, got '{values.iloc[row]}' at row {row}", error_code="INVALID_PARAMETER_VALUE")
+        raise RequestError(
+            f"column '{col.name}' expects {t} values, got '{values.iloc[row]}' at row {row}",
+            error_code="INVALID_PARAMETER_VALUE",
+        )
     return numbers.to_numpy().astype(_INT_DTYPE[t])
 
 
@@ -328,7 +352,9 @@ def _columns_of_split(split: Any) -> tuple[dict[str, list[Any]], int]:
         raise RequestError(f"'dataframe_split' must be an object with 'columns' and 'data', got {_describe(split)}")
     extra = set(split) - {"columns", "data", "index"}
     if "data" not in split or extra:
-        raise RequestError(f"'dataframe_split' must have 'data' and optionally 'columns' and 'index'; got keys {sorted(split)}")
+        raise RequestError(
+            f"'dataframe_split' must have 'data' and optionally 'columns' and 'index'; got keys {sorted(split)}"
+        )
     names, rows = split.get("columns"), split["data"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise RequestError("'dataframe_split.columns' must be a list of column names")
@@ -340,12 +366,16 @@ def _columns_of_split(split: Any) -> tuple[dict[str, list[Any]], int]:
     for i, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != width:
             got = f"{len(row)} values" if isinstance(row, list) else _describe(row)
-            raise RequestError(f"'dataframe_split.data' row {i} must be a list of {width} values (one per column), got {got}")
+            raise RequestError(
+                f"'dataframe_split.data' row {i} must be a list of {width} values (one per column), got {got}"
+            )
     transposed = list(zip(*rows)) if rows else [()] * width
     return {name: list(vals) for name, vals in zip(names, transposed)}, len(rows)
 
 
-def _columns_of_inputs(inputs: Any, key: str, columns: tuple[ColumnSpec, ...] | None) -> tuple[dict[str, list[Any]], int]:
+def _columns_of_inputs(
+    inputs: Any, key: str, columns: tuple[ColumnSpec, ...] | None
+) -> tuple[dict[str, list[Any]], int]:
     if isinstance(inputs, dict):
         data: dict[str, list[Any]] = {}
         lengths = set()
@@ -354,11 +384,18 @@ def _columns_of_inputs(inputs: Any, key: str, columns: tuple[ColumnSpec, ...] | 
             data[name] = values
             lengths.add(len(values))
         if len(lengths) > 1:
-            raise RequestError(f"'{key}' columns have different lengths: {sorted(lengths)}; every column needs one value per row")
+            raise RequestError(
+                f"'{key}' columns have different lengths: {sorted(lengths)}; every column needs one value per row"
+            )
         return data, lengths.pop() if lengths else 0
     if isinstance(inputs, list) and inputs and all(isinstance(r, dict) for r in inputs):
         return _columns_of_records(inputs, key)
-    if isinstance(inputs, list) and columns is not None and len(columns) == 1 and not any(isinstance(v, (list, dict)) for v in inputs):
+    if (
+        isinstance(inputs, list)
+        and columns is not None
+        and len(columns) == 1
+        and not any(isinstance(v, (list, dict)) for v in inputs)
+    ):
         return {columns[0].name: inputs}, len(inputs)
     if isinstance(inputs, list) and not inputs:
         return {}, 0
@@ -378,13 +415,20 @@ def _parse_json(body: bytes, columns: tuple[ColumnSpec, ...] | None) -> pd.DataF
     except ValueError as exc:
         raise RequestError(f"the body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
-        raise RequestError(f"the JSON body must be an object with exactly one of {', '.join(FORMATS)}; got {_describe(payload)}")
+        raise RequestError(
+            f"the JSON body must be an object with exactly one of {', '.join(FORMATS)}; got {_describe(payload)}"
+        )
     keys = [k for k in payload if k in FORMATS]
     unknown = sorted(set(payload) - set(FORMATS) - {"params"})
     if len(keys) != 1 or unknown:
-        raise RequestError(f"the JSON body must have exactly one of {', '.join(FORMATS)} (and optionally 'params'); got keys {sorted(payload)}")
+        raise RequestError(
+            f"the JSON body must have exactly one of {', '.join(FORMATS)} (and optionally 'params'); got keys {sorted(payload)}"
+        )
     if payload.get("params"):
-        log.warning("ignoring 'params' %s: this model's predict takes no parameters", sorted(payload["params"]) if isinstance(payload["params"], dict) else payload["params"])
+        log.warning(
+            "ignoring 'params' %s: this model's predict takes no parameters",
+            sorted(payload["params"]) if isinstance(payload["params"], dict) else payload["params"],
+        )
     key = keys[0]
     if key == "dataframe_split":
         data, n_rows = _columns_of_split(payload[key])
@@ -429,9 +473,15 @@ def parse_request(body: bytes, content_type: str, columns: tuple[ColumnSpec, ...
     params = dict(p.strip().partition("=")[::2] for p in rest.split(";") if p.strip())
     charset = params.pop("charset", "utf-8").strip().strip('"').lower()
     if charset not in ("utf-8", "utf8"):
-        raise RequestError(f"charset '{charset}' is not supported; send UTF-8", status=415, error_code="UNSUPPORTED_MEDIA_TYPE")
+        raise RequestError(
+            f"charset '{charset}' is not supported; send UTF-8", status=415, error_code="UNSUPPORTED_MEDIA_TYPE"
+        )
     if params:
-        raise RequestError(f"unknown Content-Type parameters {sorted(params)}; send '{JSON_TYPE}' or '{CSV_TYPE}'", status=415, error_code="UNSUPPORTED_MEDIA_TYPE")
+        raise RequestError(
+            f"unknown Content-Type parameters {sorted(params)}; send '{JSON_TYPE}' or '{CSV_TYPE}'",
+            status=415,
+            error_code="UNSUPPORTED_MEDIA_TYPE",
+        )
     if mime == JSON_TYPE:
         return _parse_json(body, columns)
     if mime == CSV_TYPE:
@@ -468,8 +518,16 @@ def _json_default(value: Any) -> Any:
 
 # --------------------------------------------------------------------------- WSGI app
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 411: "Length Required",
-            413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
 
 
 class ScoringApp:
@@ -494,12 +552,18 @@ class ScoringApp:
                     raise RequestError(f"use GET on {path}", status=405, error_code="METHOD_NOT_ALLOWED")
                 body = self._version if path == "/version" else b'{"status": "ok"}'
                 return _respond(start_response, 200, body)
-            raise RequestError(f"no endpoint {path}; use POST /invocations, GET /ping, /health or /version", status=404, error_code="NOT_FOUND")
+            raise RequestError(
+                f"no endpoint {path}; use POST /invocations, GET /ping, /health or /version",
+                status=404,
+                error_code="NOT_FOUND",
+            )
         except RequestError as exc:
             return _error(start_response, exc.status, exc.error_code, exc.message)
         except Exception as exc:  # the process keeps serving whatever one request did
             log.exception("unexpected error on %s %s", method, path)
-            return _error(start_response, 500, "INTERNAL_ERROR", f"unexpected server error: {type(exc).__name__}: {exc}")
+            return _error(
+                start_response, 500, "INTERNAL_ERROR", f"unexpected server error: {type(exc).__name__}: {exc}"
+            )
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
         limit = self.config.max_body_bytes
@@ -511,11 +575,19 @@ class ScoringApp:
             except ValueError:
                 raise RequestError(f"Content-Length '{length_text}' is not a number") from None
             if length > limit:
-                raise RequestError(f"the body has {length} bytes, more than the limit of {limit} (MLP_MAX_BODY_BYTES); send fewer rows per request", status=413, error_code="PAYLOAD_TOO_LARGE")
+                raise RequestError(
+                    f"the body has {length} bytes, more than the limit of {limit} (MLP_MAX_BODY_BYTES); send fewer rows per request",
+                    status=413,
+                    error_code="PAYLOAD_TOO_LARGE",
+                )
             return stream.read(length)
         body = stream.read(limit + 1)
         if len(body) > limit:
-            raise RequestError(f"the body is larger than the limit of {limit} bytes (MLP_MAX_BODY_BYTES); send fewer rows per request", status=413, error_code="PAYLOAD_TOO_LARGE")
+            raise RequestError(
+                f"the body is larger than the limit of {limit} bytes (MLP_MAX_BODY_BYTES); send fewer rows per request",
+                status=413,
+                error_code="PAYLOAD_TOO_LARGE",
+            )
         return body
 
     def _invocations(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -526,14 +598,25 @@ class ScoringApp:
         try:
             predictions = self._predict(frame)
         except Exception as exc:  # MLflow answers model failures on client data with 400 too
-            log.warning("model %s v%s failed on a %d-row input: %s", self.config.model_name, self.config.model_version, len(frame), exc)
-            raise RequestError(f"the model could not score the input ({len(frame)} rows): {type(exc).__name__}: {exc}") from None
+            log.warning(
+                "model %s v%s failed on a %d-row input: %s",
+                self.config.model_name,
+                self.config.model_version,
+                len(frame),
+                exc,
+            )
+            raise RequestError(
+                f"the model could not score the input ({len(frame)} rows): {type(exc).__name__}: {exc}"
+            ) from None
         out = json.dumps({"predictions": _jsonable(predictions)}, default=_json_default).encode()
         return _respond(start_response, 200, out)
 
 
 def _respond(start_response: Callable[..., Any], status: int, body: bytes) -> list[bytes]:
-    start_response(f"{status} {_REASONS.get(status, '')}".strip(), [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))])
+    start_response(
+        f"{status} {_REASONS.get(status, '')}".strip(),
+        [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))],
+    )
     return [body]
 
 
@@ -563,6 +646,10 @@ def create_app(directory: str | os.PathLike[str] | None = None) -> ScoringApp:
     model = load_model(config.model_path)
     log.info(
         "serving model:%s@%s (env %s) from %s, loaded in %.2f s",
-        config.model_name, config.model_version, config.env_id, config.model_path, time.perf_counter() - started,
+        config.model_name,
+        config.model_version,
+        config.env_id,
+        config.model_path,
+        time.perf_counter() - started,
     )
     return ScoringApp(config, model)

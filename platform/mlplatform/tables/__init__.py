@@ -22,12 +22,25 @@ Example:
 
 from __future__ import annotations
 
-from mlplatform.tables.commits import Commit, Txn, commit_metadata, history, written_rows
+from mlplatform.tables.commits import (
+    Commit,
+    Txn,
+    commit_metadata,
+    history,
+    written_rows,
+)
+from mlplatform.tables.handle import exists, version
 from mlplatform.tables.local_write import set_descriptions, write_pandas
 from mlplatform.tables.locate import resolve_name, table_uri
 from mlplatform.tables.maintenance import optimize, vacuum
-from mlplatform.tables.handle import exists, version
-from mlplatform.tables.reader import Column, TableInfo, describe, list_tables, to_arrow, to_pandas
+from mlplatform.tables.reader import (
+    Column,
+    TableInfo,
+    describe,
+    list_tables,
+    to_arrow,
+    to_pandas,
+)
 from mlplatform.tables.spark_io import merge, read, write
 
 __all__ = [

@@ -15,11 +15,17 @@ MODES = ("append", "overwrite")
 def check_write_args(uri: str, mode: str, partition_by: Sequence[str] | None) -> None:
     """A supported mode, and partition columns that match the table's when it exists."""
     if mode not in MODES:
-        raise TableError(f"write mode {mode!r} for table {uri} is not supported", "use mode='append' or mode='overwrite' (Spark: with replace_where to replace a partition)")
+        raise TableError(
+            f"write mode {mode!r} for table {uri} is not supported",
+            "use mode='append' or mode='overwrite' (Spark: with replace_where to replace a partition)",
+        )
     if partition_by is None:
         return
     if isinstance(partition_by, str) or not all(isinstance(c, str) for c in partition_by):
-        raise TableError(f"partition_by for table {uri} must be a list of column names, got {partition_by!r}", f"write partition_by=[{partition_by!r}]")
+        raise TableError(
+            f"partition_by for table {uri} must be a list of column names, got {partition_by!r}",
+            f"write partition_by=[{partition_by!r}]",
+        )
     if exists(uri):
         current = list(open_table(uri)[0].metadata().partition_columns)
         if list(partition_by) != current:

@@ -20,10 +20,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from mlplatform.config import load_settings, project_root
 from mlplatform.errors import PlatformError, TableError
 from mlplatform.tables.handle import exists, open_table
+from mlplatform.tracking.store import code_version
 
-__all__ = ["Commit", "Txn", "commit_metadata", "history", "commit_of", "resolve_timestamp", "written_rows", "full_metadata", "metadata_json", "commit_time", "committed_version", "txn_applied", "pin_version"]
+__all__ = [
+    "Commit",
+    "Txn",
+    "commit_metadata",
+    "history",
+    "commit_of",
+    "resolve_timestamp",
+    "written_rows",
+    "full_metadata",
+    "metadata_json",
+    "commit_time",
+    "committed_version",
+    "txn_applied",
+    "pin_version",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +64,15 @@ class Txn:
 
     def __post_init__(self) -> None:
         if not isinstance(self.app_id, str) or not self.app_id.strip():
-            raise TableError(f"Txn app_id {self.app_id!r} is empty", "pass a stable application name, e.g. Txn('nightly-score', 20240601)")
+            raise TableError(
+                f"Txn app_id {self.app_id!r} is empty",
+                "pass a stable application name, e.g. Txn('nightly-score', 20240601)",
+            )
         if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 0:
-            raise TableError(f"Txn version {self.version!r} of {self.app_id!r} is not a non-negative integer", "use a number that grows per run, e.g. the run date as 20240601")
+            raise TableError(
+                f"Txn version {self.version!r} of {self.app_id!r} is not a non-negative integer",
+                "use a number that grows per run, e.g. the run date as 20240601",
+            )
 
 
 @dataclass(frozen=True)
@@ -73,15 +95,12 @@ class Commit:
 
 @functools.lru_cache(maxsize=8)
 def _git_version(root: str) -> str:
-    from mlplatform.config import load_settings
-    from mlplatform.tracking.store import code_version
 
     return code_version(load_settings())
 
 
 def _code_version() -> str:
     """The ``code_version`` setting (``MLP_CODE_VERSION``), else the project's git commit."""
-    from mlplatform.config import load_settings, project_root
 
     try:
         configured = load_settings().code_version
@@ -169,7 +188,9 @@ def history(table: str, limit: int | None = None) -> list[Commit]:
         limit: at most this many of the newest commits.
     """
     if limit is not None and limit < 1:
-        raise TableError(f"history limit {limit} for table {table} is not positive", "pass limit >= 1 or None for all commits")
+        raise TableError(
+            f"history limit {limit} for table {table} is not positive", "pass limit >= 1 or None for all commits"
+        )
     dt, uri = open_table(table)
     return [_commit(info) for info in dt.history(limit)]
 
@@ -205,7 +226,13 @@ def txn_applied(table: str, txn: Txn | None) -> bool:
         return False
     recorded = open_table(table)[0].transaction_version(txn.app_id)
     if recorded is not None and recorded >= txn.version:
-        log.info("table %s: %s already applied version %s (>= %s); skipping the write", table, txn.app_id, recorded, txn.version)
+        log.info(
+            "table %s: %s already applied version %s (>= %s); skipping the write",
+            table,
+            txn.app_id,
+            recorded,
+            txn.version,
+        )
         return True
     return False
 
@@ -239,9 +266,14 @@ def _as_utc(table: str, timestamp: datetime | str) -> datetime:
         try:
             timestamp = datetime.fromisoformat(timestamp)
         except ValueError as exc:
-            raise TableError(f"timestamp {timestamp!r} for table {table} is not ISO 8601", "use e.g. '2024-06-01T12:00:00+00:00'") from exc
+            raise TableError(
+                f"timestamp {timestamp!r} for table {table} is not ISO 8601", "use e.g. '2024-06-01T12:00:00+00:00'"
+            ) from exc
     if not isinstance(timestamp, datetime):
-        raise TableError(f"timestamp {timestamp!r} for table {table} is not a datetime or ISO string", "pass datetime(...) or '2024-06-01T12:00:00Z'")
+        raise TableError(
+            f"timestamp {timestamp!r} for table {table} is not a datetime or ISO string",
+            "pass datetime(...) or '2024-06-01T12:00:00Z'",
+        )
     return timestamp.replace(tzinfo=timezone.utc) if timestamp.tzinfo is None else timestamp.astimezone(timezone.utc)
 
 
@@ -253,4 +285,7 @@ def written_rows(table: str, version: int) -> int:
             metrics = info.get("operationMetrics") or {}
             # Spark records numOutputRows, delta-rs num_added_rows
             return int(metrics.get("numOutputRows", metrics.get("num_added_rows", 0)))
-    raise TableError(f"table {uri} has no version {version} in its log", f"versions go up to {dt.version()}; older ones may have been cleaned up")
+    raise TableError(
+        f"table {uri} has no version {version} in its log",
+        f"versions go up to {dt.version()}; older ones may have been cleaned up",
+    )

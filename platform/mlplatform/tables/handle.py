@@ -25,9 +25,14 @@ def open_table(table: str, version: int | None = None) -> tuple["DeltaTable", st
     try:
         dt = DeltaTable(uri)
     except TableNotFoundError as exc:
-        raise TableError(f"table {uri} does not exist (no Delta log there)", "check the name with 'mlp tables list', or write the table first") from exc
+        raise TableError(
+            f"table {uri} does not exist (no Delta log there)",
+            "check the name with 'mlp tables list', or write the table first",
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - delta-rs raises DeltaError/OSError of many kinds
-        raise TableError(f"table {uri} cannot be opened: {first_line(exc)}", "check the path and that it holds a Delta table") from exc
+        raise TableError(
+            f"table {uri} cannot be opened: {first_line(exc)}", "check the path and that it holds a Delta table"
+        ) from exc
     if version is None:
         return dt, uri
     latest = dt.version()
@@ -38,7 +43,10 @@ def open_table(table: str, version: int | None = None) -> tuple["DeltaTable", st
     try:
         dt.load_as_version(version)
     except Exception as exc:  # noqa: BLE001
-        raise TableError(f"table {uri} cannot be read at version {version}: {first_line(exc)}", "its log or files may have been cleaned up by VACUUM / log retention; use a newer version") from exc
+        raise TableError(
+            f"table {uri} cannot be read at version {version}: {first_line(exc)}",
+            "its log or files may have been cleaned up by VACUUM / log retention; use a newer version",
+        ) from exc
     return dt, uri
 
 

@@ -11,10 +11,16 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlplatform.errors import TableError
 from mlplatform.tables.checks import check_write_args
-from mlplatform.tables.commits import Txn, committed_version, full_metadata, metadata_json, txn_applied
+from mlplatform.tables.commits import (
+    Txn,
+    committed_version,
+    full_metadata,
+    metadata_json,
+    txn_applied,
+)
+from mlplatform.tables.handle import current_version, exists, open_table
 from mlplatform.tables.locate import normalize
 from mlplatform.tables.locking import commit_lock
-from mlplatform.tables.handle import current_version, exists, open_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,7 +45,9 @@ def _arrow(pdf: "pd.DataFrame", uri: str) -> "pa.Table":
     try:
         data = pa.Table.from_pandas(pdf, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise TableError(f"rows for table {uri} cannot be converted to Arrow: {exc}", "give each column one type (pdf.astype(...))") from exc
+        raise TableError(
+            f"rows for table {uri} cannot be converted to Arrow: {exc}", "give each column one type (pdf.astype(...))"
+        ) from exc
     data = data.replace_schema_metadata(None)
     if exists(uri):
         # int32 -> long, naive -> tz timestamps...: cast what converts safely to the table's
@@ -85,7 +93,12 @@ def write_pandas(
         merge_schema: add new columns to the table.
     """
     from deltalake import write_deltalake
-    from deltalake.exceptions import CommitFailedError, DeltaError, DeltaProtocolError, SchemaMismatchError
+    from deltalake.exceptions import (
+        CommitFailedError,
+        DeltaError,
+        DeltaProtocolError,
+        SchemaMismatchError,
+    )
 
     uri = normalize(table)
     check_write_args(uri, mode, partition_by)
@@ -121,7 +134,10 @@ def write_pandas(
 def _write_error(uri: str, exc: BaseException) -> TableError:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "Unsupported table features" in text or "unsupported" in text.lower():
-        return TableError(f"table {uri} uses Delta features deltalake cannot write: {text}", "write it with Spark: tables.write(df, table)")
+        return TableError(
+            f"table {uri} uses Delta features deltalake cannot write: {text}",
+            "write it with Spark: tables.write(df, table)",
+        )
     return TableError(f"write to table {uri} failed: {text}", "nothing was committed; fix the cause and re-run")
 
 
@@ -165,7 +181,9 @@ def set_descriptions(
 
 def _refuse_deletion_vectors(dt: Any, uri: str, action: str) -> None:
     if "deletionVectors" in set(dt.protocol().reader_features or []):
-        raise TableError(f"table {uri} has deletion vectors; {action} it with Spark", f"pass spark=... to tables.{action}")
+        raise TableError(
+            f"table {uri} has deletion vectors; {action} it with Spark", f"pass spark=... to tables.{action}"
+        )
 
 
 def vacuum_local(uri: str, retention_hours: float, dry_run: bool, enforce_retention: bool) -> list[str]:
@@ -175,9 +193,19 @@ def vacuum_local(uri: str, retention_hours: float, dry_run: bool, enforce_retent
     try:
         with commit_lock(uri, "deltalake"):
             # full: list the folder like Spark's VACUUM, so files of killed jobs (never in the log) go too
-            return list(dt.vacuum(retention_hours=int(retention_hours), dry_run=dry_run, enforce_retention_duration=enforce_retention, full=True))
+            return list(
+                dt.vacuum(
+                    retention_hours=int(retention_hours),
+                    dry_run=dry_run,
+                    enforce_retention_duration=enforce_retention,
+                    full=True,
+                )
+            )
     except Exception as exc:  # noqa: BLE001
-        raise TableError(f"table {uri}: vacuum refused: {str(exc).strip().splitlines()[0]}", "keep retention_hours >= 168, or pass enforce_retention=False when no reader needs older versions") from exc
+        raise TableError(
+            f"table {uri}: vacuum refused: {str(exc).strip().splitlines()[0]}",
+            "keep retention_hours >= 168, or pass enforce_retention=False when no reader needs older versions",
+        ) from exc
 
 
 def optimize_local(uri: str, filters: Any, z_order_by: Sequence[str] | None, meta: Mapping[str, Any]) -> None:

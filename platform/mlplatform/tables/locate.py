@@ -35,11 +35,13 @@ def normalize(table: str | os.PathLike[str]) -> str:
     """
     text = os.fspath(table).strip()
     if not text:
-        raise TableError("empty table location", "pass a path or URI such as tables.table_uri(settings, 'features', 'x')")
+        raise TableError(
+            "empty table location", "pass a path or URI such as tables.table_uri(settings, 'features', 'x')"
+        )
     if text.startswith("file://"):
-        text = text[len("file://"):]
+        text = text[len("file://") :]
     elif text.startswith("file:/"):
-        text = text[len("file:"):]
+        text = text[len("file:") :]
     if "://" in text:
         return text.rstrip("/")
     return str(Path(text).expanduser().absolute()).rstrip("/") or "/"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlplatform.tables.commits import committed_version, full_metadata
-from mlplatform.tables.locate import normalize
-from mlplatform.tables.local_write import optimize_local, vacuum_local
 from mlplatform.tables.handle import open_table
+from mlplatform.tables.local_write import optimize_local, vacuum_local
+from mlplatform.tables.locate import normalize
 from mlplatform.tables.reader import Filters, filters_sql
 from mlplatform.tables.spark_io import optimize_spark, vacuum_spark
 

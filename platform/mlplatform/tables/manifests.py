@@ -36,6 +36,12 @@ def trainset_manifests(settings: Settings, name: str) -> list[dict[str, Any]]:
     for commit in sorted(history(uri), key=lambda c: c.version):
         manifest = commit.metadata.get(TRAINSET_KEY)
         if isinstance(manifest, dict):
-            out.append({**manifest, "id": f"ts:{name}@v{commit.version}", "version": commit.version,
-                        "committed_at": commit.timestamp.isoformat()})
+            out.append(
+                {
+                    **manifest,
+                    "id": f"ts:{name}@v{commit.version}",
+                    "version": commit.version,
+                    "committed_at": commit.timestamp.isoformat(),
+                }
+            )
     return out

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
+from mlplatform import storage
 from mlplatform.errors import TableError
 from mlplatform.tables.commits import commit_time, pin_version
 from mlplatform.tables.handle import first_line, open_table
@@ -49,7 +50,9 @@ log = logging.getLogger(__name__)
 
 # Reader features that deltalake's QueryBuilder reads correctly, each proven by a
 # test on a table written by Spark + Delta (tests/tables/test_interop.py).
-SUPPORTED_READER_FEATURES = frozenset({"columnMapping", "deletionVectors", "timestampNtz", "v2Checkpoint", "vacuumProtocolCheck", "variantType"})
+SUPPORTED_READER_FEATURES = frozenset(
+    {"columnMapping", "deletionVectors", "timestampNtz", "v2Checkpoint", "vacuumProtocolCheck", "variantType"}
+)
 _MAX_READER_VERSION = 3
 
 Filter = tuple[str, str, Any]
@@ -103,7 +106,11 @@ def _check_readable(dt: "DeltaTable", uri: str, columns: Sequence[str] | None) -
             f"table {uri} uses Delta reader feature(s) {what} that the no-Spark reader (deltalake) cannot honor",
             "read it with Spark: tables.read(spark, table)",
         )
-    variants = [f.name for f in dt.schema().fields if _delta_type(f.type) == "variant" and (columns is None or f.name in columns)]
+    variants = [
+        f.name
+        for f in dt.schema().fields
+        if _delta_type(f.type) == "variant" and (columns is None or f.name in columns)
+    ]
     if variants:
         raise TableError(
             f"table {uri}: column(s) {', '.join(variants)} have type variant, which deltalake returns undecoded",
@@ -144,22 +151,46 @@ def sql_literal(value: Any, dialect: Dialect) -> str:
     raise TypeError(type(value).__name__)
 
 
-_OPS = {"=": "=", "==": "=", "!=": "<>", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "IN", "not in": "NOT IN"}
+_OPS = {
+    "=": "=",
+    "==": "=",
+    "!=": "<>",
+    "<>": "<>",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+    "in": "IN",
+    "not in": "NOT IN",
+}
 
 
 def _predicate(uri: str, names: set[str], item: Any, dialect: Dialect) -> str:
-    if not (isinstance(item, (tuple, list)) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], str)):
-        raise TableError(f"filter {item!r} on table {uri} is not a (column, op, value) tuple", "write filters like [('k', '=', 'A'), ('v', '>', 3)]")
+    if not (
+        isinstance(item, (tuple, list)) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], str)
+    ):
+        raise TableError(
+            f"filter {item!r} on table {uri} is not a (column, op, value) tuple",
+            "write filters like [('k', '=', 'A'), ('v', '>', 3)]",
+        )
     column, op, value = item[0], item[1].strip().lower(), item[2]
     if column not in names:
-        raise TableError(f"filter on table {uri} names column {column!r}, which the table does not have", f"columns are: {', '.join(sorted(names))}")
+        raise TableError(
+            f"filter on table {uri} names column {column!r}, which the table does not have",
+            f"columns are: {', '.join(sorted(names))}",
+        )
     if op not in _OPS:
-        raise TableError(f"filter {item!r} on table {uri} uses unknown operator {item[1]!r}", f"use one of: {', '.join(_OPS)}")
+        raise TableError(
+            f"filter {item!r} on table {uri} uses unknown operator {item[1]!r}", f"use one of: {', '.join(_OPS)}"
+        )
     ident = quote_ident(column, dialect)
     try:
         if op in ("in", "not in"):
             if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-                raise TableError(f"filter {item!r} on table {uri}: '{op}' needs a list of values", f"write ({column!r}, {op!r}, [v1, v2])")
+                raise TableError(
+                    f"filter {item!r} on table {uri}: '{op}' needs a list of values",
+                    f"write ({column!r}, {op!r}, [v1, v2])",
+                )
             values = list(value)
             if not values:
                 return "FALSE" if op == "in" else "TRUE"
@@ -169,10 +200,15 @@ def _predicate(uri: str, names: set[str], item: Any, dialect: Dialect) -> str:
                 return f"{ident} IS NULL"
             if op in ("!=", "<>"):
                 return f"{ident} IS NOT NULL"
-            raise TableError(f"filter {item!r} on table {uri} compares with None using {op!r}", "use '=' or '!=' with None")
+            raise TableError(
+                f"filter {item!r} on table {uri} compares with None using {op!r}", "use '=' or '!=' with None"
+            )
         return f"{ident} {_OPS[op]} {sql_literal(value, dialect)}"
     except TypeError as exc:
-        raise TableError(f"filter {item!r} on table {uri} has a value of unsupported type {exc}", "use str, int, float, bool, Decimal, date, datetime or None") from exc
+        raise TableError(
+            f"filter {item!r} on table {uri} has a value of unsupported type {exc}",
+            "use str, int, float, bool, Decimal, date, datetime or None",
+        ) from exc
 
 
 def filters_sql(uri: str, names: set[str], filters: Filters | None, dialect: Dialect = "datafusion") -> str:
@@ -186,20 +222,30 @@ def filters_sql(uri: str, names: set[str], filters: Filters | None, dialect: Dia
     ors = []
     for group in groups:
         if not isinstance(group, (list, tuple)) or not group:
-            raise TableError(f"filters {filters!r} on table {uri} are not in DNF form", "pass [('k', '=', 'A')] or [[('k', '=', 'A')], [('k', '=', 'B')]]")
+            raise TableError(
+                f"filters {filters!r} on table {uri} are not in DNF form",
+                "pass [('k', '=', 'A')] or [[('k', '=', 'A')], [('k', '=', 'B')]]",
+            )
         ands = [_predicate(uri, names, item, dialect) for item in group]
         ors.append("(" + " AND ".join(ands) + ")")
     return " OR ".join(ors)
 
 
-def _select_sql(dt: "DeltaTable", uri: str, columns: Sequence[str] | None, filters: Filters | None, limit: int | None) -> str:
+def _select_sql(
+    dt: "DeltaTable", uri: str, columns: Sequence[str] | None, filters: Filters | None, limit: int | None
+) -> str:
     names = [f.name for f in dt.schema().fields]
     if columns is not None:
         if isinstance(columns, str):
-            raise TableError(f"columns for table {uri} must be a list of names, got the string {columns!r}", f"write columns=[{columns!r}]")
+            raise TableError(
+                f"columns for table {uri} must be a list of names, got the string {columns!r}",
+                f"write columns=[{columns!r}]",
+            )
         missing = [c for c in columns if c not in names]
         if missing:
-            raise TableError(f"table {uri} has no column(s) {', '.join(map(repr, missing))}", f"columns are: {', '.join(names)}")
+            raise TableError(
+                f"table {uri} has no column(s) {', '.join(map(repr, missing))}", f"columns are: {', '.join(names)}"
+            )
     projection = ", ".join(quote_ident(c) for c in (columns if columns is not None else names)) or "*"
     sql = f"SELECT {projection} FROM t"
     where = filters_sql(uri, set(names), filters)
@@ -221,13 +267,22 @@ def plain_types(table: "pa.Table") -> "pa.Table":
             return pa.string()
         if t == pa.binary_view():
             return pa.binary()
-        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+        if (
+            pa.types.is_list(t)
+            or pa.types.is_large_list(t)
+            or pa.types.is_list_view(t)
+            or pa.types.is_large_list_view(t)
+        ):
             item = t.value_field.with_type(plain(t.value_type))
-            return pa.large_list(item) if pa.types.is_large_list(t) or pa.types.is_large_list_view(t) else pa.list_(item)
+            return (
+                pa.large_list(item) if pa.types.is_large_list(t) or pa.types.is_large_list_view(t) else pa.list_(item)
+            )
         if pa.types.is_fixed_size_list(t):
             return pa.list_(t.value_field.with_type(plain(t.value_type)), t.list_size)
         if pa.types.is_map(t):
-            return pa.map_(t.key_field.with_type(plain(t.key_type)), t.item_field.with_type(plain(t.item_type)), t.keys_sorted)
+            return pa.map_(
+                t.key_field.with_type(plain(t.key_type)), t.item_field.with_type(plain(t.item_type)), t.keys_sorted
+            )
         if pa.types.is_struct(t):
             return pa.struct([t.field(i).with_type(plain(t.field(i).type)) for i in range(t.num_fields)])
         return t
@@ -262,7 +317,6 @@ def to_arrow(
     import pyarrow as pa
     from deltalake import QueryBuilder
 
-
     dt, uri = open_table(table, pin_version(normalize(table), version, timestamp))
     _check_readable(dt, uri, columns)
     sql = _select_sql(dt, uri, columns, filters, limit)
@@ -270,7 +324,10 @@ def to_arrow(
     try:
         result = pa.table(QueryBuilder().register("t", dt).execute(sql))
     except Exception as exc:  # noqa: BLE001 - DataFusion/delta-rs errors
-        raise TableError(f"table {uri} (version {dt.version()}) could not be read: {first_line(exc)}", "check the filters' value types against the column types") from exc
+        raise TableError(
+            f"table {uri} (version {dt.version()}) could not be read: {first_line(exc)}",
+            "check the filters' value types against the column types",
+        ) from exc
     return plain_types(result)
 
 
@@ -283,7 +340,9 @@ def to_pandas(
     limit: int | None = None,
 ) -> "pd.DataFrame":
     """:func:`to_arrow`, as a pandas DataFrame (timestamps tz-aware UTC)."""
-    return to_arrow(table, columns=columns, filters=filters, version=version, timestamp=timestamp, limit=limit).to_pandas()
+    return to_arrow(
+        table, columns=columns, filters=filters, version=version, timestamp=timestamp, limit=limit
+    ).to_pandas()
 
 
 def _delta_type(t: Any) -> str:
@@ -323,12 +382,13 @@ def describe(table: str) -> TableInfo:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-
     dt, uri = open_table(table)
     meta = dt.metadata()
     schema = json.loads(dt.schema().to_json())
     columns = [
-        Column(f["name"], _delta_type(f["type"]), bool(f.get("nullable", True)), (f.get("metadata") or {}).get("comment"))
+        Column(
+            f["name"], _delta_type(f["type"]), bool(f.get("nullable", True)), (f.get("metadata") or {}).get("comment")
+        )
         for f in schema["fields"]
     ]
     actions = pa.table(dt.get_add_actions(flatten=True))
@@ -362,7 +422,6 @@ def list_tables(root: str, max_depth: int = 4) -> list[str]:
     """
     if "://" not in root:
         return _list_local(root, max_depth)
-    from mlplatform import storage
 
     found: list[str] = []
 

@@ -17,10 +17,19 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlplatform.errors import TableError
 from mlplatform.tables.checks import check_write_args
-from mlplatform.tables.commits import Commit, Txn, committed_version, full_metadata, history, metadata_json, pin_version, txn_applied
+from mlplatform.tables.commits import (
+    Commit,
+    Txn,
+    committed_version,
+    full_metadata,
+    history,
+    metadata_json,
+    pin_version,
+    txn_applied,
+)
+from mlplatform.tables.handle import current_version, exists, open_table
 from mlplatform.tables.locate import normalize
 from mlplatform.tables.locking import commit_lock
-from mlplatform.tables.handle import current_version, exists, open_table
 from mlplatform.tables.reader import quote_ident, sql_literal
 
 if TYPE_CHECKING:
@@ -81,7 +90,9 @@ def read(
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if isinstance(columns, str) or missing:
-            raise TableError(f"table {uri} has no column(s) {missing or columns!r}", f"columns are: {', '.join(frame.columns)}")
+            raise TableError(
+                f"table {uri} has no column(s) {missing or columns!r}", f"columns are: {', '.join(frame.columns)}"
+            )
         frame = frame.select(*[frame[c] for c in columns])
     return frame
 
@@ -102,7 +113,9 @@ def _other_commit(uri: str, exc: BaseException) -> str:
         return "a concurrent commit"
     other = int(match.group(1))
     try:
-        found: list[Commit] = [c for c in history(uri, limit=max(1, open_table(uri)[0].version() - other + 1)) if c.version == other]
+        found: list[Commit] = [
+            c for c in history(uri, limit=max(1, open_table(uri)[0].version() - other + 1)) if c.version == other
+        ]
     except TableError:
         found = []
     if not found:
@@ -131,11 +144,20 @@ def _translate(uri: str, action: str, exc: BaseException) -> TableError | None:
             "new columns: pass merge_schema=True; a changed column type: cast the column to the table's type",
         )
     if "DELTA_REPLACE_WHERE_MISMATCH" in text or "DELTA_REPLACE_WHERE" in text:
-        return TableError(f"table {uri}: rows of the DataFrame do not match replace_where: {first}", "write only rows that satisfy replace_where")
+        return TableError(
+            f"table {uri}: rows of the DataFrame do not match replace_where: {first}",
+            "write only rows that satisfy replace_where",
+        )
     if "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE" in text:
-        return TableError(f"table {uri}: several rows of the merge source have the same keys", "deduplicate the DataFrame on the merge keys")
+        return TableError(
+            f"table {uri}: several rows of the merge source have the same keys",
+            "deduplicate the DataFrame on the merge keys",
+        )
     if "DELTA_UNSUPPORTED_FEATURES" in text or "DELTA_INVALID_PROTOCOL" in text:
-        return TableError(f"table {uri} uses Delta features this delta-spark cannot write: {first}", "upgrade delta-spark or write with the engine that created the table")
+        return TableError(
+            f"table {uri} uses Delta features this delta-spark cannot write: {first}",
+            "upgrade delta-spark or write with the engine that created the table",
+        )
     return None
 
 
@@ -145,8 +167,14 @@ def _conflict_types() -> tuple[type[BaseException], ...]:
     from delta import exceptions
 
     names = (
-        "DeltaConcurrentModificationException", "ConcurrentWriteException", "MetadataChangedException", "ProtocolChangedException",
-        "ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException", "ConcurrentTransactionException",
+        "DeltaConcurrentModificationException",
+        "ConcurrentWriteException",
+        "MetadataChangedException",
+        "ProtocolChangedException",
+        "ConcurrentAppendException",
+        "ConcurrentDeleteReadException",
+        "ConcurrentDeleteDeleteException",
+        "ConcurrentTransactionException",
     )
     return tuple(getattr(exceptions, name) for name in names)
 
@@ -170,7 +198,14 @@ def _run_commit(
                     return
                 if number == MAX_ATTEMPTS or not retry_safe():
                     raise _conflict_error(uri, action, exc, number) from exc
-                log.warning("table %s: %s lost a race against %s; retrying (%d/%d)", uri, action, _other_commit(uri, exc), number + 1, MAX_ATTEMPTS)
+                log.warning(
+                    "table %s: %s lost a race against %s; retrying (%d/%d)",
+                    uri,
+                    action,
+                    _other_commit(uri, exc),
+                    number + 1,
+                    MAX_ATTEMPTS,
+                )
             except Exception as exc:  # noqa: BLE001 - Spark/Py4J raise many kinds
                 translated = _translate(uri, action, exc)
                 if translated is None:
@@ -219,7 +254,10 @@ def write(
     check_write_args(uri, mode, partition_by)
     if replace_where is not None:
         if not isinstance(replace_where, str) or not replace_where.strip():
-            raise TableError(f"replace_where for table {uri} must be a SQL predicate string", "e.g. replace_where=\"run_date = '2024-06-01'\"")
+            raise TableError(
+                f"replace_where for table {uri} must be a SQL predicate string",
+                "e.g. replace_where=\"run_date = '2024-06-01'\"",
+            )
         mode = "overwrite"
     properties = _stats_properties(uri, df.columns, stats_columns)
     if txn_applied(uri, txn):
@@ -253,10 +291,16 @@ def _stats_properties(uri: str, columns: Sequence[str], stats_columns: Sequence[
     if stats_columns is None:
         return {}
     if isinstance(stats_columns, str) or not all(isinstance(c, str) for c in stats_columns):
-        raise TableError(f"stats_columns for table {uri} must be a list of column names, got {stats_columns!r}", f"write stats_columns=[{stats_columns!r}]")
+        raise TableError(
+            f"stats_columns for table {uri} must be a list of column names, got {stats_columns!r}",
+            f"write stats_columns=[{stats_columns!r}]",
+        )
     unknown = [c for c in stats_columns if c not in columns]
     if unknown:
-        raise TableError(f"stats_columns for table {uri} name column(s) {unknown} the DataFrame does not have", f"its columns are: {', '.join(columns)}")
+        raise TableError(
+            f"stats_columns for table {uri} name column(s) {unknown} the DataFrame does not have",
+            f"its columns are: {', '.join(columns)}",
+        )
     wanted = ",".join(quote_ident(c, "spark") if not c.isidentifier() else c for c in stats_columns)
     if exists(uri):
         current = open_table(uri)[0].metadata().configuration.get(_STATS_COLUMNS_PROPERTY)
@@ -300,10 +344,16 @@ def merge(
     """
     uri = normalize(table)
     if isinstance(keys, str) or not keys or not all(isinstance(k, str) for k in keys):
-        raise TableError(f"merge keys for table {uri} must be a non-empty list of column names, got {keys!r}", "e.g. keys=['customer_id']")
+        raise TableError(
+            f"merge keys for table {uri} must be a non-empty list of column names, got {keys!r}",
+            "e.g. keys=['customer_id']",
+        )
     missing = [k for k in keys if k not in df.columns]
     if missing:
-        raise TableError(f"merge into table {uri}: the DataFrame has no key column(s) {missing}", f"its columns are: {', '.join(df.columns)}")
+        raise TableError(
+            f"merge into table {uri}: the DataFrame has no key column(s) {missing}",
+            f"its columns are: {', '.join(df.columns)}",
+        )
     if txn_applied(uri, txn):
         return current_version(uri)
     _check_unique_keys(df, uri, keys)
@@ -314,7 +364,9 @@ def merge(
     table_columns = [f.name for f in open_table(uri)[0].schema().fields]
     absent = [k for k in keys if k not in table_columns]
     if absent:
-        raise TableError(f"table {uri} has no key column(s) {absent} to merge on", f"its columns are: {', '.join(table_columns)}")
+        raise TableError(
+            f"table {uri} has no key column(s) {absent} to merge on", f"its columns are: {', '.join(table_columns)}"
+        )
 
     from delta.tables import DeltaTable
 
@@ -340,7 +392,9 @@ def merge(
 def _check_unique_keys(df: "DataFrame", uri: str, keys: Sequence[str]) -> None:
     from pyspark.sql import functions as F
 
-    dup = df.groupBy(*[F.col(quote_ident(k, "spark")) for k in keys]).count().where(F.col("count") > 1).limit(1).collect()
+    dup = (
+        df.groupBy(*[F.col(quote_ident(k, "spark")) for k in keys]).count().where(F.col("count") > 1).limit(1).collect()
+    )
     if dup:
         example = {k: dup[0][k] for k in keys}
         raise TableError(
@@ -369,7 +423,9 @@ def _create_with(df: "DataFrame", uri: str, metadata: Mapping[str, Any] | None, 
     return committed_version(uri, meta, -1)
 
 
-def vacuum_spark(spark: "SparkSession", uri: str, retention_hours: float, dry_run: bool, enforce_retention: bool) -> list[str]:
+def vacuum_spark(
+    spark: "SparkSession", uri: str, retention_hours: float, dry_run: bool, enforce_retention: bool
+) -> list[str]:
     """VACUUM with delta-spark; returns the files it deletes (or would delete)."""
     session = spark.newSession()
     # VACUUM lists files with this many tasks (default 10000: minutes of overhead on a small table)
@@ -383,11 +439,16 @@ def vacuum_spark(spark: "SparkSession", uri: str, retention_hours: float, dry_ru
             with commit_lock(uri, "spark"):
                 session.sql(statement).collect()
     except Exception as exc:  # noqa: BLE001
-        raise TableError(f"table {uri}: vacuum refused: {str(exc).strip().splitlines()[0]}", "keep retention_hours >= 168, or pass enforce_retention=False when no reader needs older versions") from exc
+        raise TableError(
+            f"table {uri}: vacuum refused: {str(exc).strip().splitlines()[0]}",
+            "keep retention_hours >= 168, or pass enforce_retention=False when no reader needs older versions",
+        ) from exc
     return listed
 
 
-def optimize_spark(spark: "SparkSession", uri: str, where: str | None, z_order_by: Sequence[str] | None, meta: Mapping[str, Any]) -> None:
+def optimize_spark(
+    spark: "SparkSession", uri: str, where: str | None, z_order_by: Sequence[str] | None, meta: Mapping[str, Any]
+) -> None:
     """OPTIMIZE (compaction or Z-order) with delta-spark, committing ``meta``."""
     from delta.tables import DeltaTable
 

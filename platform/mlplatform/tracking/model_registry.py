@@ -17,6 +17,7 @@ from typing import Any
 
 from mlplatform.config import Settings
 from mlplatform.errors import ModelError
+from mlplatform.tracking.store import configure
 
 __all__ = [
     "ModelRef",
@@ -107,8 +108,6 @@ def resolve(ref: str | ModelRef, settings: Settings) -> ModelVersionInfo:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from mlplatform.tracking.store import configure
-
     ref = parse_ref(ref) if isinstance(ref, str) else ref
     configure(settings)
     client = MlflowClient()
@@ -156,8 +155,6 @@ def _versions_summary(client: Any, name: str) -> str:
 def download(info: ModelVersionInfo, dest: str | Path, settings: Settings) -> Path:
     """Copy the model's MLflow directory to ``dest``; return the local directory."""
     import mlflow
-
-    from mlplatform.tracking.store import configure
 
     configure(settings)
     Path(dest).mkdir(parents=True, exist_ok=True)

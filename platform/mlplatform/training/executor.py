@@ -32,7 +32,9 @@ import time
 import traceback
 from typing import Any, Callable, Iterable, Iterator
 
-from mlplatform.probe import report_from as environment_report  # stdlib only: safe in the env
+from mlplatform.probe import (
+    report_from as environment_report,  # stdlib only: safe in the env
+)
 
 __all__ = [
     "METRICS",
@@ -53,7 +55,11 @@ HOLDOUT_COLUMN = "__holdout__"
 
 # metric name -> (higher is better, needs a score/probability, description recorded with the model)
 METRICS: dict[str, tuple[bool, bool, str]] = {
-    "roc_auc": (True, True, "sklearn.metrics.roc_auc_score(y, score); score = predict_proba[:, 1] or decision_function"),
+    "roc_auc": (
+        True,
+        True,
+        "sklearn.metrics.roc_auc_score(y, score); score = predict_proba[:, 1] or decision_function",
+    ),
     "average_precision": (True, True, "sklearn.metrics.average_precision_score(y, score, pos_label=classes_[1])"),
     "accuracy": (True, False, "sklearn.metrics.accuracy_score(y, predict(X))"),
     "precision": (True, False, "sklearn.metrics.precision_score(y, predict(X), pos_label=classes_[1])"),

@@ -19,14 +19,23 @@ from mlplatform.tracking.model_registry import MODEL_PICKLE
 
 __all__ = ["write_model_dir", "requirements_from"]
 
-_PIP_NAMES = {"scikit-learn": "scikit-learn", "numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "cloudpickle": "cloudpickle", "pyarrow": "pyarrow"}
+_PIP_NAMES = {
+    "scikit-learn": "scikit-learn",
+    "numpy": "numpy",
+    "pandas": "pandas",
+    "scipy": "scipy",
+    "cloudpickle": "cloudpickle",
+    "pyarrow": "pyarrow",
+}
 
 
 def requirements_from(packages: dict[str, str | None], lock: Sequence[str] | None = None) -> list[str]:
     """``name==version`` lines: the environment lock when there is one, else the versions the executor reported."""
     if lock:
         return [line.strip() for line in lock if line.strip() and not line.strip().startswith("#")]
-    return [f"{_PIP_NAMES[name]}=={version}" for name, version in sorted(packages.items()) if version and name in _PIP_NAMES]
+    return [
+        f"{_PIP_NAMES[name]}=={version}" for name, version in sorted(packages.items()) if version and name in _PIP_NAMES
+    ]
 
 
 def write_model_dir(
@@ -81,8 +90,16 @@ def write_model_dir(
     model.save(str(target / "MLmodel"))
     reqs = [f"mlflow=={mlflow.__version__}", *requirements]
     (target / "requirements.txt").write_text("\n".join(reqs) + "\n")
-    python_env = {"python": python_version, "build_dependencies": ["pip", "setuptools", "wheel"], "dependencies": ["-r requirements.txt"]}
+    python_env = {
+        "python": python_version,
+        "build_dependencies": ["pip", "setuptools", "wheel"],
+        "dependencies": ["-r requirements.txt"],
+    }
     (target / "python_env.yaml").write_text(yaml.safe_dump(python_env, sort_keys=False))
-    conda = {"name": "mlflow-env", "channels": ["conda-forge"], "dependencies": [f"python={python_version}", "pip", {"pip": reqs}]}
+    conda = {
+        "name": "mlflow-env",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python_version}", "pip", {"pip": reqs}],
+    }
     (target / "conda.yaml").write_text(yaml.safe_dump(conda, sort_keys=False))
     return target

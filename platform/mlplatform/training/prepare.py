@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlplatform.errors import TrainingError
-from mlplatform.training.executor import FOLD_COLUMN, HOLDOUT_COLUMN, METRICS, resolve_estimator
+from mlplatform.training.executor import (
+    FOLD_COLUMN,
+    HOLDOUT_COLUMN,
+    METRICS,
+    resolve_estimator,
+)
 from mlplatform.training.search import grid_points
 from mlplatform.training.spec import ModelSpec
 
@@ -53,7 +58,10 @@ def check_estimator(spec: ModelSpec) -> None:
             "give a dotted path to an importable class or factory, e.g. sklearn.ensemble.RandomForestClassifier",
         ) from exc
     if not hasattr(estimator, "get_params") or not hasattr(estimator, "fit"):
-        raise TrainingError(f"model '{spec.name}': '{spec.estimator}' did not produce a scikit-learn estimator", "point to a class or factory of an estimator")
+        raise TrainingError(
+            f"model '{spec.name}': '{spec.estimator}' did not produce a scikit-learn estimator",
+            "point to a class or factory of an estimator",
+        )
     accepted = set(estimator.get_params(deep=True))
     unknown = sorted((set(spec.params) | set(spec.search.space)) - accepted)
     if unknown:
@@ -63,7 +71,10 @@ def check_estimator(spec: ModelSpec) -> None:
         )
     needs_score = [m for m in spec.metrics.names() if METRICS[m][1]]
     if needs_score and not (hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")):
-        raise TrainingError(f"model '{spec.name}': {spec.estimator} has neither predict_proba nor decision_function", f"metrics {needs_score} need scores")
+        raise TrainingError(
+            f"model '{spec.name}': {spec.estimator} has neither predict_proba nor decision_function",
+            f"metrics {needs_score} need scores",
+        )
     candidates = grid_points(spec.search.space) if spec.search.strategy == "grid" else [{}]
     for params in candidates:
         try:
@@ -72,7 +83,10 @@ def check_estimator(spec: ModelSpec) -> None:
                 model._validate_params()
         except (ValueError, TypeError) as exc:
             shown = {**spec.params, **params}
-            raise TrainingError(f"model '{spec.name}': {spec.estimator} rejects parameters {shown}: {exc}", "fix the value in params or search.space") from exc
+            raise TrainingError(
+                f"model '{spec.name}': {spec.estimator} rejects parameters {shown}: {exc}",
+                "fix the value in params or search.space",
+            ) from exc
 
 
 def _columns(spec: ModelSpec, frame: Any, exclude: tuple[str, ...]) -> list[str]:
@@ -85,13 +99,18 @@ def _columns(spec: ModelSpec, frame: Any, exclude: tuple[str, ...]) -> list[str]
     if spec.features is not None:
         missing = [c for c in spec.features if c not in columns]
         if missing:
-            raise TrainingError(f"model '{spec.name}': feature column(s) {', '.join(missing)} are not in training set '{spec.training_set.name}'", f"its columns are: {', '.join(map(str, columns))}")
+            raise TrainingError(
+                f"model '{spec.name}': feature column(s) {', '.join(missing)} are not in training set '{spec.training_set.name}'",
+                f"its columns are: {', '.join(map(str, columns))}",
+            )
         features = list(spec.features)
     else:
         skip = {spec.label, *spec.exclude, *exclude}
         features = [c for c in columns if c not in skip]
     if spec.label in features:
-        raise TrainingError(f"model '{spec.name}': the label '{spec.label}' is also listed as a feature", "remove it from features")
+        raise TrainingError(
+            f"model '{spec.name}': the label '{spec.label}' is also listed as a feature", "remove it from features"
+        )
     if not features:
         raise TrainingError(f"model '{spec.name}': no feature columns left", "list features or shorten exclude")
     return features
@@ -121,16 +140,27 @@ def prepare(spec: ModelSpec, frame: Any, exclude: tuple[str, ...] = ()) -> Prepa
     data = frame[features + [spec.label]].reset_index(drop=True)
     y = data[spec.label]
     if y.isna().any():
-        raise TrainingError(f"model '{spec.name}': label '{spec.label}' has {int(y.isna().sum())} missing values", "drop or fill them in the training set")
+        raise TrainingError(
+            f"model '{spec.name}': label '{spec.label}' has {int(y.isna().sum())} missing values",
+            "drop or fill them in the training set",
+        )
     classes = sorted(y.unique().tolist())
     if len(classes) != 2:
-        raise TrainingError(f"model '{spec.name}': label '{spec.label}' has {len(classes)} classes {classes[:5]}", "binary classification needs exactly two label values")
+        raise TrainingError(
+            f"model '{spec.name}': label '{spec.label}' has {len(classes)} classes {classes[:5]}",
+            "binary classification needs exactly two label values",
+        )
     smallest = int(y.value_counts().min())
     needed = spec.cv.folds + 2
     if smallest < needed:
-        raise TrainingError(f"model '{spec.name}': the rarer class of '{spec.label}' has {smallest} rows", f"need at least {needed} for {spec.cv.folds} folds plus a held-out split")
+        raise TrainingError(
+            f"model '{spec.name}': the rarer class of '{spec.label}' has {smallest} rows",
+            f"need at least {needed} for {spec.cv.folds} folds plus a held-out split",
+        )
     index = np.arange(len(data))
-    train_idx, holdout_idx = train_test_split(index, test_size=spec.holdout.fraction, random_state=spec.holdout.seed, stratify=y)
+    train_idx, holdout_idx = train_test_split(
+        index, test_size=spec.holdout.fraction, random_state=spec.holdout.seed, stratify=y
+    )
     folds = np.full(len(data), -1, dtype="int32")
     holdout = np.zeros(len(data), dtype=bool)
     holdout[holdout_idx] = True
@@ -139,5 +169,11 @@ def prepare(spec: ModelSpec, frame: Any, exclude: tuple[str, ...] = ()) -> Prepa
         folds[train_idx[test]] = fold
     data[FOLD_COLUMN] = folds
     data[HOLDOUT_COLUMN] = holdout
-    log.info("model %s: %d training rows in %d folds, %d held out", spec.name, len(train_idx), spec.cv.folds, len(holdout_idx))
+    log.info(
+        "model %s: %d training rows in %d folds, %d held out",
+        spec.name,
+        len(train_idx),
+        spec.cv.folds,
+        len(holdout_idx),
+    )
     return Prepared(frame=data, features=features, label=spec.label, classes=classes)

@@ -23,7 +23,15 @@ def _figure():  # type: ignore[no-untyped-def]
     return plt, plt.subplots(figsize=(5, 4), dpi=100)
 
 
-def _curve(path: Path, x: list[float], y: list[float], label: str, title: str, axes: tuple[str, str], reference: tuple[Any, str]) -> None:
+def _curve(
+    path: Path,
+    x: list[float],
+    y: list[float],
+    label: str,
+    title: str,
+    axes: tuple[str, str],
+    reference: tuple[Any, str],
+) -> None:
     """One curve with a dashed reference (the diagonal, or a horizontal base rate)."""
     plt, (fig, ax) = _figure()
     ax.plot(x, y, label=label)
@@ -41,13 +49,29 @@ def _curve(path: Path, x: list[float], y: list[float], label: str, title: str, a
 
 def _roc(evaluation: dict[str, Any], path: Path, title: str) -> None:
     roc, auc = evaluation["roc_curve"], evaluation["metrics"].get("roc_auc", float("nan"))
-    _curve(path, roc["fpr"], roc["tpr"], f"ROC-AUC {auc:.3f}", f"ROC curve — {title}", ("false positive rate", "true positive rate"), ("diagonal", "chance"))
+    _curve(
+        path,
+        roc["fpr"],
+        roc["tpr"],
+        f"ROC-AUC {auc:.3f}",
+        f"ROC curve — {title}",
+        ("false positive rate", "true positive rate"),
+        ("diagonal", "chance"),
+    )
 
 
 def _pr(evaluation: dict[str, Any], path: Path, title: str) -> None:
     pr, ap = evaluation["pr_curve"], evaluation["metrics"].get("average_precision", float("nan"))
     base = evaluation["positives"] / max(evaluation["rows"], 1)
-    _curve(path, pr["recall"], pr["precision"], f"AP {ap:.3f}", f"Precision-recall — {title}", ("recall", "precision"), (base, f"base rate {base:.3f}"))
+    _curve(
+        path,
+        pr["recall"],
+        pr["precision"],
+        f"AP {ap:.3f}",
+        f"Precision-recall — {title}",
+        ("recall", "precision"),
+        (base, f"base rate {base:.3f}"),
+    )
 
 
 def _confusion(evaluation: dict[str, Any], path: Path, title: str) -> None:
@@ -59,7 +83,15 @@ def _confusion(evaluation: dict[str, Any], path: Path, title: str) -> None:
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
             ax.text(j, i, str(value), ha="center", va="center", color="white" if value > top / 2 else "black")
-    ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels, yticklabels=labels, xlabel="predicted", ylabel="actual", title=f"Confusion matrix — {title}")
+    ax.set(
+        xticks=range(len(labels)),
+        yticks=range(len(labels)),
+        xticklabels=labels,
+        yticklabels=labels,
+        xlabel="predicted",
+        ylabel="actual",
+        title=f"Confusion matrix — {title}",
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -104,7 +104,10 @@ class _Broadcaster:
             rdd = self.sc.parallelize(tasks, len(tasks))
             return rdd.mapPartitions(functools.partial(run_partition, self.broadcast)).collect()
         except Exception as exc:
-            raise TrainingError(f"{description} failed on Spark: {_last_line(exc)}", "see the Spark log above; executors may lack the model's environment") from exc
+            raise TrainingError(
+                f"{description} failed on Spark: {_last_line(exc)}",
+                "see the Spark log above; executors may lack the model's environment",
+            ) from exc
         finally:
             self.sc.setJobDescription(None)
 
@@ -141,7 +144,10 @@ def _record(trials: dict[int, TrialResult], results: list[dict[str, Any]], folds
     for number, trial in trials.items():
         missing = [f for f in range(folds) if (number, f) not in seen]
         if missing:
-            raise TrainingError(f"trial {number} has no result for fold(s) {missing}", "the Spark job returned too few results; re-run the search")
+            raise TrainingError(
+                f"trial {number} has no result for fold(s) {missing}",
+                "the Spark job returned too few results; re-run the search",
+            )
     return retried
 
 
@@ -183,8 +189,12 @@ def run_search(
             if not batch:
                 break
             number = len(batches) + 1
-            tasks = [{"kind": "cv", "trial": t.number, "fold": f, "params": t.params} for t in batch for f in range(folds)]
-            description = f"mlp train {spec.name}: batch {number} ({len(batch)} trials x {folds} folds = {len(tasks)} tasks)"
+            tasks = [
+                {"kind": "cv", "trial": t.number, "fold": f, "params": t.params} for t in batch for f in range(folds)
+            ]
+            description = (
+                f"mlp train {spec.name}: batch {number} ({len(batch)} trials x {folds} folds = {len(tasks)} tasks)"
+            )
             log.info("%s", description)
             raw = broadcaster.run(tasks, description)
             environment = environment or raw[0].get("environment", {})
@@ -208,8 +218,19 @@ def run_search(
     if best is None or math.isnan(best.mean(primary)):
         broadcaster.close()
         first = next((t.error for t in results if t.error), "no trial produced a score")
-        raise TrainingError(f"model '{spec.name}': every trial failed; first error: {first}", "check the estimator, its parameters and the feature types")
-    log.info("model %s: best trial %d, mean %s %.4f (%d trials in %.1f s)", spec.name, best.number, primary, best.mean(primary), len(results), wall)
+        raise TrainingError(
+            f"model '{spec.name}': every trial failed; first error: {first}",
+            "check the estimator, its parameters and the feature types",
+        )
+    log.info(
+        "model %s: best trial %d, mean %s %.4f (%d trials in %.1f s)",
+        spec.name,
+        best.number,
+        primary,
+        best.mean(primary),
+        len(results),
+        wall,
+    )
     result = SearchResult(results, best, primary, wall, batches, environment, retried)
     return result, broadcaster
 
@@ -218,9 +239,13 @@ def run_refit(broadcaster: "_Broadcaster", spec: ModelSpec, best: TrialResult) -
     """Refit the best parameters on all training rows inside the environment; evaluate on the held-out rows."""
     task = {"kind": "refit", "trial": best.number, "fold": -1, "params": best.params}
     try:
-        (result,) = broadcaster.run([task], f"mlp train {spec.name}: refit trial {best.number} and evaluate on held-out rows")
+        (result,) = broadcaster.run(
+            [task], f"mlp train {spec.name}: refit trial {best.number} and evaluate on held-out rows"
+        )
     finally:
         broadcaster.close()
     if result["error"]:
-        raise TrainingError(f"model '{spec.name}': refitting trial {best.number} failed: {result['error']}", result.get("traceback", ""))
+        raise TrainingError(
+            f"model '{spec.name}': refitting trial {best.number} failed: {result['error']}", result.get("traceback", "")
+        )
     return result

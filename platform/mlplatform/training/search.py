@@ -90,13 +90,19 @@ class GridStrategy(Strategy):
 
 
 def _distributions(space: dict[str, Any]) -> dict[str, Any]:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
 
     out: dict[str, Any] = {}
     for name, values in space.items():
         if isinstance(values, Range):
             if values.type == "int":
-                out[name] = IntDistribution(int(values.low), int(values.high), log=values.log, step=int(values.step or 1))
+                out[name] = IntDistribution(
+                    int(values.low), int(values.high), log=values.log, step=int(values.step or 1)
+                )
             else:
                 out[name] = FloatDistribution(values.low, values.high, log=values.log, step=values.step)
         else:

@@ -32,14 +32,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import TrainingError
 from mlplatform.specfiles import problems, read_mapping
 from mlplatform.training.executor import METRICS
 
-__all__ = ["ModelSpec", "TrainingSetRef", "SearchSpec", "CVSpec", "HoldoutSpec", "MetricsSpec", "Range", "Threshold", "load_spec", "spec_path", "spec_names"]
+__all__ = [
+    "ModelSpec",
+    "TrainingSetRef",
+    "SearchSpec",
+    "CVSpec",
+    "HoldoutSpec",
+    "MetricsSpec",
+    "Range",
+    "Threshold",
+    "load_spec",
+    "spec_path",
+    "spec_names",
+]
 
 Scalar = Union[None, bool, int, float, str]
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
@@ -83,7 +102,9 @@ class SearchSpec(_Strict):
     strategy: Literal["grid", "random", "tpe"] = Field("tpe", description="grid, random or tpe (optuna).")
     space: dict[str, Union[list[Scalar], Range]] = Field(description="Parameter name -> list of values or a range.")
     trials: int = Field(16, ge=1, description="Trials for random/tpe (grid runs every combination).")
-    parallelism: int = Field(4, ge=1, description="Trials per Spark job for tpe; grid and random send all trials in one job.")
+    parallelism: int = Field(
+        4, ge=1, description="Trials per Spark job for tpe; grid and random send all trials in one job."
+    )
     seed: int = Field(0, description="Sampler seed.")
 
     @field_validator("space")
@@ -220,7 +241,9 @@ def spec_path(name_or_path: str) -> Path:
 
 
 def _describe(exc: ValidationError, source: str) -> TrainingError:
-    return TrainingError(f"model spec {source}: {problems(exc)}", "fix the spec (see conf/models/churn.yaml for an example)")
+    return TrainingError(
+        f"model spec {source}: {problems(exc)}", "fix the spec (see conf/models/churn.yaml for an example)"
+    )
 
 
 def load_spec(name_or_path: str | None = None, data: dict[str, Any] | None = None) -> ModelSpec:

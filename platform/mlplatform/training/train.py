@@ -15,18 +15,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlplatform import envs, features
 from mlplatform.config import Settings, load_settings
+from mlplatform.envs import ENV_ID_CONF
 from mlplatform.errors import PlatformError, TrainingError
-from mlplatform.launch.session import under_spark_submit
+from mlplatform.launch.session import session, under_spark_submit
+from mlplatform.lineage import Edge, record
+from mlplatform.tracking import store
+from mlplatform.tracking.model_registry import (
+    ALIAS_CHALLENGER,
+    MODEL_ARTIFACT,
+    TAG_CODE_VERSION,
+    TAG_ENV_ID,
+    TAG_FEATURE_SETS,
+    TAG_METRICS,
+    TAG_PRIMARY_METRIC,
+    TAG_SPEC_HASH,
+    TAG_TRAINING_SET,
+)
+from mlplatform.tracking.store import experiment_id
 from mlplatform.training.executor import HOLDOUT_COLUMN
+from mlplatform.training.modeldir import requirements_from, write_model_dir
 from mlplatform.training.prepare import Prepared, check_estimator, prepare
+from mlplatform.training.report import write_evaluation
 from mlplatform.training.runner import SearchResult, TrialResult, run_refit, run_search
 from mlplatform.training.spec import ModelSpec, Threshold, load_spec
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["TrainingData", "TrainResult", "ThresholdError", "train", "load_training_data", "check_thresholds", "summary_lines"]
+__all__ = [
+    "TrainingData",
+    "TrainResult",
+    "ThresholdError",
+    "train",
+    "load_training_data",
+    "check_thresholds",
+    "summary_lines",
+]
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +120,6 @@ def load_training_data(spec: ModelSpec, settings: Settings, version: int | None 
     Raises:
         TrainingError: the training set or the requested version does not exist.
     """
-    from mlplatform import features
 
     name = spec.training_set.name
     wanted = version if version is not None else spec.training_set.version
@@ -103,7 +128,9 @@ def load_training_data(spec: ModelSpec, settings: Settings, version: int | None 
         frame = features.read_trainset(name, version=manifest["version"], settings=settings)
     except PlatformError as exc:
         at = f"version {wanted}" if wanted is not None else "latest version"
-        raise TrainingError(f"model '{spec.name}': training set '{name}' ({at}) cannot be read: {exc.message}", exc.hint) from exc
+        raise TrainingError(
+            f"model '{spec.name}': training set '{name}' ({at}) cannot be read: {exc.message}", exc.hint
+        ) from exc
     labels = manifest.get("spec", {}).get("labels", {})
     keys = [*labels.get("keys", []), labels.get("event_timestamp")]
     return TrainingData(
@@ -131,17 +158,23 @@ class _Tracker:
     def __init__(self, spec: ModelSpec, settings: Settings, tags: dict[str, str]) -> None:
         from mlflow import MlflowClient
 
-        from mlplatform.tracking.store import experiment_id
-
         self.spec = spec
         self.experiment = experiment_id(spec.name, settings)
         self.client = MlflowClient()
-        run = self.client.create_run(self.experiment, run_name=f"train-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", tags=tags)
+        run = self.client.create_run(
+            self.experiment, run_name=f"train-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", tags=tags
+        )
         self.run_id = run.info.run_id
         self.artifact_uri = run.info.artifact_uri
         self.log(params=_flat_params(spec))
 
-    def log(self, run_id: str | None = None, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None, tags: dict[str, str] | None = None) -> None:
+    def log(
+        self,
+        run_id: str | None = None,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
@@ -162,7 +195,10 @@ class _Tracker:
             tags={"mlflow.parentRunId": self.run_id, "mlp.trial": str(trial.number), "mlp.batch": str(trial.batch)},
         )
         child_id = child.info.run_id
-        metrics: dict[str, float] = {"fit_time": trial.fit_time, "fit_time_mean": trial.fit_time / max(len(trial.fit_times), 1)}
+        metrics: dict[str, float] = {
+            "fit_time": trial.fit_time,
+            "fit_time_mean": trial.fit_time / max(len(trial.fit_times), 1),
+        }
         for name in trial.fold_metrics:
             metrics[f"mean_{name}"] = trial.mean(name)
             metrics[f"std_{name}"] = trial.std(name)
@@ -171,7 +207,11 @@ class _Tracker:
             tags["mlp.error"] = trial.error[:5000]
         self.log(child_id, params=trial.params, metrics=metrics, tags=tags)
         now = int(time.time() * 1000)
-        folds = [Metric(f"fold_{name}", value, now, step) for name, values in trial.fold_metrics.items() for step, value in enumerate(values)]
+        folds = [
+            Metric(f"fold_{name}", value, now, step)
+            for name, values in trial.fold_metrics.items()
+            for step, value in enumerate(values)
+        ]
         if folds:
             self.client.log_batch(child_id, metrics=folds)
         self.client.set_terminated(child_id, "FAILED" if trial.error else "FINISHED")
@@ -207,22 +247,29 @@ def _resolve_env(spec: ModelSpec, settings: Settings, explicit: str | None, ship
     if not ref:
         return None
     if under_spark_submit() and not shipped:
-        raise TrainingError(f"model '{spec.name}' runs in environment '{ref}' but this job was submitted without it", f"submit with: mlp submit --env {ref} tune {spec.name}")
-    from mlplatform import envs
+        raise TrainingError(
+            f"model '{spec.name}' runs in environment '{ref}' but this job was submitted without it",
+            f"submit with: mlp submit --env {ref} tune {spec.name}",
+        )
 
     try:
         artifact = envs.resolve(ref, settings)
     except PlatformError as exc:
-        raise TrainingError(f"model '{spec.name}': environment '{ref}' cannot be resolved: {exc.message}", exc.hint) from exc
+        raise TrainingError(
+            f"model '{spec.name}': environment '{ref}' cannot be resolved: {exc.message}", exc.hint
+        ) from exc
     if shipped and shipped != artifact.id:
-        raise TrainingError(f"model '{spec.name}' asks for {artifact.id} but the job was submitted with {shipped}", f"submit with --env {artifact.id}, or drop --env from the train arguments")
+        raise TrainingError(
+            f"model '{spec.name}' asks for {artifact.id} but the job was submitted with {shipped}",
+            f"submit with --env {artifact.id}, or drop --env from the train arguments",
+        )
     return artifact
 
 
-def _submitted(spec: ModelSpec, settings: Settings, explicit: str | None, spark: "SparkSession | None") -> tuple["SparkSession", Any]:
+def _submitted(
+    spec: ModelSpec, settings: Settings, explicit: str | None, spark: "SparkSession | None"
+) -> tuple["SparkSession", Any]:
     """Inside a spark-submit driver: the session and the environment ``mlp submit --env`` shipped (from the Spark conf)."""
-    from mlplatform.envs import ENV_ID_CONF
-    from mlplatform.launch.session import session
 
     spark = spark or session(app_name=f"mlp-train-{spec.name}", settings=settings)
     return spark, _resolve_env(spec, settings, explicit, shipped=spark.conf.get(ENV_ID_CONF, None))
@@ -230,7 +277,6 @@ def _submitted(spec: ModelSpec, settings: Settings, explicit: str | None, spark:
 
 def _session(spec: ModelSpec, settings: Settings, env: Any, profile: str | None) -> "SparkSession":
     """A session whose executors run ``env`` (checked by a preflight task per core)."""
-    from mlplatform.launch.session import session
 
     return session(profile=profile, app_name=f"mlp-train-{spec.name}", settings=settings, env=env)
 
@@ -239,31 +285,40 @@ def _register(spec: ModelSpec, settings: Settings, tracker: _Tracker, tags: dict
     """A new model version from the run's ``model/`` artifact, alias challenger, lineage edges."""
     from mlflow.exceptions import MlflowException
 
-    from mlplatform.lineage import Edge, record
-    from mlplatform.tracking.model_registry import ALIAS_CHALLENGER, MODEL_ARTIFACT, TAG_CODE_VERSION, TAG_ENV_ID, TAG_TRAINING_SET
-
     client = tracker.client
     try:
         client.get_registered_model(spec.name)
     except MlflowException:
         client.create_registered_model(spec.name, description=spec.description or None)
-    mv = client.create_model_version(spec.name, source=f"{tracker.artifact_uri}/{MODEL_ARTIFACT}", run_id=tracker.run_id, tags=tags)
+    mv = client.create_model_version(
+        spec.name, source=f"{tracker.artifact_uri}/{MODEL_ARTIFACT}", run_id=tracker.run_id, tags=tags
+    )
     version = int(mv.version)
     client.set_registered_model_alias(spec.name, ALIAS_CHALLENGER, str(version))
     model_id = f"model:{spec.name}@{version}"
-    edges = [Edge(tags[TAG_CODE_VERSION] if tags[TAG_CODE_VERSION].startswith("code:") else f"code:{tags[TAG_CODE_VERSION]}", "code", model_id)]
+    edges = [
+        Edge(
+            tags[TAG_CODE_VERSION] if tags[TAG_CODE_VERSION].startswith("code:") else f"code:{tags[TAG_CODE_VERSION]}",
+            "code",
+            model_id,
+        )
+    ]
     if tags.get(TAG_ENV_ID):
         edges.append(Edge(tags[TAG_ENV_ID], "environment", model_id))
     if tags.get(TAG_TRAINING_SET):
         edges.append(Edge(tags[TAG_TRAINING_SET], "training_set", model_id))
-    record(settings, edges, action="register", job_run=tracker.run_id, details={"alias": ALIAS_CHALLENGER, "spec_hash": spec.digest()})
+    record(
+        settings,
+        edges,
+        action="register",
+        job_run=tracker.run_id,
+        details={"alias": ALIAS_CHALLENGER, "spec_hash": spec.digest()},
+    )
     log.debug("registered %s (alias %s)", model_id, ALIAS_CHALLENGER)
     return version
 
 
 def _log_model(tracker: _Tracker, prepared: Prepared, refit: dict[str, Any], env: Any, workdir: Path) -> None:
-    from mlplatform.tracking.model_registry import MODEL_ARTIFACT
-    from mlplatform.training.modeldir import requirements_from, write_model_dir
 
     executor = refit["environment"]
     packages = executor.get("packages", {})
@@ -319,8 +374,6 @@ def train(
         TrainingError: bad spec or input (before any Spark job), a failed search.
         ThresholdError: the model missed a bar; the run is kept, nothing is registered.
     """
-    from mlplatform.tracking import store
-    from mlplatform.tracking.model_registry import TAG_CODE_VERSION, TAG_ENV_ID, TAG_FEATURE_SETS, TAG_METRICS, TAG_PRIMARY_METRIC, TAG_SPEC_HASH, TAG_TRAINING_SET
 
     settings = settings or load_settings()
     spec = model if isinstance(model, ModelSpec) else load_spec(model)
@@ -344,14 +397,21 @@ def train(
     spark = spark or _session(spec, settings, artifact, profile)
     tracker = _Tracker(spec, settings, {**tags, "mlp.model": spec.name, "mlp.strategy": spec.search.strategy})
     try:
-        search, broadcaster = run_search(spark, spec, prepared, on_batch=lambda trials: [tracker.trial(t) for t in trials])
+        search, broadcaster = run_search(
+            spark, spec, prepared, on_batch=lambda trials: [tracker.trial(t) for t in trials]
+        )
         refit = run_refit(broadcaster, spec, search.best)
         executor = refit["environment"]
         holdout = refit["metrics"]
         summary = _search_summary(search, spark.sparkContext.defaultParallelism)
         tracker.log(
             params={f"best.{k}": v for k, v in search.best.params.items()},
-            metrics={**summary, f"best_cv_{search.primary}": search.best.mean(search.primary), **{f"holdout_{k}": v for k, v in holdout.items()}, "refit_fit_time": refit["fit_time"]},
+            metrics={
+                **summary,
+                f"best_cv_{search.primary}": search.best.mean(search.primary),
+                **{f"holdout_{k}": v for k, v in holdout.items()},
+                "refit_fit_time": refit["fit_time"],
+            },
             tags={
                 "mlp.best_trial": str(search.best.number),
                 "mlp.executor.python": executor.get("python", ""),
@@ -361,10 +421,19 @@ def train(
             },
         )
         with tempfile.TemporaryDirectory(prefix="mlp-train-") as tmp:
-            from mlplatform.training.report import write_evaluation
-
             write_evaluation(refit["evaluation"], tmp, f"{spec.name} trial {search.best.number}")
-            trials_summary = [{"trial": t.number, "params": t.params, "mean": t.mean(search.primary), "std": t.std(search.primary), "fit_time": t.fit_time, "attempts": t.attempts, "error": t.error} for t in search.trials]
+            trials_summary = [
+                {
+                    "trial": t.number,
+                    "params": t.params,
+                    "mean": t.mean(search.primary),
+                    "std": t.std(search.primary),
+                    "fit_time": t.fit_time,
+                    "attempts": t.attempts,
+                    "error": t.error,
+                }
+                for t in search.trials
+            ]
             (Path(tmp) / "evaluation" / "trials.json").write_text(json.dumps(trials_summary, indent=1, default=str))
             tracker.client.log_artifacts(tracker.run_id, str(Path(tmp) / "plots"), "plots")
             tracker.client.log_artifacts(tracker.run_id, str(Path(tmp) / "evaluation"), "evaluation")

@@ -1,6 +1,6 @@
 """Cluster-tier driver: write a Delta table on hdfs:// with Spark on YARN, read it back, print a JSON summary.
 
-    mlp submit --profile yarn tests/cluster/jobs/delta_roundtrip.py hdfs://.../table
+mlp submit --profile yarn tests/cluster/jobs/delta_roundtrip.py hdfs://.../table
 """
 
 from __future__ import annotations
