@@ -68,7 +68,7 @@ def test_errors_are_one_line_with_exit_code_1(mlp, warehouse):
 
 
 def test_the_cli_exits_0_twenty_times_in_a_row(mlp, warehouse):
-    """DESIGN.md hazard: deltalake's Arrow readers abort the interpreter at exit in some runs."""
+    """docs/architecture.md hazard: deltalake's Arrow readers abort the interpreter at exit in some runs."""
     codes = [mlp(["tables", "preview", "foreign/dv"]).returncode for _ in range(20)]
     assert codes == [0] * 20
     assert "(8 rows)" in mlp(["tables", "preview", "foreign/dv"]).stdout

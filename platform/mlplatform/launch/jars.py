@@ -23,8 +23,8 @@ __all__ = ["DELTA_VERSION", "SCALA_VERSION", "MavenArtifact", "DELTA", "fetch", 
 
 log = logging.getLogger(__name__)
 
-# The newest delta-spark whose jars Maven serves here; built against Spark 4.2.0,
-# which is why pyproject pins pyspark==4.2.0.
+# delta-spark 4.4.0 is built against Spark 4.2.0, which is why pyproject pins
+# pyspark==4.2.0; change the two together.
 DELTA_VERSION = "4.4.0"
 SCALA_VERSION = "2.13"
 

@@ -70,7 +70,7 @@ _EXTRA_ARTIFACTS = (
     jars.MavenArtifact("org.slf4j", "slf4j-reload4j", "1.7.36"),
 )
 
-# What the one NodeManager offers: small enough to share 2 cores / 24 GB with other
+# What the one NodeManager offers: small enough to share a small machine with other
 # JVMs, large enough for an application master and two 1 GB executors.
 NODE_RESOURCES: dict[str, str] = {
     "yarn.minicluster.yarn.nodemanager.resource.memory-mb": "6144",

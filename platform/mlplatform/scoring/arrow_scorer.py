@@ -244,8 +244,7 @@ def _thread_limit(threads: int) -> Any:
 
     Spark runs one Python worker per task slot; each model would otherwise start a
     thread per core, and N workers x N threads on N cores more than halves the rows
-    per second (measured: HistGradientBoosting, 2 workers on 2 cores, 236–325k rows/s
-    with default threads, 590–600k with one thread each).
+    per second (the batch scoring benchmark in the README measures both ways).
     """
     try:
         from threadpoolctl import threadpool_limits

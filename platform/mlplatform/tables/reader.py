@@ -4,7 +4,7 @@ Rows come from ``deltalake.QueryBuilder`` (DataFusion inside delta-rs), which ho
 deletion vectors, column mapping and partition values from the log. The other
 deltalake read paths (``to_pyarrow_table``/``to_pandas``/``to_pyarrow_dataset``) make
 the interpreter abort at exit on this stack, and reading ``file_uris()`` with
-pyarrow returns wrong rows for those features (DESIGN.md).
+pyarrow returns wrong rows for those features (docs/architecture.md, "Reading Delta without Spark").
 
 Tables with a reader feature this path has not been verified to honor are refused
 with a :class:`TableError` instead of being read wrongly.
