@@ -47,10 +47,6 @@ class Settings(BaseModel):
     jars_dir: str | None = Field(None, description="Where setup puts the Delta jars (shared cache).")
     code_version: str | None = Field(None, description="Code version recorded with models (default: git HEAD).")
 
-    @property
-    def home_path(self) -> Path:
-        return Path(self.home)
-
     def public(self) -> dict[str, Any]:
         """The settings in effect, for display."""
         return self.model_dump()

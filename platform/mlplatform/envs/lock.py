@@ -166,12 +166,11 @@ def _resolve(spec: EnvSpec) -> EnvLock:
     )
 
 
-def lock(name: str | Path, settings: object = None, refresh: bool = False) -> EnvLock:
+def lock(name: str | Path, refresh: bool = False) -> EnvLock:
     """The lock of a spec: reused when it matches the spec, else resolved and written.
 
     Args:
         name: environment name (``envs/<name>.yaml``) or path to a spec file.
-        settings: unused (locks live beside specs); accepted for a uniform API.
         refresh: resolve again even when the existing lock matches.
 
     Raises:

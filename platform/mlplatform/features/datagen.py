@@ -37,11 +37,10 @@ from mlplatform.config import Settings
 from mlplatform.errors import FeatureError
 from mlplatform.features.definitions import features_dir
 
-__all__ = ["ChurnDataParams", "generate_churn_data", "TABLES", "raw_config", "write_raw_tables"]
+__all__ = ["ChurnDataParams", "generate_churn_data", "raw_config", "write_raw_tables"]
 
 log = logging.getLogger(__name__)
 
-TABLES = ("customers", "activity", "support_contacts", "churn_labels")
 _PLANS = np.array(["basic", "standard", "premium"])
 _FEES = np.array([9.99, 19.99, 39.99])
 _REGIONS = np.array(["north", "south", "east", "west", "central"])
@@ -72,10 +71,6 @@ class ChurnDataParams:
     contacts_per_year: float = 4.0
     backfill_share: float = 0.15
     label_frequency: str = "MS"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ChurnDataParams":
-        return cls(**data)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

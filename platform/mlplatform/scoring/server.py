@@ -56,12 +56,10 @@ log = logging.getLogger("mlp.scoring.server")
 
 CONFIG_FILE = "serving.json"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-SUPPORTED_TYPES = ("boolean", "integer", "long", "float", "double", "string", "binary", "datetime")
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
 
-_NUMBER = (int, float)
 _INT_RANGE = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _FLOAT_DTYPE = {"float": np.float32, "double": np.float64}
 _INT_DTYPE = {"integer": np.int32, "long": np.int64}

@@ -36,14 +36,6 @@ class Prepared:
     label: str
     classes: list[Any]
 
-    @property
-    def training_rows(self) -> int:
-        return int((~self.frame[HOLDOUT_COLUMN]).sum())
-
-    @property
-    def holdout_rows(self) -> int:
-        return int(self.frame[HOLDOUT_COLUMN].sum())
-
 
 def check_estimator(spec: ModelSpec) -> None:
     """The estimator imports, accepts every parameter name and (where checkable) every grid value."""
@@ -116,7 +108,7 @@ def _columns(spec: ModelSpec, frame: Any, exclude: tuple[str, ...]) -> list[str]
     return features
 
 
-def cv_splits(spec: ModelSpec, y: Any) -> Any:
+def cv_splits(spec: ModelSpec) -> Any:
     """The scikit-learn splitter the spec describes."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -165,7 +157,7 @@ def prepare(spec: ModelSpec, frame: Any, exclude: tuple[str, ...] = ()) -> Prepa
     holdout = np.zeros(len(data), dtype=bool)
     holdout[holdout_idx] = True
     train_idx = np.sort(train_idx)
-    for fold, (_, test) in enumerate(cv_splits(spec, y).split(train_idx, y.iloc[train_idx])):
+    for fold, (_, test) in enumerate(cv_splits(spec).split(train_idx, y.iloc[train_idx])):
         folds[train_idx[test]] = fold
     data[FOLD_COLUMN] = folds
     data[HOLDOUT_COLUMN] = holdout
