@@ -15,10 +15,10 @@ import sys
 from dataclasses import asdict
 
 from mlplatform import logconf
-from mlplatform.errors import PlatformError
+from mlplatform.errors import EXIT_THRESHOLD_MISSED, PlatformError
 from mlplatform.launch.session import session
 from mlplatform.training.spec import load_spec
-from mlplatform.training.train import ThresholdError, summary_lines, train
+from mlplatform.training.train import summary_lines, train
 
 log = logging.getLogger("mlp.jobs.tune")
 
@@ -33,13 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="write the result as JSON here")
     args = parser.parse_args(argv)
     logconf.setup()
-    code = 0
     try:
         spec = load_spec(args.model)
         result = train(spec, spark=None, training_set_version=args.training_set_version, code_version=args.code_version)
-    except ThresholdError as exc:
-        result, code = exc.result, 2
-        log.error("%s", exc.render())
     except PlatformError as exc:
         log.error("%s", exc.render())
         return 1
@@ -49,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.out, "w") as fh:
             json.dump({**asdict(result), "model_id": result.model_id}, fh, default=str, indent=1)
     session().stop()
-    return code
+    return EXIT_THRESHOLD_MISSED if result.misses else 0
 
 
 if __name__ == "__main__":

@@ -181,6 +181,17 @@ def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(
     assert any("below the margin 0.5" in r for r in kept.reasons)
     assert model_registry.resolve("churn@champion", settings).version == 2
 
+    # forced, with a bar the challenger cannot clear in training: not registered, the champion is kept
+    strict = {**MODEL, "metrics": {"primary": "roc_auc", "thresholds": ["roc_auc >= 0.999"]}}
+    (tmp_path / "project" / "conf" / "models" / "churn.yaml").write_text(yaml.safe_dump(strict))
+    missed = retrain("churn", "2024-10-31", settings, spark=spark, force=True, code_version="git:fourth")
+    assert missed.decision == "kept" and missed.challenger is None and missed.benchmark_id is None
+    (reason,) = missed.reasons
+    assert reason.startswith("challenger not registered: held-out roc_auc = ") and "bar roc_auc >= 0.999" in reason
+    assert missed.training_set and missed.holdout and missed.holdout_rows > 50
+    assert model_registry.resolve("churn@champion", settings).version == 2
+    assert model_registry.resolve("churn@challenger", settings).version == 3  # nothing new registered
+
     # no labels after the champion's: exit code 99, nothing built
     with pytest.raises(NoNewDataError) as err:
         retrain("churn", "2024-08-15", settings, spark=spark)
@@ -194,7 +205,9 @@ def test_retrain_promotes_a_better_challenger_keeps_a_worse_one_and_rolls_back(
         for e in audit(settings, model="churn")
         if e.action in ("promote", "keep", "rollback")
     ]
-    assert decisions == [("promote", 1), ("promote", 2), ("keep", 2), ("rollback", 1)]
+    assert decisions == [("promote", 1), ("promote", 2), ("keep", 2), ("keep", 2), ("rollback", 1)]
+    (untrained,) = [e for e in audit(settings, model="churn") if e.action == "keep" and "training_run" in e.details]
+    assert untrained.details["reason"] == reason and untrained.details["run_date"] == "2024-10-31"
 
 
 def test_retrain_bad_input(raw_home, mlp_home, tmp_path, monkeypatch, register, toy_data, mlp):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlplatform.training.train import ThresholdError, TrainingData, train
+from mlplatform.training.train import TrainingData, train
 
 
 def _client(settings):
@@ -87,7 +87,7 @@ def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, setti
     assert got == [("code:git:abc123", "code", "model:toy@1"), ("ts:toy@v3", "training_set", "model:toy@1")]
 
 
-def test_missed_threshold_keeps_run_and_registers_nothing(spark, make_spec, frame, settings):
+def test_missed_threshold_keeps_run_and_registers_nothing(spark, make_spec, frame, settings, caplog):
     from mlflow.exceptions import MlflowException
 
     spec = make_spec(
@@ -95,14 +95,18 @@ def test_missed_threshold_keeps_run_and_registers_nothing(spark, make_spec, fram
         search={"strategy": "grid", "space": {"max_depth": [1]}},
         metrics={"primary": "roc_auc", "thresholds": ["roc_auc >= 0.999", "accuracy >= 0.5"]},
     )
-    with pytest.raises(ThresholdError) as info:
-        train(spec, settings=settings, spark=spark, data=TrainingData(frame), code_version="t")
-    err = info.value
-    auc = err.result.holdout_metrics["roc_auc"]
-    assert f"roc_auc = {auc:.4f}, bar roc_auc >= 0.999 (missed by {0.999 - auc:.4f})" in err.message
-    assert "accuracy" not in err.message and err.result.version is None
+    with caplog.at_level("WARNING", logger="mlplatform.training.train"):
+        result = train(spec, settings=settings, spark=spark, data=TrainingData(frame), code_version="t")
+    message = result.threshold_message()
+    auc = result.holdout_metrics["roc_auc"]
+    assert message.startswith("model 'strict' not registered: held-out roc_auc = ")
+    assert f"roc_auc = {auc:.4f}, bar roc_auc >= 0.999 (missed by {0.999 - auc:.4f})" in message
+    assert f"run {result.run_id} is kept in experiment 'strict'; improve the model or revisit the bar" in message
+    assert "accuracy" not in message and result.version is None and result.model_id is None
+    assert len(result.misses) == 1
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [message]
     client = _client(settings)
-    run = client.get_run(err.result.run_id)
+    run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED" and run.data.tags["mlp.registered"] == "false"
     with pytest.raises(MlflowException):
         client.get_registered_model("strict")

@@ -6,8 +6,6 @@ import json
 
 import click
 
-THRESHOLD_EXIT = 2
-
 
 @click.command()
 @click.argument("model")
@@ -36,18 +34,16 @@ def train(
     """
     from dataclasses import asdict
 
-    from mlplatform.training.train import ThresholdError, summary_lines
+    from mlplatform.errors import EXIT_THRESHOLD_MISSED
+    from mlplatform.training.train import summary_lines
     from mlplatform.training.train import train as run
 
-    try:
-        result = run(
-            model, training_set_version=training_set_version, code_version=code_version, env=env, profile=profile
-        )
-    except ThresholdError as exc:
-        for line in summary_lines(exc.result):
+    result = run(model, training_set_version=training_set_version, code_version=code_version, env=env, profile=profile)
+    if result.misses:
+        for line in summary_lines(result):
             click.echo(line, err=True)
-        click.echo(f"Error: {exc.render()}", err=True)
-        ctx.exit(THRESHOLD_EXIT)
+        click.echo(f"Error: {result.threshold_message()}", err=True)
+        ctx.exit(EXIT_THRESHOLD_MISSED)
     if as_json:
         click.echo(json.dumps({**asdict(result), "model_id": result.model_id}, default=str, indent=1))
         return

@@ -41,14 +41,14 @@ from mlplatform.errors import (
     UnknownModelError,
 )
 from mlplatform.lifecycle.benchmark import history, run_benchmark
-from mlplatform.lifecycle.gates import load_config
+from mlplatform.lifecycle.gates import ModelPolicy, load_config
 from mlplatform.lifecycle.models import champion_version, promote
 from mlplatform.lineage.edges import record
 from mlplatform.lineage.trainsets import trainset_edges
 from mlplatform.tracking import model_registry
 from mlplatform.tracking.model_registry import TAG_TRAINING_SET
-from mlplatform.training.spec import load_spec, spec_names
-from mlplatform.training.train import ThresholdError, train
+from mlplatform.training.spec import ModelSpec, load_spec, spec_names
+from mlplatform.training.train import TrainResult, train
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -84,7 +84,8 @@ class RetrainOutcome:
             out = [f"{self.model} {self.run_date}: ALREADY DONE (champion now: {self.champion})"]
         else:
             out = [
-                f"{self.model} {self.run_date}: {self.decision.upper()} (champion before: {self.champion}, challenger: {self.challenger or 'none'})"
+                f"{self.model} {self.run_date}: {self.decision.upper()} "
+                f"(champion before: {self.champion}, challenger: {self.challenger or 'none'})"
             ]
         out += [f"  {r}" for r in self.reasons]
         if self.training_set:
@@ -93,7 +94,8 @@ class RetrainOutcome:
             )
         if self.benchmark_id:
             out.append(
-                f"  benchmark {self.benchmark_id}: MLflow run {self.mlflow_run_id} (benchmark/roc.png, benchmark/report.md)"
+                f"  benchmark {self.benchmark_id}: MLflow run {self.mlflow_run_id} "
+                "(benchmark/roc.png, benchmark/report.md)"
             )
         return out
 
@@ -202,6 +204,21 @@ def _resolve(model: str, settings: Settings) -> tuple[Any, Any]:
     return spec, model_registry.resolve(f"{model}@{champion_version(model, settings)}", settings)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One retrain invocation: the model, its run date and champion, and the job run every record names."""
+
+    model: str
+    day: date
+    champion: Any
+    job_run: str
+    settings: Settings
+
+    @property
+    def run_date(self) -> str:
+        return self.day.isoformat()
+
+
 def retrain(
     model: str,
     run_date: str | date,
@@ -225,64 +242,136 @@ def retrain(
     spec, champion = _resolve(model, settings)
     policy = load_config(config_file).policy(model)
     margin = policy.margin if margin is None else margin
-    job_run = f"retrain-{model}-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
+    run = _Run(model, day, champion, f"retrain-{model}-{day.isoformat()}-{uuid.uuid4().hex[:8]}", settings)
 
-    earlier = None if force else _previous(model, day.isoformat(), settings)
+    earlier = None if force else _previous(model, run.run_date, settings)
     if earlier is not None:
-        reason = f"run date {day} was already benchmarked ({earlier['benchmark_id']}: {earlier['decision']}); pass --force to retrain again"
-        return RetrainOutcome(model, day.isoformat(), "already done", champion.id, f"model:{model}@{earlier['challenger_version']}", (reason,), job_run,
-                              benchmark_id=earlier["benchmark_id"], mlflow_run_id=earlier["mlflow_run_id"])  # fmt: skip
-
+        return _already_done(run, earlier)
     ts_spec = features.load_trainset_spec(spec.training_set.name)
-    window = holdout_window(day, policy.holdout_days, _champion_end(champion, settings), ts_spec.labels)
-    fresh = _fresh_rows(ts_spec, window, settings) if window.start < window.end else 0
+    window = _fresh_window(run, ts_spec, policy)
+    holdout, training = _build_sets(run, ts_spec, window, spark)
+    result = train(spec, settings, spark=spark, training_set_version=training.version, code_version=code_version)
+    if result.misses:
+        return _keep_unregistered(run, result, training, holdout)
+    return _benchmark(run, spec, result, training, holdout, margin)
+
+
+def _already_done(run: _Run, earlier: dict[str, Any]) -> RetrainOutcome:
+    """The earlier decision for this run date, retraining nothing."""
+    reason = (
+        f"run date {run.day} was already benchmarked ({earlier['benchmark_id']}: {earlier['decision']}); "
+        "pass --force to retrain again"
+    )
+    return RetrainOutcome(
+        run.model,
+        run.run_date,
+        "already done",
+        run.champion.id,
+        f"model:{run.model}@{earlier['challenger_version']}",
+        (reason,),
+        run.job_run,
+        benchmark_id=earlier["benchmark_id"],
+        mlflow_run_id=earlier["mlflow_run_id"],
+    )
+
+
+def _fresh_window(run: _Run, ts_spec: Any, policy: ModelPolicy) -> HoldoutWindow:
+    """The holdout window, once it holds ``min_holdout_rows`` labelled rows the champion has not seen.
+
+    Raises:
+        NoNewDataError: fewer fresh rows than that (nothing is built or trained).
+    """
+    window = holdout_window(run.day, policy.holdout_days, _champion_end(run.champion, run.settings), ts_spec.labels)
+    fresh = _fresh_rows(ts_spec, window, run.settings) if window.start < window.end else 0
     if fresh < policy.min_holdout_rows:
         raise NoNewDataError(
-            f"model '{model}' on {day}: {fresh} labelled row(s) from {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC "
-            f"that {champion.id} has not seen; {policy.min_holdout_rows} needed",
-            "nothing to retrain on yet: run again when new labels have landed (or lower min_holdout_rows in conf/lifecycle.yaml)",
+            f"model '{run.model}' on {run.day}: {fresh} labelled row(s) from {window.start:%Y-%m-%d %H:%M} "
+            f"to {window.end:%Y-%m-%d %H:%M} UTC that {run.champion.id} has not seen; {policy.min_holdout_rows} needed",
+            "nothing to retrain on yet: run again when new labels have landed "
+            "(or lower min_holdout_rows in conf/lifecycle.yaml)",
         )
     log.info(
         "retrain %s for %s: %d fresh labelled rows from %s; champion %s",
-        model,
-        day,
+        run.model,
+        run.day,
         fresh,
         window.start.isoformat(),
-        champion.id,
+        run.champion.id,
     )
+    return window
 
+
+def _build_sets(run: _Run, ts_spec: Any, window: HoldoutWindow, spark: "SparkSession | None") -> tuple[Any, Any]:
+    """(holdout, challenger's training set): the window as ``<name>_holdout``, the labels before it as ``<name>``."""
     labels = ts_spec.labels
     holdout_spec = ts_spec.model_copy(update={
         "name": f"{ts_spec.name}{HOLDOUT_SUFFIX}",
         "labels": labels.model_copy(update={"start": window.start.isoformat(), "end": window.end.isoformat()}),
     })  # fmt: skip
     train_spec = ts_spec.model_copy(update={"labels": labels.model_copy(update={"end": window.start.isoformat()})})
-    holdout = _build(holdout_spec, settings, spark, job_run)
-    training = _build(train_spec, settings, spark, job_run)
+    holdout = _build(holdout_spec, run.settings, spark, run.job_run)
+    training = _build(train_spec, run.settings, spark, run.job_run)
+    return holdout, training
 
-    try:
-        result = train(spec, settings, spark=spark, training_set_version=training.version, code_version=code_version)
-    except ThresholdError as exc:
-        reasons = tuple(f"challenger not registered: held-out {miss}" for miss in exc.result.misses)
-        record(settings, [], action="keep", job_run=job_run, subject=champion.id,
-               details={"model": model, "version": champion.version, "reason": "; ".join(reasons), "training_run": exc.result.run_id, "run_date": day.isoformat()})  # fmt: skip
-        return RetrainOutcome(
-            model, day.isoformat(), "kept", champion.id, None, reasons, job_run, training.id, holdout.id, holdout.rows
-        )
-    challenger = model_registry.resolve(f"{model}@{result.version}", settings)
 
-    rows = features.read_trainset(holdout.name, holdout.version, settings=settings)
-    report = run_benchmark(
-        champion, challenger, rows, holdout.id, spec.label, settings, margin, day.isoformat(), job_run
+def _keep_unregistered(run: _Run, result: TrainResult, training: Any, holdout: Any) -> RetrainOutcome:
+    """The challenger missed a threshold in training: not registered, the champion is kept (an audit row)."""
+    reasons = tuple(f"challenger not registered: held-out {miss}" for miss in result.misses)
+    details = {
+        "model": run.model,
+        "version": run.champion.version,
+        "reason": "; ".join(reasons),
+        "training_run": result.run_id,
+        "run_date": run.run_date,
+    }
+    record(run.settings, [], action="keep", job_run=run.job_run, subject=run.champion.id, details=details)
+    return RetrainOutcome(
+        run.model,
+        run.run_date,
+        "kept",
+        run.champion.id,
+        None,
+        reasons,
+        run.job_run,
+        training_set=training.id,
+        holdout=holdout.id,
+        holdout_rows=holdout.rows,
     )
+
+
+def _benchmark(
+    run: _Run, spec: ModelSpec, result: TrainResult, training: Any, holdout: Any, margin: float
+) -> RetrainOutcome:
+    """Champion against the registered challenger on the holdout: promote it, or keep the champion (an audit row)."""
+    model, champion, settings, job_run = run.model, run.champion, run.settings, run.job_run
+    challenger = model_registry.resolve(f"{model}@{result.version}", settings)
+    rows = features.read_trainset(holdout.name, holdout.version, settings=settings)
+    report = run_benchmark(champion, challenger, rows, holdout.id, spec.label, settings, margin, run.run_date, job_run)
     reasons = tuple(report.decision.reasons)
-    facts = {"benchmark": report.benchmark_id, "run_date": day.isoformat(), "mlflow_run": report.mlflow_run_id}
+    facts = {"benchmark": report.benchmark_id, "run_date": run.run_date, "mlflow_run": report.mlflow_run_id}
     if report.decision.promote:
         promote(model, challenger.version, settings, reason=report.decision.summary(), job_run=job_run, details=facts)
     else:
-        record(settings, [], action="keep", job_run=job_run, subject=champion.id,
-               details={"model": model, "version": champion.version, "challenger": challenger.version, "reason": report.decision.summary(), **facts})  # fmt: skip
+        details = {
+            "model": model,
+            "version": champion.version,
+            "challenger": challenger.version,
+            "reason": report.decision.summary(),
+            **facts,
+        }
+        record(settings, [], action="keep", job_run=job_run, subject=champion.id, details=details)
     return RetrainOutcome(
-        model, day.isoformat(), report.verdict, champion.id, challenger.id, reasons, job_run, training.id, holdout.id, holdout.rows,
-        report.benchmark_id, report.mlflow_run_id, {"champion": report.champion.metrics, "challenger": report.challenger.metrics},
-    )  # fmt: skip
+        model,
+        run.run_date,
+        report.verdict,
+        champion.id,
+        challenger.id,
+        reasons,
+        job_run,
+        training_set=training.id,
+        holdout=holdout.id,
+        holdout_rows=holdout.rows,
+        benchmark_id=report.benchmark_id,
+        mlflow_run_id=report.mlflow_run_id,
+        metrics={"champion": report.champion.metrics, "challenger": report.challenger.metrics},
+    )

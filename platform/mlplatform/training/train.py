@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = [
     "TrainingData",
     "TrainResult",
-    "ThresholdError",
     "train",
     "load_training_data",
     "check_thresholds",
@@ -55,14 +54,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class ThresholdError(TrainingError):
-    """The refit model missed a bar: the run is kept, the model is not registered."""
-
-    def __init__(self, message: str, hint: str | None, result: "TrainResult") -> None:
-        super().__init__(message, hint)
-        self.result = result
 
 
 @dataclass(frozen=True)
@@ -77,7 +68,11 @@ class TrainingData:
 
 @dataclass
 class TrainResult:
-    """What a training run produced."""
+    """What a training run produced.
+
+    ``misses`` non-empty means the refit model missed a bar: the run is kept, nothing is
+    registered and ``version`` is None; :meth:`threshold_message` says so in one line.
+    """
 
     model: str
     run_id: str
@@ -98,6 +93,15 @@ class TrainResult:
     def model_id(self) -> str | None:
         return f"model:{self.model}@{self.version}" if self.version is not None else None
 
+    def threshold_message(self) -> str | None:
+        """The missed bars and where the run is kept, in one line (None when every bar was met)."""
+        if not self.misses:
+            return None
+        return (
+            f"model '{self.model}' not registered: held-out " + "; ".join(self.misses) + f" — run {self.run_id} "
+            f"is kept in experiment '{self.model}'; improve the model or revisit the bar"
+        )
+
 
 def summary_lines(result: TrainResult) -> list[str]:
     """A short human report of a training run (for the CLI and the job's log)."""
@@ -105,8 +109,10 @@ def summary_lines(result: TrainResult) -> list[str]:
     lines = [
         f"model {result.model}: {result.trials} trials, best trial {result.best_trial} {result.best_params}",
         f"  cv score {result.cv_score:.4f}; held-out {holdout}",
-        f"  search {result.search_wall_time:.1f} s wall, {result.search_fit_time:.1f} s of fits, efficiency {result.efficiency:.2f}, {result.retried_tasks} task(s) retried",
-        f"  executors ran Python {result.executor.get('python')} with scikit-learn {result.executor.get('packages', {}).get('scikit-learn')}",
+        f"  search {result.search_wall_time:.1f} s wall, {result.search_fit_time:.1f} s of fits, "
+        f"efficiency {result.efficiency:.2f}, {result.retried_tasks} task(s) retried",
+        f"  executors ran Python {result.executor.get('python')} "
+        f"with scikit-learn {result.executor.get('packages', {}).get('scikit-learn')}",
         f"  MLflow run {result.run_id}",
     ]
     if result.version is not None:
@@ -239,7 +245,8 @@ def _flat_params(spec: ModelSpec) -> dict[str, Any]:
 
 
 def _resolve_env(spec: ModelSpec, settings: Settings, explicit: str | None, shipped: str | None = None) -> Any:
-    """The environment trials run in: ``--env``, else the one ``mlp submit --env`` shipped (``shipped``), else the spec's.
+    """The environment trials run in: ``--env``, else the one ``mlp submit --env`` shipped (``shipped``), else the
+    spec's.
 
     None means the driver's Python (no ``env`` anywhere).
     """
@@ -269,7 +276,7 @@ def _resolve_env(spec: ModelSpec, settings: Settings, explicit: str | None, ship
 def _submitted(
     spec: ModelSpec, settings: Settings, explicit: str | None, spark: "SparkSession | None"
 ) -> tuple["SparkSession", Any]:
-    """Inside a spark-submit driver: the session and the environment ``mlp submit --env`` shipped (from the Spark conf)."""
+    """Inside a spark-submit driver: the session and the environment ``mlp submit --env`` shipped (Spark conf)."""
 
     spark = spark or session(app_name=f"mlp-train-{spec.name}", settings=settings)
     return spark, _resolve_env(spec, settings, explicit, shipped=spark.conf.get(ENV_ID_CONF, None))
@@ -362,6 +369,9 @@ def train(
 ) -> TrainResult:
     """Tune, refit, log and (if every threshold passes) register ``model``.
 
+    A missed threshold is a result, not an error: the run is kept, nothing is registered,
+    ``result.misses`` lists the missed bars and ``result.version`` is None (logged as a warning).
+
     Args:
         model: a model name (``conf/models/<name>.yaml``), a spec file, or a :class:`ModelSpec`.
         spark: a session to use (default: one for ``profile`` running the model's environment).
@@ -372,7 +382,6 @@ def train(
 
     Raises:
         TrainingError: bad spec or input (before any Spark job), a failed search.
-        ThresholdError: the model missed a bar; the run is kept, nothing is registered.
     """
 
     settings = settings or load_settings()
@@ -384,6 +393,25 @@ def train(
     if under_spark_submit():
         spark, artifact = _submitted(spec, settings, env, spark)
     store.configure(settings)
+    tags = _model_tags(spec, settings, data, artifact, code_version)
+    spark = spark or _session(spec, settings, artifact, profile)
+    tracker = _Tracker(spec, settings, {**tags, "mlp.model": spec.name, "mlp.strategy": spec.search.strategy})
+    try:
+        result = _tune(spark, spec, prepared, tracker, artifact)
+        _register_or_keep(spec, settings, tracker, tags, result)
+    except BaseException:
+        tracker.finish("FAILED")
+        raise
+    tracker.finish()
+    if result.misses:
+        log.warning("%s", result.threshold_message())
+    return result
+
+
+def _model_tags(
+    spec: ModelSpec, settings: Settings, data: TrainingData, artifact: Any, code_version: str | None
+) -> dict[str, str]:
+    """The tags the run and the model version carry: spec hash, code, metrics, training set, features, env."""
     tags = {
         TAG_SPEC_HASH: spec.digest(),
         TAG_CODE_VERSION: store.code_version(settings, code_version),
@@ -393,79 +421,84 @@ def train(
         TAG_FEATURE_SETS: json.dumps(list(data.feature_sets)),
         TAG_ENV_ID: getattr(artifact, "id", "") if artifact is not None else "",
     }
-    tags = {k: v for k, v in tags.items() if v}
-    spark = spark or _session(spec, settings, artifact, profile)
-    tracker = _Tracker(spec, settings, {**tags, "mlp.model": spec.name, "mlp.strategy": spec.search.strategy})
-    try:
-        search, broadcaster = run_search(
-            spark, spec, prepared, on_batch=lambda trials: [tracker.trial(t) for t in trials]
-        )
-        refit = run_refit(broadcaster, spec, search.best)
-        executor = refit["environment"]
-        holdout = refit["metrics"]
-        summary = _search_summary(search, spark.sparkContext.defaultParallelism)
-        tracker.log(
-            params={f"best.{k}": v for k, v in search.best.params.items()},
-            metrics={
-                **summary,
-                f"best_cv_{search.primary}": search.best.mean(search.primary),
-                **{f"holdout_{k}": v for k, v in holdout.items()},
-                "refit_fit_time": refit["fit_time"],
-            },
-            tags={
-                "mlp.best_trial": str(search.best.number),
-                "mlp.executor.python": executor.get("python", ""),
-                "mlp.executor.executable": executor.get("executable", ""),
-                "mlp.executor.sklearn": executor.get("packages", {}).get("scikit-learn") or "",
-                "mlp.executor.packages": json.dumps(executor.get("packages", {}), sort_keys=True),
-            },
-        )
-        with tempfile.TemporaryDirectory(prefix="mlp-train-") as tmp:
-            write_evaluation(refit["evaluation"], tmp, f"{spec.name} trial {search.best.number}")
-            trials_summary = [
-                {
-                    "trial": t.number,
-                    "params": t.params,
-                    "mean": t.mean(search.primary),
-                    "std": t.std(search.primary),
-                    "fit_time": t.fit_time,
-                    "attempts": t.attempts,
-                    "error": t.error,
-                }
-                for t in search.trials
-            ]
-            (Path(tmp) / "evaluation" / "trials.json").write_text(json.dumps(trials_summary, indent=1, default=str))
-            tracker.client.log_artifacts(tracker.run_id, str(Path(tmp) / "plots"), "plots")
-            tracker.client.log_artifacts(tracker.run_id, str(Path(tmp) / "evaluation"), "evaluation")
-            _log_model(tracker, prepared, refit, artifact, Path(tmp))
-        result = TrainResult(
-            model=spec.name,
-            run_id=tracker.run_id,
-            best_trial=search.best.number,
-            best_params=search.best.params,
-            cv_score=search.best.mean(search.primary),
-            holdout_metrics=holdout,
-            trials=len(search.trials),
-            search_wall_time=search.wall_time,
-            search_fit_time=search.fit_time,
-            efficiency=summary["search_efficiency"],
-            retried_tasks=search.retried_tasks,
-            executor=executor,
-        )
-        result.misses = check_thresholds(spec.metrics.parsed_thresholds(), holdout)
-        if result.misses:
-            tracker.log(tags={"mlp.registered": "false", "mlp.threshold_misses": json.dumps(result.misses)})
-        else:
-            result.version = _register(spec, settings, tracker, tags)
-            tracker.log(tags={"mlp.registered": "true", "mlp.model_version": str(result.version)})
-    except BaseException:
-        tracker.finish("FAILED")
-        raise
-    tracker.finish()
+    return {k: v for k, v in tags.items() if v}
+
+
+def _tune(spark: "SparkSession", spec: ModelSpec, prepared: Prepared, tracker: _Tracker, env: Any) -> TrainResult:
+    """Search (one child run per trial), refit the best trial, log its metrics, plots and model."""
+    search, broadcaster = run_search(spark, spec, prepared, on_batch=lambda trials: [tracker.trial(t) for t in trials])
+    refit = run_refit(broadcaster, spec, search.best)
+    summary = _search_summary(search, spark.sparkContext.defaultParallelism)
+    _log_refit(tracker, search, refit, summary)
+    with tempfile.TemporaryDirectory(prefix="mlp-train-") as tmp:
+        _log_evaluation(tracker, spec, search, refit, Path(tmp))
+        _log_model(tracker, prepared, refit, env, Path(tmp))
+    return TrainResult(
+        model=spec.name,
+        run_id=tracker.run_id,
+        best_trial=search.best.number,
+        best_params=search.best.params,
+        cv_score=search.best.mean(search.primary),
+        holdout_metrics=refit["metrics"],
+        trials=len(search.trials),
+        search_wall_time=search.wall_time,
+        search_fit_time=search.fit_time,
+        efficiency=summary["search_efficiency"],
+        retried_tasks=search.retried_tasks,
+        executor=refit["environment"],
+    )
+
+
+def _log_refit(tracker: _Tracker, search: SearchResult, refit: dict[str, Any], summary: dict[str, float]) -> None:
+    """The best params, search summary, cv and held-out metrics, and what the executors ran."""
+    executor = refit["environment"]
+    tracker.log(
+        params={f"best.{k}": v for k, v in search.best.params.items()},
+        metrics={
+            **summary,
+            f"best_cv_{search.primary}": search.best.mean(search.primary),
+            **{f"holdout_{k}": v for k, v in refit["metrics"].items()},
+            "refit_fit_time": refit["fit_time"],
+        },
+        tags={
+            "mlp.best_trial": str(search.best.number),
+            "mlp.executor.python": executor.get("python", ""),
+            "mlp.executor.executable": executor.get("executable", ""),
+            "mlp.executor.sklearn": executor.get("packages", {}).get("scikit-learn") or "",
+            "mlp.executor.packages": json.dumps(executor.get("packages", {}), sort_keys=True),
+        },
+    )
+
+
+def _log_evaluation(
+    tracker: _Tracker, spec: ModelSpec, search: SearchResult, refit: dict[str, Any], workdir: Path
+) -> None:
+    """``plots/`` and ``evaluation/`` (the refit's evaluation and every trial's summary) as run artifacts."""
+    write_evaluation(refit["evaluation"], str(workdir), f"{spec.name} trial {search.best.number}")
+    trials_summary = [
+        {
+            "trial": t.number,
+            "params": t.params,
+            "mean": t.mean(search.primary),
+            "std": t.std(search.primary),
+            "fit_time": t.fit_time,
+            "attempts": t.attempts,
+            "error": t.error,
+        }
+        for t in search.trials
+    ]
+    (workdir / "evaluation" / "trials.json").write_text(json.dumps(trials_summary, indent=1, default=str))
+    tracker.client.log_artifacts(tracker.run_id, str(workdir / "plots"), "plots")
+    tracker.client.log_artifacts(tracker.run_id, str(workdir / "evaluation"), "evaluation")
+
+
+def _register_or_keep(
+    spec: ModelSpec, settings: Settings, tracker: _Tracker, tags: dict[str, str], result: TrainResult
+) -> None:
+    """Register the model if it clears every bar (``result.version``), else record the misses (``result.misses``)."""
+    result.misses = check_thresholds(spec.metrics.parsed_thresholds(), result.holdout_metrics)
     if result.misses:
-        raise ThresholdError(
-            f"model '{spec.name}' not registered: held-out " + "; ".join(result.misses),
-            f"run {result.run_id} is kept in experiment '{spec.name}'; improve the model or revisit the bar",
-            result,
-        )
-    return result
+        tracker.log(tags={"mlp.registered": "false", "mlp.threshold_misses": json.dumps(result.misses)})
+    else:
+        result.version = _register(spec, settings, tracker, tags)
+        tracker.log(tags={"mlp.registered": "true", "mlp.model_version": str(result.version)})
