@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+TESTDATA = REPO / "tests" / "data"  # test data kept in the repository (tests/data/delta/README.md)
 MLP = str(Path(sys.executable).with_name("mlp"))
 
 _CLEAN_VARS = [v for v in os.environ if v.startswith("MLP_")] + ["PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"]

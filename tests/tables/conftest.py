@@ -1,4 +1,4 @@
-"""Fixtures for the tables tests: copies of the shared Delta test data, table paths, a gate UDF."""
+"""Fixtures for the tables tests: copies of the Delta test data in tests/data/delta, table paths, a gate UDF."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any, Callable
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TESTDATA = REPO.parent / "shared" / "testdata" / "delta"
+TESTDATA = REPO / "tests" / "data" / "delta"
 
-# Row counts and latest versions stated in /work/shared/testdata/README.md (read by deltalake there).
+# Row counts and latest versions stated in tests/data/delta/README.md (read by deltalake there).
 EXPECTED = {
     "simple_table": {"rows": 3, "version": 4},
     "simple_table_with_checkpoint": {"rows": 11, "version": 10},
@@ -34,7 +34,7 @@ def testdata_tables() -> list[str]:
 
 @pytest.fixture
 def copy_testdata(tmp_path: Path) -> Callable[[str], str]:
-    """Copy a shared test table into tmp_path (never write to the shared copy)."""
+    """Copy a test table into tmp_path (never write to the copy in the repository)."""
 
     def copy(name: str) -> str:
         dest = tmp_path / "testdata" / name
