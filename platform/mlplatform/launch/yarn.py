@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, MutableMapping
 from urllib.parse import urlsplit
 
-from mlplatform import storage
+from mlplatform import files, storage
 from mlplatform.config import Settings
 from mlplatform.errors import HadoopError, SubmitError
 from mlplatform.launch import minicluster
@@ -298,14 +298,6 @@ def _check_fits(cluster: YarnCluster, conf: MutableMapping[str, str]) -> None:
 # ---------------------------------------------------------------- cached uploads
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class _Cache:
     """Content-addressed files on HDFS: ``<root>/<sha12>/<name>``, uploaded once."""
 
@@ -322,7 +314,7 @@ class _Cache:
 
     def publish(self, local: Path, sha: str | None = None, unique_name: bool = False) -> str:
         """Upload ``local`` unless present; ``unique_name`` puts the hash in the file name too."""
-        sha12 = (sha or _sha256(local))[:12]
+        sha12 = (sha or files.sha256_file(local))[:12]
         uri = f"{self.root}/{sha12}/{f'{sha12}-' if unique_name else ''}{local.name}"
         if not storage.exists(uri, self.settings):
             log.info("uploading %s (%.1f MB) to %s", local.name, local.stat().st_size / 1e6, uri)
@@ -350,19 +342,17 @@ def _spark_jars_zip(settings: Settings) -> tuple[Path, str]:
     sha_file = target.with_suffix(".sha256")
     if target.is_file() and sha_file.is_file():
         return target, sha_file.read_text().strip()
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}")
     log.info("zipping Spark's %d jars for spark.yarn.archive", len(jars))
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as zf:
-        for jar in jars:
-            info = zipfile.ZipInfo(jar.name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            with open(jar, "rb") as src, zf.open(info, "w", force_zip64=True) as dst:
-                for block in iter(lambda: src.read(1 << 20), b""):
-                    dst.write(block)
-    sha = _sha256(partial)
-    partial.replace(target)
-    sha_file.write_text(sha + "\n")
+    with files.replacing(target) as partial:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as zf:
+            for jar in jars:
+                info = zipfile.ZipInfo(jar.name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                with open(jar, "rb") as src, zf.open(info, "w", force_zip64=True) as dst:
+                    for block in iter(lambda: src.read(1 << 20), b""):
+                        dst.write(block)
+        sha = files.sha256_file(partial)
+    files.write_atomic(sha_file, sha + "\n")
     return target, sha
 
 

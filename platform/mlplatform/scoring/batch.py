@@ -24,7 +24,6 @@ such column and its null count, and nothing is committed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -38,7 +37,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from mlplatform import lineage, tables
+from mlplatform import files, lineage, tables
 from mlplatform.config import Settings
 from mlplatform.envs.shipping import ENV_ID_CONF
 from mlplatform.errors import PlatformError, ScoringError
@@ -310,23 +309,19 @@ def _fetch_model(settings: Settings, info: model_registry.ModelVersionInfo) -> t
     cache = Path(settings.home) / "cache" / "models" / info.name / str(info.version)
     model_dir = cache / model_registry.MODEL_ARTIFACT
     if not (model_dir / model_registry.MODEL_PICKLE).is_file():
-        staging = cache.with_name(f".{info.version}.{uuid.uuid4().hex[:8]}")
-        downloaded = model_registry.download(info, staging, settings)
-        if not (downloaded / model_registry.MODEL_PICKLE).is_file():
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ScoringError(
-                f"{info.id} has no {model_registry.MODEL_PICKLE} in its model directory",
-                "register models in the platform format (mlflow.sklearn, serialization_format='cloudpickle')",
-            )
-        cache.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(model_dir, ignore_errors=True)
-        downloaded.replace(model_dir)
-        shutil.rmtree(staging, ignore_errors=True)
-    data = (model_dir / model_registry.MODEL_PICKLE).read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
+        with files.replacing(model_dir, folder=True) as staging:
+            model_registry.download(info, staging, settings)
+            if not (staging / model_registry.MODEL_PICKLE).is_file():
+                raise ScoringError(
+                    f"{info.id} has no {model_registry.MODEL_PICKLE} in its model directory",
+                    "register models in the platform format (mlflow.sklearn, serialization_format='cloudpickle')",
+                )
+            shutil.rmtree(model_dir, ignore_errors=True)  # an earlier download that did not finish
+    sha = files.sha256_file(model_dir / model_registry.MODEL_PICKLE)
     shipped = cache / f"mlp-model-{sha[:16]}.pkl"
     if not shipped.is_file():
-        shutil.copyfile(model_dir / model_registry.MODEL_PICKLE, shipped)
+        with files.replacing(shipped) as partial:
+            shutil.copyfile(model_dir / model_registry.MODEL_PICKLE, partial)
     return model_dir, shipped, sha
 
 
