@@ -15,7 +15,8 @@ A task is a dict::
 
 and the broadcast payload is a dict::
 
-    {"data": <Arrow IPC stream bytes>, "estimator": "sklearn.ensemble.RandomForestClassifier",
+    {"data": <Arrow IPC stream bytes>, "data_id": <unique per broadcast>,
+     "estimator": "sklearn.ensemble.RandomForestClassifier",
      "fixed_params": {...}, "features": [...], "label": "churned",
      "metrics": [...], "packages": [...]}
 
@@ -253,7 +254,7 @@ _FRAMES: dict[int, Any] = {}
 
 def _frame_of(payload: dict[str, Any]) -> Any:
     """Decode the broadcast data once per Python worker (workers are reused across tasks)."""
-    key = id(payload["data"])
+    key = payload["data_id"]
     if key not in _FRAMES:
         _FRAMES.clear()
         _FRAMES[key] = decode_frame(payload["data"])

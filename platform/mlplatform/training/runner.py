@@ -13,10 +13,11 @@ import functools
 import logging
 import math
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from mlplatform.errors import TrainingError
+from mlplatform.errors import TrainingError, error_line
 from mlplatform.training.executor import encode_frame, run_partition
 from mlplatform.training.prepare import Prepared
 from mlplatform.training.search import Trial, make_strategy
@@ -85,6 +86,9 @@ class _Broadcaster:
     def __init__(self, spark: "SparkSession", spec: ModelSpec, prepared: Prepared) -> None:
         payload = {
             "data": encode_frame(prepared.frame),
+            # Workers cache the decoded data under this key: unique per broadcast, whereas the id() of the
+            # unpickled bytes can repeat across searches in one session and hand a worker the previous data.
+            "data_id": uuid.uuid4().hex,
             "estimator": spec.estimator,
             "fixed_params": dict(spec.params),
             "features": list(prepared.features),
@@ -105,7 +109,7 @@ class _Broadcaster:
             return rdd.mapPartitions(functools.partial(run_partition, self.broadcast)).collect()
         except Exception as exc:
             raise TrainingError(
-                f"{description} failed on Spark: {_last_line(exc)}",
+                f"{description} failed on Spark: {error_line(exc, 'Error|Exception', last=True, limit=500)}",
                 "see the Spark log above; executors may lack the model's environment",
             ) from exc
         finally:
@@ -113,12 +117,6 @@ class _Broadcaster:
 
     def close(self) -> None:
         self.broadcast.unpersist()
-
-
-def _last_line(exc: Exception) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    errors = [line for line in lines if "Error" in line or "Exception" in line]
-    return (errors[-1] if errors else lines[-1] if lines else type(exc).__name__).strip()[:500]
 
 
 def _record(trials: dict[int, TrialResult], results: list[dict[str, Any]], folds: int) -> int:
