@@ -1,6 +1,6 @@
 """Tables written by other engines (Spark + Delta Lake test data) and by each of our two engines.
 
-Every table in the shared test data is read through Spark (delta-spark) and through
+Every table in the Delta test data in tests/data/delta is read through Spark (delta-spark) and through
 deltalake; the two must agree with each other and with the README's counts.
 """
 
