@@ -2,7 +2,8 @@
 
 Every message names the object involved, says what was wrong and what to do. The CLI
 and the jobs render a :class:`PlatformError` as one line and exit with its
-:attr:`~PlatformError.exit_code`:
+:attr:`~PlatformError.exit_code`; :func:`error_line` shortens a foreign error (a Spark/JVM
+trace) to the one line such a message quotes.
 
 | code | meaning | what a scheduler should do |
 |---|---|---|
@@ -16,6 +17,7 @@ and the jobs render a :class:`PlatformError` as one line and exit with its
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "UnknownModelError",
     "NoChampionError",
     "NoNewDataError",
+    "error_line",
 ]
 
 EXIT_OK = 0
@@ -152,3 +155,18 @@ class NoNewDataError(LifecycleError):
     """Nothing to retrain on: no fresh labelled rows since the champion's training set."""
 
     exit_code = EXIT_NO_NEW_DATA
+
+
+def error_line(exc: BaseException, pattern: str | None = None, last: bool = False, limit: int | None = None) -> str:
+    """One line of an error's (often a Spark/JVM trace's) message, for a one-line :class:`PlatformError`.
+
+    The first line that matches the regular expression ``pattern`` (``last``: the last one),
+    else the first line; the exception's type name when the message is blank. Lines are
+    stripped, blank ones skipped; the line is cut to ``limit`` characters.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    matching = [line for line in lines if re.search(pattern, line)] if pattern else []
+    line = (matching[-1] if last else matching[0]) if matching else lines[0]
+    return line if limit is None else line[:limit]

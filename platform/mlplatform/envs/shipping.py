@@ -22,7 +22,7 @@ from mlplatform import storage
 from mlplatform.config import Settings, load_settings
 from mlplatform.envs.artifacts import EnvArtifact, resolve, unpack, verify_archive
 from mlplatform.envs.spec import arrow_requirements
-from mlplatform.errors import EnvError
+from mlplatform.errors import EnvError, error_line
 from mlplatform.probe import executor_report
 
 if TYPE_CHECKING:
@@ -105,11 +105,7 @@ def _key_packages(artifact: EnvArtifact) -> list[str]:
 
 def _explain(exc: Exception, artifact: EnvArtifact) -> EnvError:
     text = str(exc)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    cause = next(
-        (line for line in lines if "Cannot run program" in line or "PYTHON_VERSION_MISMATCH" in line),
-        lines[0] if lines else text,
-    )
+    cause = error_line(exc, "Cannot run program|PYTHON_VERSION_MISMATCH")
     base = artifact.base_interpreter
     if base and ("Cannot run program" in text or "error=2" in text or "No such file" in text):
         return EnvError(

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from mlplatform import files, lineage, tables
 from mlplatform.config import Settings
 from mlplatform.envs.shipping import ENV_ID_CONF
-from mlplatform.errors import PlatformError, ScoringError
+from mlplatform.errors import PlatformError, ScoringError, error_line
 from mlplatform.features.definitions import features_dir, load_feature_set
 from mlplatform.launch.submit import build_submit
 from mlplatform.scoring.arrow_scorer import (
@@ -408,14 +408,9 @@ def _null_error(frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: s
 
 
 def _failure(exc: Exception, model_id: str, input_id: str) -> ScoringError:
-    text = str(exc)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    cause = next(
-        (line for line in reversed(lines) if re.match(r"^[A-Za-z_.]*(Error|Exception):", line)),
-        lines[0] if lines else text,
-    )
+    cause = error_line(exc, r"^[A-Za-z_.]*(Error|Exception):", last=True, limit=500)
     return ScoringError(
-        f"scoring {model_id} on {input_id} failed, nothing was written: {cause[:500]}",
+        f"scoring {model_id} on {input_id} failed, nothing was written: {cause}",
         "see the Spark executor log for the full trace; re-run the same run date when fixed",
     )
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from mlplatform.errors import TableError
+from mlplatform.errors import TableError, error_line
 from mlplatform.tables.locate import normalize
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
-__all__ = ["open_table", "exists", "version", "current_version", "first_line"]
+__all__ = ["open_table", "exists", "version", "current_version"]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def open_table(table: str, version: int | None = None) -> tuple["DeltaTable", st
         ) from exc
     except Exception as exc:  # noqa: BLE001 - delta-rs raises DeltaError/OSError of many kinds
         raise TableError(
-            f"table {uri} cannot be opened: {first_line(exc)}", "check the path and that it holds a Delta table"
+            f"table {uri} cannot be opened: {error_line(exc, limit=500)}",
+            "check the path and that it holds a Delta table",
         ) from exc
     if version is None:
         return dt, uri
@@ -44,7 +45,7 @@ def open_table(table: str, version: int | None = None) -> tuple["DeltaTable", st
         dt.load_as_version(version)
     except Exception as exc:  # noqa: BLE001
         raise TableError(
-            f"table {uri} cannot be read at version {version}: {first_line(exc)}",
+            f"table {uri} cannot be read at version {version}: {error_line(exc, limit=500)}",
             "its log or files may have been cleaned up by VACUUM / log retention; use a newer version",
         ) from exc
     return dt, uri
@@ -70,8 +71,3 @@ def version(table: str) -> int:
     """The latest version of ``table``."""
     dt, _ = open_table(table)
     return int(dt.version())
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:500]

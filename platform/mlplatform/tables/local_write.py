@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from mlplatform.errors import TableError
+from mlplatform.errors import TableError, error_line
 from mlplatform.tables.checks import check_write_args
 from mlplatform.tables.commits import (
     Txn,
@@ -120,7 +120,7 @@ def write_pandas(
             )
         except SchemaMismatchError as exc:
             raise TableError(
-                f"rows for table {uri} do not match its schema: {str(exc).strip().splitlines()[0]}",
+                f"rows for table {uri} do not match its schema: {error_line(exc)}",
                 "new columns: pass merge_schema=True; otherwise convert the columns to the table's types",
             ) from exc
         except (CommitFailedError, DeltaProtocolError, DeltaError) as exc:
@@ -132,7 +132,7 @@ def write_pandas(
 
 
 def _write_error(uri: str, exc: BaseException) -> TableError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = error_line(exc)
     if "Unsupported table features" in text or "unsupported" in text.lower():
         return TableError(
             f"table {uri} uses Delta features deltalake cannot write: {text}",
@@ -203,7 +203,7 @@ def vacuum_local(uri: str, retention_hours: float, dry_run: bool, enforce_retent
             )
     except Exception as exc:  # noqa: BLE001
         raise TableError(
-            f"table {uri}: vacuum refused: {str(exc).strip().splitlines()[0]}",
+            f"table {uri}: vacuum refused: {error_line(exc)}",
             "keep retention_hours >= 168, or pass enforce_retention=False when no reader needs older versions",
         ) from exc
 

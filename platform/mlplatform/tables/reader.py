@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from mlplatform import storage
-from mlplatform.errors import TableError
+from mlplatform.errors import TableError, error_line
 from mlplatform.tables.commits import commit_time, pin_version
-from mlplatform.tables.handle import first_line, open_table
+from mlplatform.tables.handle import open_table
 from mlplatform.tables.locate import normalize
 
 if TYPE_CHECKING:
@@ -325,7 +325,7 @@ def to_arrow(
         result = pa.table(QueryBuilder().register("t", dt).execute(sql))
     except Exception as exc:  # noqa: BLE001 - DataFusion/delta-rs errors
         raise TableError(
-            f"table {uri} (version {dt.version()}) could not be read: {first_line(exc)}",
+            f"table {uri} (version {dt.version()}) could not be read: {error_line(exc, limit=500)}",
             "check the filters' value types against the column types",
         ) from exc
     return plain_types(result)

@@ -15,7 +15,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from mlplatform.errors import TableError
+from mlplatform.errors import TableError, error_line
 from mlplatform.tables.checks import check_write_args
 from mlplatform.tables.commits import (
     Commit,
@@ -126,7 +126,7 @@ def _other_commit(uri: str, exc: BaseException) -> str:
 
 
 def _conflict_error(uri: str, action: str, exc: BaseException, attempts: int) -> TableError:
-    cause = str(exc).strip().splitlines()[0]
+    cause = error_line(exc)
     after = f" after {attempts} attempts" if attempts > 1 else ""
     return TableError(
         f"table {uri}: {action} conflicts with {_other_commit(uri, exc)}, committed concurrently{after}; nothing of this write was committed [{cause}]",
@@ -137,7 +137,7 @@ def _conflict_error(uri: str, action: str, exc: BaseException, attempts: int) ->
 def _translate(uri: str, action: str, exc: BaseException) -> TableError | None:
     """A clear TableError for Delta errors users cause; None for anything else."""
     text = str(exc)
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = error_line(exc)
     if "DELTA_FAILED_TO_MERGE_FIELDS" in text or "DELTA_METADATA_MISMATCH" in text or "schema mismatch" in text.lower():
         return TableError(
             f"table {uri}: the DataFrame's schema does not match the table's ({action}): {first}",
@@ -440,7 +440,7 @@ def vacuum_spark(
                 session.sql(statement).collect()
     except Exception as exc:  # noqa: BLE001
         raise TableError(
-            f"table {uri}: vacuum refused: {str(exc).strip().splitlines()[0]}",
+            f"table {uri}: vacuum refused: {error_line(exc)}",
             "keep retention_hours >= 168, or pass enforce_retention=False when no reader needs older versions",
         ) from exc
     return listed
