@@ -22,12 +22,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 from urllib.parse import urlsplit
 
+from mlplatform import files
 from mlplatform.config import load_settings
 from mlplatform.errors import StorageError
 
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
     from mlplatform.config import Settings
 
 __all__ = ["exists", "put", "get", "delete", "listdir", "open_read", "join", "is_local", "local_path"]
-
-
-def _tmp_name(name: str) -> str:
-    return f".{name}.{uuid.uuid4().hex[:12]}.tmp"
 
 
 class _Backend(ABC):
@@ -70,13 +66,8 @@ class _Local(_Backend):
         """Copy under a temporary name in the target folder, then rename into place."""
         if not source.is_file():
             raise FileNotFoundError(str(source))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(_tmp_name(target.name))
-        try:
+        with files.replacing(target) as partial:
             shutil.copyfile(source, partial)
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
 
     def put(self, local: Path, uri: str) -> None:
         self._copy(local, Path(local_path(uri)))
@@ -135,8 +126,7 @@ class _Hdfs(_Backend):
 
     def put(self, local: Path, uri: str) -> None:
         path = self._path(uri)
-        parent, name = path.rsplit("/", 1)
-        partial = f"{parent}/{_tmp_name(name)}"
+        partial = str(files.temp_sibling(path))
         try:
             self.client.upload(partial, str(local), overwrite=True)
             # WebHDFS RENAME does not replace an existing file: remove it first.
@@ -148,12 +138,8 @@ class _Hdfs(_Backend):
                 self.client.delete(partial)
 
     def get(self, uri: str, local: Path) -> None:
-        partial = local.with_name(_tmp_name(local.name))
-        try:
+        with files.replacing(local) as partial:
             self.client.download(self._path(uri), str(partial), overwrite=True)
-            os.replace(partial, local)
-        finally:
-            partial.unlink(missing_ok=True)
 
     def delete(self, uri: str, recursive: bool) -> bool:
         return bool(self.client.delete(self._path(uri), recursive=recursive))

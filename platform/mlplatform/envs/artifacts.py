@@ -9,7 +9,6 @@ returned without any pip work.
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import hashlib
 import json
@@ -17,23 +16,21 @@ import logging
 import os
 import platform as _platform
 import re
-import shutil
 import socket
 import subprocess
 import tarfile
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from mlplatform import __version__, storage
+from mlplatform import __version__, files, storage
 from mlplatform.config import Settings, load_settings
 from mlplatform.envs.conda import build_conda, pack_conda
 from mlplatform.envs.interpreters import find_python
@@ -133,32 +130,6 @@ def _read_manifest(folder: str, settings: Settings) -> dict[str, Any] | None:
         return json.load(fh)
 
 
-def _sha256(fh: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    for block in iter(lambda: fh.read(1 << 20), b""):
-        digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """sha256 of a local file."""
-    with open(path, "rb") as fh:
-        return _sha256(fh)
-
-
-@contextmanager
-def _exclusive(settings: Settings, key: str) -> Iterator[None]:
-    """A per-machine lock so two builds of the same environment do not race."""
-    path = Path(settings.home) / "locks" / f"{key}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _pip_check(python: str, name: str, provided: frozenset[str]) -> None:
     """``pip check``, ignoring requirements on ``provided`` packages."""
     out = pip(python, ["check"], f"checking environment '{name}'", check=False)
@@ -236,7 +207,7 @@ def _make(
         "builder": spec.builder,
         "python": python,
         "platform": {"system": _platform.system(), "machine": _platform.machine()},
-        "archive": {"file": ARCHIVE, "size": archive.stat().st_size, "sha256": sha256_file(archive)},
+        "archive": {"file": ARCHIVE, "size": archive.stat().st_size, "sha256": files.sha256_file(archive)},
         "packages": env_lock.packages,
         "key_packages": sorted(spec.package_names() | {canonicalize_name(Requirement(r).name) for r in env_lock.added}),
         "conda_packages": list(env_lock.conda_pins),
@@ -301,7 +272,8 @@ def build_locked(
     if found is not None:
         log.info("%s is already built at %s", found.id, found.folder)
         return found
-    with _exclusive(settings, f"env-{spec.name}-{digest[:12]}"):
+    # a per-machine lock, so two builds of the same environment do not race
+    with files.flocked(Path(settings.home) / "locks" / f"env-{spec.name}-{digest[:12]}.lock"):
         found = _cached(folder, settings)
         if found is not None:
             return found
@@ -397,7 +369,7 @@ def verify_archive(artifact: EnvArtifact, settings: Settings | None = None) -> N
     if remote and marker.is_file():
         return
     with storage.open_read(artifact.uri, settings) as fh:
-        actual = _sha256(fh)
+        actual = files.sha256_of(fh)
     if actual != artifact.sha256:
         raise EnvError(
             f"the archive of {artifact.id} at {artifact.uri} is corrupt: sha256 {actual[:16]}... "
@@ -434,27 +406,22 @@ def unpack(artifact: EnvArtifact, settings: Settings | None = None, dest: str | 
             f"{target} exists and is not an unpacked copy of {artifact.id}", "remove it or choose another folder"
         )
     verify_archive(artifact, settings)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    download = files.temp_sibling(target)  # the copy of a remote archive
     try:
-        if storage.is_local(artifact.uri):
-            archive = Path(storage.local_path(artifact.uri))
-        else:
-            archive = storage.get(artifact.uri, partial.parent / f".{target.name}.tar.gz", settings)
-        _extract(archive, partial)
-        if artifact.builder == "conda":
-            subprocess.run(
-                [str(partial / "bin" / "python"), str(partial / "bin" / "conda-unpack")],
-                check=True,
-                capture_output=True,
-            )
-        (partial / _UNPACKED_MARKER).write_text(json.dumps({"id": artifact.id, "sha256": artifact.sha256}))
-        partial.rename(target)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+        with files.replacing(target, folder=True) as partial:
+            if storage.is_local(artifact.uri):
+                archive = Path(storage.local_path(artifact.uri))
+            else:
+                archive = storage.get(artifact.uri, download, settings)
+            _extract(archive, partial)
+            if artifact.builder == "conda":
+                subprocess.run(
+                    [str(partial / "bin" / "python"), str(partial / "bin" / "conda-unpack")],
+                    check=True,
+                    capture_output=True,
+                )
+            (partial / _UNPACKED_MARKER).write_text(json.dumps({"id": artifact.id, "sha256": artifact.sha256}))
     finally:
-        if not storage.is_local(artifact.uri):
-            (partial.parent / f".{target.name}.tar.gz").unlink(missing_ok=True)
+        download.unlink(missing_ok=True)
     log.info("unpacked %s at %s", artifact.id, target)
     return target

@@ -13,13 +13,13 @@ the environment, and nothing is installed.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from mlplatform import files
 from mlplatform.envs.conda import conda_resolve
 from mlplatform.envs.interpreters import find_python
 from mlplatform.envs.piptool import resolve_pip
@@ -184,9 +184,7 @@ def lock(name: str | Path, refresh: bool = False) -> EnvLock:
             return current
         log.info("spec of '%s' changed since %s was written: resolving again", spec.name, path.name)
     resolved = _resolve(spec)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(resolved.render())
-    partial.replace(path)
+    files.write_atomic(path, resolved.render())
     if resolved.added:
         log.info("added to '%s' for Arrow-based work on executors: %s", spec.name, ", ".join(resolved.added))
     return replace(resolved, path=path)

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlplatform import files
 from mlplatform.errors import SparkSetupError
 from mlplatform.launch.java import find_java
 
@@ -101,10 +102,10 @@ def fetch(artifact: MavenArtifact, jars_dir: str | Path, provided_dir: Path | No
         )
     root = Path(jars_dir)
     root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root, prefix=".fetch-") as tmp:
+    target = root / artifact.folder
+    with tempfile.TemporaryDirectory(dir=root, prefix=".fetch-") as tmp, files.replacing(target, folder=True) as out:
         pom = Path(tmp) / "pom.xml"
         pom.write_text(_POM.format(group=artifact.group, artifact=artifact.artifact, version=artifact.version))
-        out = Path(tmp) / "jars"
         cmd = [
             mvn,
             "-q",
@@ -128,10 +129,8 @@ def fetch(artifact: MavenArtifact, jars_dir: str | Path, provided_dir: Path | No
         if provided_dir is not None:
             _drop_provided(out, provided_dir)
         (out / ".complete").write_text(artifact.coordinate + "\n")
-        target = root / artifact.folder
         if target.exists():
-            shutil.rmtree(target)
-        out.rename(target)
+            shutil.rmtree(target)  # a fetch that did not finish
     return jars_of(artifact, jars_dir)
 
 

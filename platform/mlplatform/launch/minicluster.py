@@ -18,8 +18,6 @@ Example::
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -28,11 +26,11 @@ import signal
 import subprocess
 import time
 import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
+from mlplatform import files
 from mlplatform.config import Settings
 from mlplatform.errors import HadoopError
 from mlplatform.launch import jars
@@ -191,27 +189,20 @@ def _javac() -> Path:
 
 def _launcher_classes(settings: Settings, classpath: str) -> Path:
     """Compile the launcher once per source content into ``<jars_dir>/mlp-minicluster-<hash>``."""
-    digest = hashlib.sha256(LAUNCHER_SOURCE.read_bytes()).hexdigest()[:12]
+    digest = files.sha256_file(LAUNCHER_SOURCE)[:12]
     target = Path(settings.jars_dir) / f"mlp-minicluster-{digest}"
     if (target / f"{LAUNCHER_CLASS}.class").is_file():
         return target
-    partial = target.with_name(f".{target.name}.{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    proc = subprocess.run(
-        [str(_javac()), "-nowarn", "-XDignore.symbol.file", "-d", str(partial), "-cp", classpath, str(LAUNCHER_SOURCE)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise HadoopError(
-            f"javac could not compile {LAUNCHER_SOURCE.name}: {proc.stderr.strip()[-500:]}",
-            "check that the fetched hadoop-client-minicluster version matches pyspark's Hadoop",
-        )
-    if target.exists():
-        shutil.rmtree(target)
-    partial.rename(target)
+    with files.replacing(target, folder=True) as partial:
+        javac = [str(_javac()), "-nowarn", "-XDignore.symbol.file", "-d", str(partial), "-cp", classpath]
+        proc = subprocess.run([*javac, str(LAUNCHER_SOURCE)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise HadoopError(
+                f"javac could not compile {LAUNCHER_SOURCE.name}: {proc.stderr.strip()[-500:]}",
+                "check that the fetched hadoop-client-minicluster version matches pyspark's Hadoop",
+            )
+        if target.exists():
+            shutil.rmtree(target)  # an earlier compile that did not finish
     return target
 
 
@@ -266,17 +257,6 @@ def running(settings: Settings) -> LocalCluster | None:
         conf_dir=Path(state["conf_dir"]),
         home=home,
     )
-
-
-@contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def http_json(url: str, timeout: float = 5.0) -> Any:
@@ -362,7 +342,7 @@ def up(
         HadoopError: it did not start (the message carries the end of its log).
     """
     home = cluster_home(settings)
-    with _locked(home):
+    with files.flocked(home / ".lock"):
         existing = running(settings)
         if existing is not None:
             return existing, False
@@ -475,7 +455,7 @@ def down(settings: Settings, purge: bool = False, timeout: float = 60.0) -> Loca
     With ``purge`` its data (HDFS blocks, NameNode metadata) is deleted as well.
     """
     home = cluster_home(settings)
-    with _locked(home):
+    with files.flocked(home / ".lock"):
         cluster = running(settings)
         pid = _read_pid(home)
         if pid is not None and _alive(pid, home):

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from mlplatform import __version__
+from mlplatform.files import replacing
 
 __all__ = ["platform_zip", "content_zip"]
 
@@ -36,12 +37,9 @@ def content_zip(
     target = Path(dest_dir) / f"{stem}-{digest.hexdigest()[:12]}.zip"
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.tmp")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+    with replacing(target) as partial, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in files:
             zf.write(path, Path(arc_prefix) / path.relative_to(base))
-    partial.replace(target)
     return target
 
 

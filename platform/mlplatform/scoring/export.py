@@ -35,6 +35,7 @@ from mlplatform import envs
 from mlplatform.config import Settings
 from mlplatform.envs.interpreters import find_python
 from mlplatform.errors import ScoringError
+from mlplatform.files import replacing
 from mlplatform.tracking.model_registry import (
     MODEL_PICKLE,
     ModelVersionInfo,
@@ -266,9 +267,7 @@ def write_context(
         raise ScoringError(f"{out} exists and is not an export context", "choose an empty or new --out directory")
     config = serving_config(model_dir, info, deps)
     server_reqs = server_requirements(deps.lock)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with replacing(out, folder=True) as staging:
         shutil.copytree(model_dir, staging / MODEL_DIR)
         here = Path(__file__).parent
         shutil.copyfile(here / "server.py", staging / f"{SERVER_MODULE}.py")
@@ -280,10 +279,6 @@ def write_context(
         (staging / ".dockerignore").write_text("**/__pycache__\n")
         if out.exists():
             shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.debug("wrote the build context of %s (env %s) to %s", info.id, deps.env_id, out)
     return out
 

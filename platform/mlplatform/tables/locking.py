@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator, Literal
 
+from mlplatform import files
 from mlplatform.tables.locate import local_path
 
 __all__ = ["commit_lock", "LOCK_FILE", "Engine"]
@@ -77,7 +78,11 @@ def commit_lock(uri: str, engine: Engine) -> Iterator[None]:
         if holders.count == 0:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
             try:
-                _flock(fd, engine, uri)
+                files.flock(
+                    fd,
+                    shared=engine != "spark",
+                    on_wait=lambda: log.info("table %s: waiting for another process's write to finish", uri),
+                )
             except BaseException:
                 os.close(fd)
                 raise
@@ -93,12 +98,3 @@ def commit_lock(uri: str, engine: Engine) -> Iterator[None]:
                 os.close(holders.fd)
                 holders.fd, holders.engine = None, None
                 holders.cond.notify_all()
-
-
-def _flock(fd: int, engine: Engine, uri: str) -> None:
-    mode = fcntl.LOCK_EX if engine == "spark" else fcntl.LOCK_SH
-    try:
-        fcntl.flock(fd, mode | fcntl.LOCK_NB)
-    except BlockingIOError:
-        log.info("table %s: waiting for another process's write to finish", uri)
-        fcntl.flock(fd, mode)
