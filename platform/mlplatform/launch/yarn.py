@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import json
 import logging
 import os
 import re
@@ -133,10 +132,7 @@ class YarnCluster:
 
     def rest(self, path: str, timeout: float = 10.0) -> Any:
         """GET ``<resourcemanager>/ws/v1/cluster/<path>`` as JSON."""
-        url = f"{self.resourcemanager_http}/ws/v1/cluster/{path}"
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return json.loads(resp.read().decode())
+        return minicluster.http_json(f"{self.resourcemanager_http}/ws/v1/cluster/{path}", timeout)
 
     def check_alive(self) -> None:
         """Raise a HadoopError naming the address when the ResourceManager does not answer."""
