@@ -15,10 +15,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mlplatform.errors import ConfigError
-from mlplatform.specfiles import problems, read_mapping
+from mlplatform.specfiles import StrictModel, problems, read_mapping
 
 __all__ = ["Settings", "load_settings", "project_root", "conf_dir", "ENV_PREFIX"]
 
@@ -26,13 +26,11 @@ ENV_PREFIX = "MLP_"
 _META_VARS = {"MLP_CONF", "MLP_PROJECT"}
 
 
-class Settings(BaseModel):
+class Settings(StrictModel):
     """What the platform needs to know about where things live.
 
     Every ``None`` default is filled by :func:`load_settings` from ``home``.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     home: str = Field(".mlp", description="Root of the embedded default (local files).")
     warehouse: str | None = Field(None, description="Root of the Delta tables (path or hdfs:// URI).")

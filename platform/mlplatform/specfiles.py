@@ -12,11 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mlplatform.errors import PlatformError
 
-__all__ = ["read_mapping", "problems"]
+__all__ = ["StrictModel", "read_mapping", "problems"]
+
+
+class StrictModel(BaseModel):
+    """Base of every model read from a platform file: an unknown key is an error, an instance is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def problems(exc: ValidationError) -> str:

@@ -30,8 +30,6 @@ import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -40,7 +38,7 @@ from pydantic import (
 
 from mlplatform.config import project_root
 from mlplatform.errors import EnvError
-from mlplatform.specfiles import problems, read_mapping
+from mlplatform.specfiles import StrictModel, problems, read_mapping
 
 __all__ = [
     "EnvSpec",
@@ -57,10 +55,8 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _ARROW_FALLBACK = ("numpy>=1.21", "pandas>=2.2.0", "pyarrow>=18.0.0")
 
 
-class EnvSpec(BaseModel):
+class EnvSpec(StrictModel):
     """One environment: Python version, packages and the builder that makes it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN, description="Environment name; the file is envs/<name>.yaml.")
     python: str = Field(pattern=r"^3\.\d{1,2}(\.\d{1,2})?$", description="Python version: '3.11' or an exact '3.11.7'.")

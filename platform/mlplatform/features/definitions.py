@@ -23,8 +23,6 @@ from typing import Annotated, Any, Callable, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -33,7 +31,7 @@ from pydantic import (
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import FeatureError
-from mlplatform.specfiles import problems, read_mapping
+from mlplatform.specfiles import StrictModel, problems, read_mapping
 
 __all__ = [
     "FEATURE_TYPES",
@@ -128,11 +126,7 @@ def _check_name(value: str) -> str:
 Name = Annotated[str, AfterValidator(_check_name)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Column(_Model):
+class Column(StrictModel):
     """An entity key column and its type."""
 
     name: Name = Field(description="Column name.")
@@ -154,7 +148,7 @@ class Feature(Column):
     description: str = Field("", description="What the value means, for discovery.")
 
 
-class Source(_Model):
+class Source(StrictModel):
     """Where a feature set's rows come from.
 
     Either ``table`` (one table; a path relative to the warehouse, an absolute
@@ -183,7 +177,7 @@ class Source(_Model):
         return {"source": self.table} if self.table else dict(self.tables)
 
 
-class FeatureSetDef(_Model):
+class FeatureSetDef(StrictModel):
     """A feature-set definition (``conf/features/<name>.yaml``)."""
 
     name: Name = Field(description="Feature-set name; also the table name under <warehouse>/features/.")
@@ -257,7 +251,7 @@ class FeatureSetDef(_Model):
         return spec_hash(self.model_dump(mode="json"))
 
 
-class LabelSource(_Model):
+class LabelSource(StrictModel):
     """The entity rows of a training set: keys, a timestamp and labels."""
 
     table: str = Field(description="Delta table with the label rows (warehouse-relative path or URI).")
@@ -280,7 +274,7 @@ class LabelSource(_Model):
         return parsed.isoformat() if parsed else None
 
 
-class FeatureRef(_Model):
+class FeatureRef(StrictModel):
     """``set:feature`` or ``set:*``, with an optional ``as alias``."""
 
     feature_set: str
@@ -300,7 +294,7 @@ class FeatureRef(_Model):
         return f"{self.feature_set}:{self.feature}" + (f" as {self.alias}" if self.alias else "")
 
 
-class TrainingSetSpec(_Model):
+class TrainingSetSpec(StrictModel):
     """A training-set spec (``conf/trainsets/<name>.yaml``)."""
 
     name: Name = Field(description="Training-set name; also the table name under <warehouse>/training_sets/.")
@@ -344,7 +338,7 @@ def trainsets_dir() -> Path:
     return conf_dir() / "trainsets"
 
 
-def _load_yaml(path: Path, model: type[_Model], what: str) -> Any:
+def _load_yaml(path: Path, model: type[StrictModel], what: str) -> Any:
     if not path.is_file():
         raise FeatureError(f"{what} file {path} does not exist", "create it or pass an existing file")
     data = read_mapping(path, FeatureError, what)

@@ -24,20 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import LifecycleError
-from mlplatform.specfiles import problems, read_mapping
+from mlplatform.specfiles import StrictModel, problems, read_mapping
 from mlplatform.training.spec import Threshold
 
 __all__ = ["Check", "Decision", "Gates", "decide", "ModelPolicy", "LifecycleConfig", "load_config"]
 
 
-class ModelPolicy(BaseModel):
+class ModelPolicy(StrictModel):
     """Promotion policy of one model (``conf/lifecycle.yaml``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     margin: float = Field(
         0.0, ge=0, description="How much the challenger must beat the champion on the primary metric (absolute)."
@@ -48,10 +46,8 @@ class ModelPolicy(BaseModel):
     min_holdout_rows: int = Field(50, ge=1, description="Fewer fresh labelled rows than this means 'no new data'.")
 
 
-class LifecycleConfig(BaseModel):
+class LifecycleConfig(StrictModel):
     """``conf/lifecycle.yaml``: a default policy and per-model overrides."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     default: ModelPolicy = Field(default_factory=ModelPolicy, description="Policy of models not listed under 'models'.")
     models: dict[str, ModelPolicy] = Field(default_factory=dict, description="Model name -> policy.")

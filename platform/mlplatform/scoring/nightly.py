@@ -26,7 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mlplatform import logconf, tables
 from mlplatform.config import Settings, conf_dir, load_settings
@@ -38,7 +38,7 @@ from mlplatform.scoring.batch import (
     score_command,
     scores_uri,
 )
-from mlplatform.specfiles import problems, read_mapping
+from mlplatform.specfiles import StrictModel, problems, read_mapping
 from mlplatform.tracking import model_registry
 
 __all__ = ["ScoringEntry", "ScoringConfig", "Outcome", "load_config", "run", "main"]
@@ -46,10 +46,8 @@ __all__ = ["ScoringEntry", "ScoringConfig", "Outcome", "load_config", "run", "ma
 log = logging.getLogger("mlp.nightly-score")
 
 
-class ScoringEntry(BaseModel):
+class ScoringEntry(StrictModel):
     """One model the nightly job scores."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(description="Registered model name.")
     input: str = Field(description="Feature set (NAME) or Delta table path/URI to score.")
@@ -58,10 +56,8 @@ class ScoringEntry(BaseModel):
     where: str | None = Field(None, description="Spark SQL filter on the input rows.")
 
 
-class ScoringConfig(BaseModel):
+class ScoringConfig(StrictModel):
     """``conf/scoring.yaml``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     profile: str | None = Field(None, description="Spark profile for the jobs (default: the spark_profile setting).")
     spark_conf: dict[str, str] = Field(

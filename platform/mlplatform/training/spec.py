@@ -33,8 +33,6 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -43,7 +41,7 @@ from pydantic import (
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import TrainingError
-from mlplatform.specfiles import problems, read_mapping
+from mlplatform.specfiles import StrictModel, problems, read_mapping
 from mlplatform.training.executor import METRICS
 
 __all__ = [
@@ -65,18 +63,14 @@ _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt
 _THRESHOLD = re.compile(r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[-+0-9.eE]+)\s*$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TrainingSetRef(_Strict):
+class TrainingSetRef(StrictModel):
     """Which training set to train on."""
 
     name: str = Field(description="Training set name (Delta table <warehouse>/training_sets/<name>).")
     version: int | None = Field(None, description="Delta version of the training set; latest when omitted.")
 
 
-class Range(_Strict):
+class Range(StrictModel):
     """A numeric range for random and TPE search."""
 
     type: Literal["int", "float"] = Field(description="int or float.")
@@ -96,7 +90,7 @@ class Range(_Strict):
         return self
 
 
-class SearchSpec(_Strict):
+class SearchSpec(StrictModel):
     """How to search: strategy, space, trial budget and trials per Spark job."""
 
     strategy: Literal["grid", "random", "tpe"] = Field("tpe", description="grid, random or tpe (optuna).")
@@ -118,7 +112,7 @@ class SearchSpec(_Strict):
         return space
 
 
-class CVSpec(_Strict):
+class CVSpec(StrictModel):
     """Cross-validation folds."""
 
     folds: int = Field(3, ge=2, description="Number of folds.")
@@ -127,7 +121,7 @@ class CVSpec(_Strict):
     seed: int = Field(0, description="Seed of the shuffle.")
 
 
-class HoldoutSpec(_Strict):
+class HoldoutSpec(StrictModel):
     """The held-out split the refit model is evaluated (and held to its thresholds) on."""
 
     fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out.")
@@ -156,7 +150,7 @@ class Threshold:
         return {"metric": self.metric, "op": self.op, "value": self.value}
 
 
-class MetricsSpec(_Strict):
+class MetricsSpec(StrictModel):
     """The primary metric (ranks trials) and the bars a model must clear to be registered."""
 
     primary: str = Field("roc_auc", description="Metric that ranks trials.")
@@ -190,7 +184,7 @@ class MetricsSpec(_Strict):
         return METRICS[self.primary][0]
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     """A model: its data, estimator, search, validation, bars and environment."""
 
     name: str = Field(description="Registered model name (defaults to the file name).")
