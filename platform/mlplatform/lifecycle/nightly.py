@@ -27,9 +27,9 @@ from typing import Sequence
 
 from mlplatform import logconf
 from mlplatform.config import Settings, load_settings
-from mlplatform.errors import EXIT_NO_NEW_DATA, PlatformError
+from mlplatform.dates import parse_run_date
+from mlplatform.errors import EXIT_NO_NEW_DATA, LifecycleError, PlatformError
 from mlplatform.lifecycle.gates import load_config
-from mlplatform.lifecycle.retrain import parse_run_date
 from mlplatform.training.spec import spec_names
 
 __all__ = ["Outcome", "run", "main"]
@@ -89,7 +89,7 @@ def run(
     """Retrain every model for ``run_date``; never stops at a failing model."""
 
     settings = settings or load_settings()
-    day = parse_run_date(run_date).isoformat()
+    day = parse_run_date(run_date, LifecycleError, "--run-date 2026-05-01").isoformat()
     names = _models(models, config_file)
     logs = Path(settings.home) / "logs" / "nightly-retrain" / day
     logs.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from mlplatform import files, lineage, tables
+from mlplatform import dates, files, lineage, tables
 from mlplatform.config import Settings
 from mlplatform.envs.shipping import ENV_ID_CONF
 from mlplatform.errors import PlatformError, ScoringError, error_line
@@ -152,15 +152,8 @@ class ScoreResult:
 
 
 def parse_run_date(text: str | date | None) -> date:
-    """``YYYY-MM-DD`` (default: today, UTC) as a date; a clear error otherwise."""
-    if text is None:
-        return datetime.now(timezone.utc).date()
-    if isinstance(text, date):
-        return text
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise ScoringError(f"run date '{text}' is not a date", "write it as YYYY-MM-DD, e.g. 2024-06-30") from exc
+    """``YYYY-MM-DD`` (default: today, UTC) as a date; ScoringError otherwise."""
+    return dates.parse_run_date(text, ScoringError)
 
 
 def scores_uri(settings: Settings, model_name: str) -> str:

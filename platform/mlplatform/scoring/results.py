@@ -62,11 +62,6 @@ def run_dates(model: str, settings: Settings | None = None, version: int | None 
     )
 
 
-def _day(text: str | date) -> date:
-
-    return parse_run_date(text)
-
-
 def read(
     model: str,
     run_date: str | date | None = None,
@@ -95,7 +90,7 @@ def read(
         dates = run_dates(model, settings, version)
         if not dates:
             return tables.to_pandas(uri, columns=columns, version=version, limit=limit)
-        day = dates[-1] if run_date is None else _day(run_date)
+        day = dates[-1] if run_date is None else parse_run_date(run_date)
         if day not in dates:
             known = ", ".join(d.isoformat() for d in dates[-10:])
             raise ScoringError(
