@@ -357,7 +357,7 @@ def _run_probe(
     return info
 
 
-def _final_spec(spec: ScorerSpec, info: dict[str, Any], model_id: str) -> ScorerSpec:
+def _final_spec(spec: ScorerSpec, info: dict[str, Any]) -> ScorerSpec:
     classes = info.get("classes")
     return replace(
         spec,
@@ -455,7 +455,7 @@ def arrow_batch_size(spark: "SparkSession", rows: int) -> Any:
     return _session_conf(spark, {"spark.sql.execution.arrow.maxRecordsPerBatch": str(rows)})
 
 
-def _write_conf(spark: "SparkSession", run: ScoringPlan) -> dict[str, str]:
+def _write_conf(run: ScoringPlan) -> dict[str, str]:
     """Arrow batch size; for a new scores table, file statistics only on keys, prediction and probability.
 
     The other columns are one value per run (model, run id, ...): collecting min/max
@@ -523,7 +523,7 @@ def plan(
     )
 
     sample = _run_probe(spark, selected, spec, info.id, source.id)
-    spec = _final_spec(spec, sample, info.id)
+    spec = _final_spec(spec, sample)
     worker = sample.get("worker", {})
     log.info(
         "%s loads in %s (python %s) as %s; %s input, %s output",
@@ -611,7 +611,7 @@ def score(
         "env_id": info.env_id or "",
     }
     try:
-        with _session_conf(spark, _write_conf(spark, run)):
+        with _session_conf(spark, _write_conf(run)):
             version = tables.write(
                 run.frame,
                 run.table,
