@@ -7,7 +7,6 @@ applied what when. Reads go through deltalake (no JVM).
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from mlplatform import tables
 from mlplatform.config import Settings
 from mlplatform.errors import FeatureError
 from mlplatform.features.definitions import FeatureSetDef
+from mlplatform.tables.commits import current_user
 
 __all__ = ["Registered", "ApplyResult", "registry_uri", "apply", "registered", "get", "revisions"]
 
@@ -131,10 +131,7 @@ def apply(settings: Settings, definitions: Sequence[FeatureSetDef]) -> list[Appl
     current = {r.name: r for r in registered(settings)}
     results, new_rows = [], []
     now = datetime.now(timezone.utc)
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
+    user = current_user()
     for definition in definitions:
         digest = definition.digest()
         before = current.get(definition.name)

@@ -39,6 +39,7 @@ __all__ = [
     "committed_version",
     "txn_applied",
     "pin_version",
+    "current_user",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class Commit:
 
 @functools.lru_cache(maxsize=8)
 def _git_version(root: str) -> str:
-
+    """The git version of the project at ``root`` (the cache key: ``code_version`` finds the root itself)."""
     return code_version(load_settings())
 
 
@@ -107,6 +108,14 @@ def _code_version() -> str:
     except PlatformError:  # a broken config must not block a write; `mlp doctor` reports it
         configured = None
     return configured or _git_version(str(project_root()))
+
+
+def current_user() -> str:
+    """The login name of this process, ``unknown`` when the system has none for its uid."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _script_name() -> str:
@@ -124,14 +133,10 @@ def commit_metadata(**extra: Any) -> dict[str, Any]:
         >>> tables.commit_metadata(job="ingest", run_id="2024-06-01", rows=10)  # doctest: +SKIP
         {'job': 'ingest', 'run_id': '2024-06-01', 'user': 'me', 'code_version': 'git:ab12cd34ef56', 'rows': 10}
     """
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
     base = {
         "job": os.environ.get("MLP_JOB") or _script_name(),
         "run_id": os.environ.get("MLP_RUN_ID") or _PROCESS_RUN_ID,
-        "user": user,
+        "user": current_user(),
         "code_version": _code_version(),
     }
     base.update(extra)
