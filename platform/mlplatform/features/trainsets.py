@@ -141,6 +141,28 @@ def plan(settings: Settings, spec: TrainingSetSpec, manifest: dict[str, Any] | N
     declared, pins only for referenced sets, each set's keys among the label keys,
     the label table holding its declared columns, no output column named twice.
     """
+    pinned = _checked_pins(spec)
+    recorded = (manifest or {}).get("features", {})
+    regs = _registered_sets(settings, spec, recorded)
+    columns = _selected_columns(spec, regs)
+    label_keys = _label_keys(spec, list(regs.values()))
+    label_table, label_version, label_columns = _label_input(settings, spec, label_keys, manifest)
+    sets, outputs = [], list(label_columns)
+    for name, reg in regs.items():
+        version = recorded[name]["version"] if name in recorded else pinned.get(name)
+        sets.append(_set_input(settings, spec, reg, label_keys, version, columns[name], outputs))
+    return Plan(
+        spec=spec,
+        label_table=label_table,
+        label_version=label_version,
+        label_columns=label_columns,
+        sets=sets,
+        output_columns=outputs,
+    )
+
+
+def _checked_pins(spec: TrainingSetSpec) -> dict[str, int]:
+    """The spec's pinned feature-set versions; each must be of a set the spec references."""
     pinned = dict(spec.pins)
     unknown_pins = sorted(set(pinned) - set(spec.feature_sets()))
     if unknown_pins:
@@ -148,7 +170,13 @@ def plan(settings: Settings, spec: TrainingSetSpec, manifest: dict[str, Any] | N
             f"training set '{spec.name}' pins feature set(s) it does not reference: {', '.join(unknown_pins)}",
             "remove the pin or reference a feature of the set",
         )
-    recorded = (manifest or {}).get("features", {})
+    return pinned
+
+
+def _registered_sets(
+    settings: Settings, spec: TrainingSetSpec, recorded: dict[str, Any]
+) -> dict[str, registry.Registered]:
+    """The registered revision of every referenced feature set (the manifest's revision when ``recorded``)."""
     regs: dict[str, registry.Registered] = {}
     for name in spec.feature_sets():
         try:
@@ -156,7 +184,11 @@ def plan(settings: Settings, spec: TrainingSetSpec, manifest: dict[str, Any] | N
         except FeatureError as exc:
             refs = [str(r) for r in spec.refs() if r.feature_set == name]
             raise FeatureError(f"training set '{spec.name}', reference {refs[0]}: {exc.message}", exc.hint) from exc
+    return regs
 
+
+def _selected_columns(spec: TrainingSetSpec, regs: dict[str, registry.Registered]) -> dict[str, list[tuple[str, str]]]:
+    """Per feature set, the (feature, output column) pairs the spec's references select."""
     columns: dict[str, list[tuple[str, str]]] = {name: [] for name in regs}
     for ref in spec.refs():
         definition = regs[ref.feature_set].definition
@@ -168,8 +200,13 @@ def plan(settings: Settings, spec: TrainingSetSpec, manifest: dict[str, Any] | N
             except FeatureError as exc:
                 raise FeatureError(f"training set '{spec.name}', reference {ref}: {exc.message}", exc.hint) from exc
             columns[ref.feature_set].append((ref.feature, ref.alias or ref.feature))
+    return columns
 
-    label_keys = _label_keys(spec, list(regs.values()))
+
+def _label_input(
+    settings: Settings, spec: TrainingSetSpec, label_keys: list[str], manifest: dict[str, Any] | None
+) -> tuple[str, int, list[str]]:
+    """The label table, the version to read (the manifest's, the spec's or the latest) and its columns to read."""
     labels = spec.labels
     label_columns = list(dict.fromkeys(label_keys + [labels.event_timestamp] + labels.label))
     label_table = tables.resolve_name(settings, labels.table)
@@ -188,51 +225,50 @@ def plan(settings: Settings, spec: TrainingSetSpec, manifest: dict[str, Any] | N
             f"{', '.join(repr(c) for c in missing)}",
             f"its columns: {', '.join(have)}",
         )
+    return label_table, label_version, label_columns
 
-    sets, outputs = [], list(label_columns)
-    for name, reg in regs.items():
-        definition = reg.definition
-        absent = [k for k in definition.keys if k not in label_keys]
-        if absent:
-            raise FeatureError(
-                f"training set '{spec.name}': feature set '{name}' is keyed by "
-                f"{', '.join(absent)}, which the labels do not carry",
-                f"add {', '.join(absent)} to labels.keys and the label table",
-            )
-        uri = feature_table(settings, name)
-        if not tables.exists(uri):
-            raise FeatureError(
-                f"feature set '{name}' has no table yet ({uri})", f"ingest it first: `mlp features ingest {name}`"
-            )
-        version = recorded[name]["version"] if name in recorded else pinned.get(name)
-        version = tables.version(uri) if version is None else int(version)
-        for column, out in columns[name]:
-            if out in outputs:
-                raise FeatureError(
-                    f"training set '{spec.name}': output column '{out}' (feature set '{name}', "
-                    f"column '{column}') is already taken",
-                    f"rename it with '{name}:{column} as other_name'",
-                )
-            outputs.append(out)
-        join = JoinInput(
-            name=name,
-            keys=tuple(definition.keys),
-            event_timestamp=definition.event_timestamp,
-            created_timestamp=definition.created_timestamp,
-            ttl=definition.ttl_delta,
-            columns=tuple(columns[name]),
+
+def _set_input(
+    settings: Settings,
+    spec: TrainingSetSpec,
+    reg: registry.Registered,
+    label_keys: list[str],
+    version: int | None,
+    columns: list[tuple[str, str]],
+    outputs: list[str],
+) -> SetInput:
+    """How one feature set is read: its table at ``version`` (default latest); appends its columns to ``outputs``."""
+    name, definition = reg.name, reg.definition
+    absent = [k for k in definition.keys if k not in label_keys]
+    if absent:
+        raise FeatureError(
+            f"training set '{spec.name}': feature set '{name}' is keyed by "
+            f"{', '.join(absent)}, which the labels do not carry",
+            f"add {', '.join(absent)} to labels.keys and the label table",
         )
-        sets.append(
-            SetInput(join=join, table=uri, version=version, revision=reg.revision, definition_hash=reg.definition_hash)
+    uri = feature_table(settings, name)
+    if not tables.exists(uri):
+        raise FeatureError(
+            f"feature set '{name}' has no table yet ({uri})", f"ingest it first: `mlp features ingest {name}`"
         )
-    return Plan(
-        spec=spec,
-        label_table=label_table,
-        label_version=label_version,
-        label_columns=label_columns,
-        sets=sets,
-        output_columns=outputs,
+    version = tables.version(uri) if version is None else int(version)
+    for column, out in columns:
+        if out in outputs:
+            raise FeatureError(
+                f"training set '{spec.name}': output column '{out}' (feature set '{name}', "
+                f"column '{column}') is already taken",
+                f"rename it with '{name}:{column} as other_name'",
+            )
+        outputs.append(out)
+    join = JoinInput(
+        name=name,
+        keys=tuple(definition.keys),
+        event_timestamp=definition.event_timestamp,
+        created_timestamp=definition.created_timestamp,
+        ttl=definition.ttl_delta,
+        columns=tuple(columns),
     )
+    return SetInput(join=join, table=uri, version=version, revision=reg.revision, definition_hash=reg.definition_hash)
 
 
 def choose_engine(p: Plan) -> str:
