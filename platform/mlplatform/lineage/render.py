@@ -178,9 +178,17 @@ def layout(nodes: list[str], edges: Iterable[tuple[str, str]]) -> Layout:
     """
     nodes = list(dict.fromkeys(nodes))
     pairs = [(a, b) for a, b in dict.fromkeys(edges) if a != b]
+    kept = _acyclic(nodes, pairs)
+    layer = _layers(nodes, kept)
+    up, down, chains = _crossings(nodes, kept, layer)
+    boxes, slots = _place(_ordered_columns(layer, up, down), set(nodes))
+    return Layout(boxes, {edge: [slots[d] for d in chain] for edge, chain in chains.items()})
+
+
+def _layers(nodes: list[str], kept: list[tuple[str, str]]) -> dict[str, int]:
+    """Node -> column: longest path from the sources, then each node pulled right next to its first consumer."""
     parents: dict[str, list[str]] = {n: [] for n in nodes}
     children: dict[str, list[str]] = {n: [] for n in nodes}
-    kept = _acyclic(nodes, pairs)
     for a, b in kept:
         parents[b].append(a)
         children[a].append(b)
@@ -197,6 +205,16 @@ def layout(nodes: list[str], edges: Iterable[tuple[str, str]]) -> Layout:
     for n in sorted(nodes, key=lambda m: -layer[m]):  # pull each node right, next to its first consumer
         if children[n]:
             layer[n] = min(layer[c] for c in children[n]) - 1
+    return layer
+
+
+def _crossings(
+    nodes: list[str], kept: list[tuple[str, str]], layer: dict[str, int]
+) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[tuple[str, str], list[str]]]:
+    """A dummy node (added to ``layer``) in every column an edge skips.
+
+    Returns the links up and down between neighbouring columns, and the dummies of each skipping edge.
+    """
     up: dict[str, list[str]] = {n: [] for n in nodes}
     down: dict[str, list[str]] = {n: [] for n in nodes}
     chains: dict[tuple[str, str], list[str]] = {}
@@ -210,6 +228,11 @@ def layout(nodes: list[str], edges: Iterable[tuple[str, str]]) -> Layout:
             up.setdefault(v, []).append(u)
         if chain:
             chains[(a, b)] = chain
+    return up, down, chains
+
+
+def _ordered_columns(layer: dict[str, int], up: dict[str, list[str]], down: dict[str, list[str]]) -> list[list[str]]:
+    """The nodes of each column, ordered by barycentre sweeps (down, then up) to cut crossings."""
     layers: list[list[str]] = [[] for _ in range(max(layer.values(), default=-1) + 1)]
     for n in layer:
         layers[layer[n]].append(n)
@@ -218,11 +241,16 @@ def layout(nodes: list[str], edges: Iterable[tuple[str, str]]) -> Layout:
             _order(layers[i], layers[i - 1], up)
         for i in range(len(layers) - 2, -1, -1):
             _order(layers[i], layers[i + 1], down)
+    return layers
+
+
+def _place(layers: list[list[str]], real: set[str]) -> tuple[dict[str, Box], dict[str, tuple[float, float, float]]]:
+    """Boxes of the ``real`` nodes and the slots (x in, x out, y) of the dummies, each column centred."""
 
     def height(n: str) -> float:
-        return NODE_H if n in parents else DUMMY_H
+        return NODE_H if n in real else DUMMY_H
 
-    widths = [max((_node_w(n) for n in col if n in parents), default=0) for col in layers]
+    widths = [max((_node_w(n) for n in col if n in real), default=0) for col in layers]
     columns = [sum(height(n) for n in col) + V_GAP * (len(col) - 1) for col in layers]
     tallest = max(columns, default=0)
     boxes: dict[str, Box] = {}
@@ -231,14 +259,14 @@ def layout(nodes: list[str], edges: Iterable[tuple[str, str]]) -> Layout:
     for i, col in enumerate(layers):
         y = MARGIN + (tallest - columns[i]) / 2
         for n in col:
-            if n in parents:
+            if n in real:
                 w = _node_w(n)
                 boxes[n] = Box(n, x + (widths[i] - w) / 2, y, w, NODE_H, i)
             else:
                 slots[n] = (x, x + widths[i], y + DUMMY_H / 2)
             y += height(n) + V_GAP
         x += widths[i] + H_GAP
-    return Layout(boxes, {edge: [slots[d] for d in chain] for edge, chain in chains.items()})
+    return boxes, slots
 
 
 def _acyclic(nodes: list[str], pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
