@@ -9,43 +9,19 @@ on the cluster otherwise; the rows are the same either way.
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 
-from mlplatform import logconf
-from mlplatform.config import load_settings
-from mlplatform.errors import PlatformError
-from mlplatform.features.definitions import load_trainset_spec
-from mlplatform.features.trainsets import build, choose_engine, plan
-from mlplatform.launch.session import session
-
-log = logging.getLogger("mlp.jobs.build_trainset")
+from mlplatform.features.trainsets import build_job
+from mlplatform.launch import jobrun
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="build_trainset", description=__doc__)
     parser.add_argument("--spec", required=True, help="spec name in conf/trainsets/ or a YAML path")
     parser.add_argument("--engine", choices=["auto", "pandas", "spark"], default=None)
+    parser.add_argument("--summary", default=None, help="write the result (or the error) here as JSON")
     args = parser.parse_args(argv)
-    logconf.setup()
-    spark = None
-    try:
-        settings = load_settings()
-        spec = load_trainset_spec(args.spec)
-        engine = args.engine or spec.engine
-        if engine == "auto":
-            engine = choose_engine(plan(settings, spec))
-        spark = session(app_name=f"mlp-build-trainset-{spec.name}") if engine == "spark" else None
-        result = build(spec, settings, engine=engine, spark=spark)
-        log.info("%s: %d rows with %s in %.1fs", result.id, result.rows, result.engine, result.seconds)
-    except PlatformError as exc:
-        log.error("%s", exc.render())
-        return 1
-    finally:
-        if spark is not None:
-            spark.stop()
-    return 0
+    return jobrun.run("build_trainset", lambda: build_job(args.spec, engine=args.engine), args.summary)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import sysconfig
 
+import pytest
 from conftest import REPO
 
 
@@ -31,3 +32,19 @@ def test_pins_keep_pyspark_within_what_delta_spark_accepts():
     spec = next(r.specifier for r in delta_reqs if r.name == "pyspark")
     assert pyspark in spec
     assert int(metadata.version("pandas").split(".")[0]) < 3
+
+
+def test_every_package_under_platform_is_installed_and_the_jobs_with_it():
+    tomllib = pytest.importorskip("tomllib")
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    root = REPO / "platform"
+    on_disk = {
+        ".".join(init.parent.relative_to(root).parts)
+        for init in root.rglob("__init__.py")
+        if "__pycache__" not in init.parts and ".egg-info" not in str(init)
+    }
+    listed = set(setuptools["packages"])
+    assert on_disk <= listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}"
+    assert listed - on_disk == {"mlplatform.jobs"}
+    assert setuptools["package-dir"] == {"": "platform", "mlplatform.jobs": "jobs"}
+    assert (REPO / "jobs" / "__init__.py").is_file()

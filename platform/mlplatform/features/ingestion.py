@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from mlplatform import tables
-from mlplatform.config import Settings
+from mlplatform.config import Settings, load_settings
 from mlplatform.errors import FeatureError, PlatformError
 from mlplatform.features import registry
 from mlplatform.features.definitions import (
@@ -23,11 +23,13 @@ from mlplatform.features.definitions import (
     FeatureSetDef,
     resolve_function,
 )
+from mlplatform.launch.jobrun import JobResult
+from mlplatform.launch.session import session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["IngestResult", "feature_table", "source_frame", "validate_frame", "ingest"]
+__all__ = ["IngestResult", "feature_table", "source_frame", "validate_frame", "ingest", "ingest_job"]
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +158,8 @@ def validate_frame(frame: "DataFrame", definition: FeatureSetDef) -> int:
         row = example[0]
         shown = ", ".join(f"{c}={row[c]!r}" for c in grain)
         raise FeatureError(
-            f"feature set '{definition.name}': duplicate ({', '.join(grain)}) rows, e.g. {shown} appears {row['count']} times",
+            f"feature set '{definition.name}': duplicate ({', '.join(grain)}) rows, "
+            f"e.g. {shown} appears {row['count']} times",
             "keep one row per key and event time in the source (aggregate or deduplicate it)",
         )
     return int(stats["__rows"])
@@ -226,3 +229,28 @@ def _same_columns(spark: "SparkSession", uri: str, frame: "DataFrame", definitio
             f"declares {', '.join(frame.columns)}",
             "rebuild it with --mode overwrite (older versions stay readable by version)",
         )
+
+
+def ingest_job(
+    names: Sequence[str], every: bool = False, mode: str | None = None, settings: Settings | None = None
+) -> JobResult:
+    """What ``jobs/build_features.py`` does: check the names, start Spark, :func:`ingest` each set in turn.
+
+    Args:
+        names: registered feature sets to ingest.
+        every: ingest every registered feature set instead.
+        mode: ``merge``, ``append`` or ``overwrite`` (default: each definition's mode).
+        settings: platform settings (default: :func:`load_settings`).
+    """
+    settings = settings or load_settings()
+    names = [r.name for r in registry.registered(settings)] if every else list(names)
+    if not names:
+        raise FeatureError("no feature set to ingest: none is registered", "register them: `mlp features apply`")
+    for name in names:
+        registry.get(settings, name)  # unknown names fail before Spark starts
+    spark = session(app_name="mlp-build-features")
+    results = [ingest(spark, settings, name, mode=mode) for name in names]
+    return JobResult(
+        lines=[f"{r.id}: {r.rows} rows ({r.mode})" for r in results],
+        summary={"ingested": [{"id": r.id, "rows": r.rows, "mode": r.mode, "table": r.table} for r in results]},
+    )

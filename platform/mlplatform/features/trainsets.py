@@ -34,6 +34,7 @@ from mlplatform.features.definitions import (
 )
 from mlplatform.features.ingestion import feature_table
 from mlplatform.features.pit import JoinInput, join_arrow, join_spark
+from mlplatform.launch.jobrun import JobResult
 from mlplatform.launch.session import session
 from mlplatform.tables.manifests import TRAINSET_KEY, trainset_manifests, trainset_uri
 
@@ -56,6 +57,7 @@ __all__ = [
     "trainset_versions",
     "canonical",
     "same_rows",
+    "build_job",
 ]
 
 log = logging.getLogger(__name__)
@@ -536,3 +538,21 @@ def read_trainset(
     return tables.to_pandas(
         trainset_uri(settings, name), columns=columns or manifest["columns"], version=manifest["version"]
     )
+
+
+def build_job(spec: str, engine: str | None = None, settings: Settings | None = None) -> JobResult:
+    """What ``jobs/build_trainset.py`` does: pick the engine, start Spark only for ``spark``, :func:`build`.
+
+    ``engine`` (default: the spec's) ``auto`` joins in the driver's memory when the inputs are
+    small (:func:`choose_engine` on the :func:`plan`), on the cluster otherwise.
+    """
+    settings = settings or load_settings()
+    ts_spec = load_trainset_spec(spec)
+    engine = engine or ts_spec.engine
+    if engine == "auto":
+        engine = choose_engine(plan(settings, ts_spec))
+    spark = session(app_name=f"mlp-build-trainset-{ts_spec.name}") if engine == "spark" else None
+    result = build(ts_spec, settings, engine=engine, spark=spark)
+    line = f"{result.id}: {result.rows} rows with {result.engine} in {result.seconds:.1f}s"
+    summary = {"id": result.id, "rows": result.rows, "engine": result.engine, "seconds": result.seconds}
+    return JobResult(lines=(line,), summary=summary)

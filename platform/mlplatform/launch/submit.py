@@ -1,10 +1,11 @@
-"""Build the full spark-submit command line for a driver in ``jobs/``."""
+"""Build the full spark-submit command line for a driver: the project's ``jobs/<name>.py`` or the platform's."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, NoReturn, Sequence
 
@@ -21,7 +22,7 @@ from mlplatform.launch.zips import platform_zip
 if TYPE_CHECKING:
     from mlplatform.envs import EnvArtifact
 
-__all__ = ["SubmitCommand", "build_submit", "job_path", "run_logged", "run_in_place"]
+__all__ = ["SubmitCommand", "build_submit", "job_path", "platform_jobs_dir", "run_logged", "run_in_place"]
 
 _FLAG_SETTINGS = {
     "spark.master": "--master",
@@ -29,16 +30,39 @@ _FLAG_SETTINGS = {
 }
 
 
+def platform_jobs_dir() -> Path:
+    """The folder of the platform's own drivers: the installed ``mlplatform.jobs`` package (``jobs/`` of the repo)."""
+    try:
+        return Path(str(resources.files("mlplatform.jobs")))
+    except ModuleNotFoundError:  # a source checkout on PYTHONPATH, not installed
+        return Path(__file__).resolve().parents[3] / "jobs"
+
+
+def _job_names(folder: Path) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+
+
 def job_path(job: str) -> Path:
-    """``jobs/<job>.py`` of the project, or an explicit path to a driver file."""
+    """The driver file of ``job``: an explicit ``.py`` path, else the project's ``jobs/<job>.py``, else the platform's.
+
+    Raises:
+        SubmitError: no such job; the message names where it looked and the known jobs.
+    """
     candidate = Path(job)
     if candidate.suffix == ".py" and candidate.is_file():
         return candidate.resolve()
-    path = project_root() / "jobs" / f"{job}.py"
-    if not path.is_file():
-        known = sorted(p.stem for p in (project_root() / "jobs").glob("*.py") if not p.stem.startswith("_"))
-        raise SubmitError(f"job '{job}' not found at {path}", f"known jobs: {', '.join(known) or 'none'}")
-    return path
+    project, platform = project_root() / "jobs", platform_jobs_dir().resolve()
+    for folder in (project, platform):
+        if not job.startswith("_") and (folder / f"{job}.py").is_file():
+            return folder / f"{job}.py"
+    where = f"{project}" if project == platform else f"{project} or the platform's {platform}"
+    known = ", ".join(_job_names(platform)) or "none"
+    if project != platform:
+        known = f"project: {', '.join(_job_names(project)) or 'none'}; platform: {known}"
+    raise SubmitError(
+        f"job '{job}' not found in {where}",
+        f"known jobs: {known}; pass one of them or a path to a driver .py file, or add {project / (job + '.py')}",
+    )
 
 
 def build_submit(

@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from mlplatform import dates, files, lineage, tables
-from mlplatform.config import Settings
+from mlplatform.config import Settings, load_settings
 from mlplatform.envs.shipping import ENV_ID_CONF
 from mlplatform.errors import PlatformError, ScoringError, error_line
 from mlplatform.features.definitions import features_dir, load_feature_set
+from mlplatform.launch.jobrun import JobResult
+from mlplatform.launch.session import session, under_spark_submit
 from mlplatform.launch.submit import build_submit
 from mlplatform.scoring.arrow_scorer import (
     NULL_MARKER,
@@ -71,6 +73,7 @@ __all__ = [
     "parse_run_date",
     "batch_rows",
     "score_command",
+    "run_scoring_job",
 ]
 
 log = logging.getLogger(__name__)
@@ -702,3 +705,37 @@ def score_command(
         env=info.env_id,
         app_name=f"mlp-score-{info.name}",
     )
+
+
+def run_scoring_job(
+    model: str,
+    input: str,
+    run_date: str | None = None,
+    keys: Sequence[str] | None = None,
+    where: str | None = None,
+    input_version: int | None = None,
+    run_id: str | None = None,
+) -> JobResult:
+    """What ``jobs/score.py`` does: start Spark in the model's environment, :func:`score`, report the result.
+
+    Under spark-submit the environment was shipped with the job (``mlp score``, ``mlp submit --env``);
+    started as a plain Python process the session is created in the model version's recorded environment.
+    The result goes to the ``--summary`` file and, as one JSON line, to stdout.
+    """
+    settings = load_settings()
+    day = parse_run_date(run_date)
+    info = model_registry.resolve(model, settings)
+    env = None if under_spark_submit() else info.env_id
+    spark = session(app_name=f"mlp-score-{info.name}", settings=settings, env=env)
+    result = score(
+        spark,
+        settings,
+        f"{info.name}@{info.version}",
+        input,
+        day,
+        keys=keys,
+        where=where,
+        input_version=input_version,
+        run_id=run_id,
+    )
+    return JobResult(summary=json.loads(result.to_json()), stdout=(result.to_json(),))
