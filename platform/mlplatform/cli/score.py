@@ -7,19 +7,23 @@ import click
 
 @click.command()
 @click.argument("model")
+@click.option("--run-date", default=None, metavar="YYYY-MM-DD", help="Partition to (re)write (default: today, UTC).")
 @click.option(
     "--input",
     "input_",
-    required=True,
+    default=None,
     metavar="FEATURES_OR_TABLE",
-    help="Feature set (NAME, fs:NAME@vN) or a Delta table path/URI.",
+    help="Score this prepared table (feature set NAME, fs:NAME@vN or a Delta path) instead of the model's features.",
 )
-@click.option("--run-date", default=None, metavar="YYYY-MM-DD", help="Partition to (re)write (default: today, UTC).")
-@click.option(
-    "--keys", default=None, metavar="A,B", help="Columns copied next to each prediction (default: entity keys)."
-)
-@click.option("--where", default=None, metavar="SQL", help="Spark SQL filter on the input rows.")
-@click.option("--input-version", type=int, default=None, help="Delta version of the input (default: current).")
+@click.option("--keys", default=None, metavar="A,B", help="With --input: columns copied next to each prediction.")
+@click.option("--where", default=None, metavar="SQL", help="With --input: Spark SQL filter on the input rows.")
+@click.option("--input-version", type=int, default=None, help="With --input: its Delta version (default: current).")
+@click.option("--entities", default=None, metavar="TABLE", help="Entities to score: a Delta table or feature set.")
+@click.option("--entities-where", default=None, metavar="SQL", help="SQL filter on the entity table.")
+@click.option("--as-of", default=None, metavar="TIME", help="Look features up at TIME (default: end of the run date).")
+@click.option("--engine", type=click.Choice(["auto", "pandas", "spark"]), default="auto", help="Point-in-time join.")
+@click.option("--allow-definition-change", is_flag=True, help="Score although a feature set's definition changed.")
+@click.option("--max-staleness", default=None, metavar="DURATION", help="Oldest a feature set's newest row may be.")
 @click.option("--profile", default=None, help="Spark profile in conf/spark/ (default: spark_profile setting).")
 @click.option(
     "--spark-conf",
@@ -32,44 +36,35 @@ import click
 @click.option("--print", "print_only", is_flag=True, help="Print the spark-submit command instead of running it.")
 def score(
     model: str,
-    input_: str,
-    run_date: str | None,
+    input_: str | None,
     keys: str | None,
-    where: str | None,
-    input_version: int | None,
     profile: str | None,
     spark_conf: tuple[str, ...],
     summary: str | None,
     print_only: bool,
+    **options: object,
 ) -> None:
-    """Score a table with MODEL (NAME@ALIAS or NAME@VERSION) into <warehouse>/scores/NAME.
+    """Score MODEL (NAME@ALIAS or NAME@VERSION) into <warehouse>/scores/NAME for a run date.
 
-    The alias and the input's current Delta version are resolved here, so the job
-    scores exactly that model version on exactly that input snapshot, in the
-    environment the version records (shipped with the job).
+    Without --input the model's own features are looked up in the feature repository as
+    known at the end of the run date (UTC), for --entities or for every entity with a row
+    within its TTL, by the same point-in-time join as its training set; the feature vectors
+    scored are kept in <warehouse>/scoring_sets/NAME. With --input a prepared table whose
+    columns match the signature is scored. The alias, the input's Delta version and the
+    as-of time are resolved and checked here (no JVM), so the job scores exactly that.
     """
     from mlplatform.cli.submit import parse_pairs
     from mlplatform.config import load_settings
     from mlplatform.launch.submit import run_in_place
-    from mlplatform.scoring.batch import parse_run_date, resolve_input, score_command
+    from mlplatform.scoring import job
     from mlplatform.tracking import model_registry
 
     settings = load_settings()
-    day = parse_run_date(run_date)
     info = model_registry.resolve(model, settings)
-    source = resolve_input(settings, input_, input_version)
-    key_list = [k for k in keys.split(",") if k] if keys else None
-    command = score_command(
-        settings,
-        info,
-        input_,
-        day,
-        keys=key_list,
-        where=where,
-        input_version=source.version,
-        summary=summary,
-        profile=profile,
-        spark_conf=parse_pairs(spark_conf),
+    key_list = tuple(k for k in keys.split(",") if k) if keys else None
+    request = job.ScoringRequest(model=model, input=input_, keys=key_list, **options)  # type: ignore[arg-type]
+    command = job.score_command(
+        settings, info, job.check(settings, info, request), summary, profile, parse_pairs(spark_conf)
     )
     if print_only:
         click.echo(command.render())
@@ -128,6 +123,26 @@ def preview(model: str, run_date: str | None, limit: int) -> None:
     from mlplatform.scoring import results
 
     frame = results.read(model, run_date=run_date, limit=limit)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        click.echo(frame.to_string(index=False) if not frame.empty else "(no rows)")
+
+
+@scores.command()
+@click.argument("model")
+@click.option("--run-date", default=None, metavar="YYYY-MM-DD", help="Run date (default: the latest).")
+@click.option("-n", "--limit", default=10, show_default=True, help="Rows to show (0: all).")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="Write all rows as CSV here.")
+def features(model: str, run_date: str | None, limit: int, output: str | None) -> None:
+    """The feature vectors MODEL scored for a run date (scoring from the feature repository)."""
+    import pandas as pd
+
+    from mlplatform.scoring import results
+
+    frame = results.read_features(model, run_date=run_date, limit=None if output or limit == 0 else limit)
+    if output:
+        frame.to_csv(output, index=False)
+        click.echo(f"{len(frame)} rows -> {output}")
+        return
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         click.echo(frame.to_string(index=False) if not frame.empty else "(no rows)")
 

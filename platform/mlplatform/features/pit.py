@@ -39,7 +39,7 @@ from mlplatform.errors import FeatureError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["JoinInput", "join_arrow", "join_spark"]
+__all__ = ["JoinInput", "join_arrow", "join_spark", "key_family"]
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ def _micros(arr: pa.ChunkedArray | pa.Array, what: str) -> np.ndarray:
     return np.asarray(pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _family(typ: pa.DataType) -> str:
+def key_family(typ: pa.DataType) -> str:
+    """The kind of a key column's type as the join compares them: integers of any width match, and so on."""
     if pa.types.is_integer(typ):
         return "integer"
     if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
@@ -125,17 +126,17 @@ def _key_codes(labels: pa.Table, feats: pa.Table, inp: JoinInput) -> tuple[np.nd
     combined: np.ndarray | None = None
     for key in inp.keys:
         lcol, fcol = labels.column(key), feats.column(key)
-        if _family(lcol.type) != _family(fcol.type):
+        if key_family(lcol.type) != key_family(fcol.type):
             raise FeatureError(
                 f"key column '{key}' is {lcol.type} in the labels but {fcol.type} in feature set '{inp.name}'",
                 f"cast '{key}' in the label source to {fcol.type}",
             )
-        if len(inp.keys) == 1 and _family(fcol.type) == "integer" and not fcol.null_count:
+        if len(inp.keys) == 1 and key_family(fcol.type) == "integer" and not fcol.null_count:
             fast = _integer_codes(lcol, fcol)
             if fast is not None:
                 return fast
-        target = pa.large_string() if _family(fcol.type) == "string" else fcol.type
-        if _family(fcol.type) == "integer":
+        target = pa.large_string() if key_family(fcol.type) == "string" else fcol.type
+        if key_family(fcol.type) == "integer":
             target = pa.int64()
         both = pa.chunked_array(pc.cast(lcol, target).chunks + pc.cast(fcol, target).chunks, type=target)
         encoded = pc.dictionary_encode(both).combine_chunks()

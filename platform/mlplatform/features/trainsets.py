@@ -50,6 +50,12 @@ __all__ = [
     "Plan",
     "plan",
     "choose_engine",
+    "engine_for",
+    "SetInput",
+    "entity_keys",
+    "registered_sets",
+    "selected_columns",
+    "set_input",
     "build",
     "rebuild",
     "trainset_manifest",
@@ -130,7 +136,8 @@ class BuildResult:
         return f"ts:{self.name}@v{self.version}"
 
 
-def _label_keys(spec: TrainingSetSpec, sets: list[registry.Registered]) -> list[str]:
+def entity_keys(spec: TrainingSetSpec, sets: list[registry.Registered]) -> list[str]:
+    """The entity keys of a training set: its labels' keys when declared, else every feature set's keys."""
     if spec.labels.keys:
         return list(spec.labels.keys)
     return list(dict.fromkeys(k for reg in sets for k in reg.definition.keys))
@@ -145,14 +152,14 @@ def plan(settings: Settings, spec: TrainingSetSpec, manifest: dict[str, Any] | N
     """
     pinned = _checked_pins(spec)
     recorded = (manifest or {}).get("features", {})
-    regs = _registered_sets(settings, spec, recorded)
-    columns = _selected_columns(spec, regs)
-    label_keys = _label_keys(spec, list(regs.values()))
+    regs = registered_sets(settings, spec, recorded)
+    columns = selected_columns(spec, regs)
+    label_keys = entity_keys(spec, list(regs.values()))
     label_table, label_version, label_columns = _label_input(settings, spec, label_keys, manifest)
     sets, outputs = [], list(label_columns)
     for name, reg in regs.items():
         version = recorded[name]["version"] if name in recorded else pinned.get(name)
-        sets.append(_set_input(settings, spec, reg, label_keys, version, columns[name], outputs))
+        sets.append(set_input(settings, spec, reg, label_keys, version, columns[name], outputs))
     return Plan(
         spec=spec,
         label_table=label_table,
@@ -175,7 +182,7 @@ def _checked_pins(spec: TrainingSetSpec) -> dict[str, int]:
     return pinned
 
 
-def _registered_sets(
+def registered_sets(
     settings: Settings, spec: TrainingSetSpec, recorded: dict[str, Any]
 ) -> dict[str, registry.Registered]:
     """The registered revision of every referenced feature set (the manifest's revision when ``recorded``)."""
@@ -189,7 +196,7 @@ def _registered_sets(
     return regs
 
 
-def _selected_columns(spec: TrainingSetSpec, regs: dict[str, registry.Registered]) -> dict[str, list[tuple[str, str]]]:
+def selected_columns(spec: TrainingSetSpec, regs: dict[str, registry.Registered]) -> dict[str, list[tuple[str, str]]]:
     """Per feature set, the (feature, output column) pairs the spec's references select."""
     columns: dict[str, list[tuple[str, str]]] = {name: [] for name in regs}
     for ref in spec.refs():
@@ -230,7 +237,7 @@ def _label_input(
     return label_table, label_version, label_columns
 
 
-def _set_input(
+def set_input(
     settings: Settings,
     spec: TrainingSetSpec,
     reg: registry.Registered,
@@ -275,8 +282,13 @@ def _set_input(
 
 def choose_engine(p: Plan) -> str:
     """``pandas`` when the inputs are small enough to join in memory, else ``spark``."""
-    size = rows = 0
-    for table, version in [(p.label_table, p.label_version)] + [(s.table, s.version) for s in p.sets]:
+    return engine_for([(p.label_table, p.label_version)] + [(s.table, s.version) for s in p.sets])
+
+
+def engine_for(inputs: list[tuple[str, int]], extra_rows: int = 0) -> str:
+    """``pandas`` when ``inputs`` (tables at versions) plus ``extra_rows`` fit comfortably in memory, else ``spark``."""
+    size, rows = 0, extra_rows
+    for table, _version in inputs:
         info = tables.describe(table)  # latest version: close enough to size the job
         size += info.size_bytes
         rows += info.num_rows

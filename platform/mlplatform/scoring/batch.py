@@ -38,13 +38,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from mlplatform import dates, files, lineage, tables
-from mlplatform.config import Settings, load_settings
+from mlplatform.config import Settings
 from mlplatform.envs.shipping import ENV_ID_CONF
 from mlplatform.errors import PlatformError, ScoringError, error_line
 from mlplatform.features.definitions import features_dir, load_feature_set
-from mlplatform.launch.jobrun import JobResult
-from mlplatform.launch.session import session, under_spark_submit
-from mlplatform.launch.submit import build_submit
 from mlplatform.scoring.arrow_scorer import (
     NULL_MARKER,
     PROBE_SAMPLE_ROWS,
@@ -57,7 +54,6 @@ from mlplatform.tracking import model_registry
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from mlplatform.launch.command import SubmitCommand
 
 __all__ = [
     "InputTable",
@@ -65,15 +61,16 @@ __all__ = [
     "ScoringPlan",
     "OUTPUT_COLUMNS",
     "plan",
+    "plan_frame",
     "score",
+    "commit_scores",
+    "check_session_env",
     "arrow_batch_size",
     "resolve_input",
     "check_columns",
     "scores_uri",
     "parse_run_date",
     "batch_rows",
-    "score_command",
-    "run_scoring_job",
 ]
 
 log = logging.getLogger(__name__)
@@ -119,13 +116,13 @@ class InputTable:
     Attributes:
         id: lineage id, ``fs:<name>@v<n>`` for a feature set, ``delta:<uri>@v<n>`` otherwise.
         uri: table location.
-        version: the Delta version read.
+        version: the Delta version read (None for rows built by the run itself, e.g. a scoring set).
         keys: entity key columns declared by the feature set (empty for plain tables).
     """
 
     id: str
     uri: str
-    version: int
+    version: int | None
     keys: tuple[str, ...] = ()
 
 
@@ -145,6 +142,8 @@ class ScoreResult:
     seconds: float
     columns: tuple[str, ...] = ()
     worker: dict[str, Any] = field(default_factory=dict, compare=False)  # the probe task's interpreter and packages
+    as_of: str | None = None  # scoring from the feature repository: when the features were looked up
+    scoring_set_version: int | None = None  # ... and the version of scoring_sets/<model> holding them
 
     @property
     def scores_id(self) -> str:
@@ -292,7 +291,7 @@ def check_columns(
 def batch_rows(n_features: int) -> int:
     """Rows per Arrow batch: about 32 MB of float64 features, between 1,000 and 50,000 rows.
 
-    Measured (HGB, 10 features, 2 cores): 10k rows 470–510k rows/s, 25k–100k 500–525k.
+    Past 10k rows per batch the rows per second stop growing (scripts/bench/batch_scoring.py).
     """
     return max(_MIN_BATCH_ROWS, min(_MAX_BATCH_ROWS, _BATCH_BYTES // (8 * max(1, n_features))))
 
@@ -321,7 +320,7 @@ def _fetch_model(settings: Settings, info: model_registry.ModelVersionInfo) -> t
     return model_dir, shipped, sha
 
 
-def _check_session_env(spark: "SparkSession", info: model_registry.ModelVersionInfo) -> None:
+def check_session_env(spark: "SparkSession", info: model_registry.ModelVersionInfo) -> None:
     """The session's workers must run the model's environment when both are known."""
 
     shipped = spark.conf.get(ENV_ID_CONF, None)
@@ -489,22 +488,43 @@ def plan(
     The only Spark work is reading a few sample rows and one probe task in the
     model's environment.
     """
-    from pyspark.sql import functions as F
-
     day = parse_run_date(run_date)
-    run_id = run_id or f"score-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
     info = model_registry.resolve(model, settings)
-    _check_session_env(spark, info)
+    check_session_env(spark, info)
     source = resolve_input(settings, input, input_version)
-    model_dir, pickle_path, sha = _fetch_model(settings, info)
-    signature = model_registry.input_schema(model_dir)
-
     frame = tables.read(spark, source.uri, version=source.version)
     if where:
         frame = frame.where(where)
     wanted_keys = list(keys) if keys else (list(source.keys) or None)
+    return plan_frame(spark, settings, info, frame, source, day, wanted_keys, run_id)
+
+
+def plan_frame(
+    spark: "SparkSession",
+    settings: Settings,
+    info: model_registry.ModelVersionInfo,
+    frame: "DataFrame",
+    source: InputTable,
+    day: date,
+    wanted_keys: Sequence[str] | None,
+    run_id: str | None = None,
+) -> ScoringPlan:
+    """Check ``frame`` against the signature of ``info`` and probe the model on it; nothing is written.
+
+    ``source`` names where the rows come from (lineage and the scores' input columns); ``wanted_keys``
+    are the columns copied next to each prediction (default: every column that is not a feature).
+    """
+    from pyspark.sql import functions as F
+
+    run_id = run_id or f"score-{day:%Y%m%d}-{uuid.uuid4().hex[:12]}"
+    model_dir, pickle_path, sha = _fetch_model(settings, info)
+    signature = model_registry.input_schema(model_dir)
     features, key_cols, casts = check_columns(
-        [(f.name, f.dataType.simpleString()) for f in frame.schema.fields], signature, wanted_keys, info.id, source.id
+        [(f.name, f.dataType.simpleString()) for f in frame.schema.fields],
+        signature,
+        list(wanted_keys) if wanted_keys else None,
+        info.id,
+        source.id,
     )
     log.info(
         "input %s matches the signature of %s: %d feature(s), key(s) %s",
@@ -604,6 +624,46 @@ def score(
     run = plan(
         spark, settings, model, input, run_date, keys=keys, where=where, input_version=input_version, run_id=run_id
     )
+    result = commit_scores(spark, run, started)
+    info = run.info
+    edges = [lineage.Edge(info.id, "model", result.scores_id), lineage.Edge(run.source.id, "input", result.scores_id)]
+    if info.env_id:
+        edges.append(lineage.Edge(info.env_id, "environment", result.scores_id))
+    lineage.record(
+        settings,
+        edges,
+        action="score",
+        job_run=run.run_id,
+        details={
+            "run_date": result.run_date,
+            "rows": result.rows,
+            "table_version": result.table_version,
+            "seconds": result.seconds,
+        },
+    )
+    log.info(
+        "scored %s on %s: %d rows -> %s (run date %s, %s, %.1f s)",
+        info.id,
+        run.source.id,
+        result.rows,
+        result.scores_id,
+        result.run_date,
+        run.run_id,
+        result.seconds,
+    )
+    return result
+
+
+def commit_scores(
+    spark: "SparkSession", run: ScoringPlan, started: float, metadata: Mapping[str, Any] | None = None
+) -> ScoreResult:
+    """Score every row of a planned run and replace its run date's partition of the scores table, in one commit.
+
+    ``metadata`` goes into the commit next to the run's own (job, run id, model, input, run date, env).
+
+    Raises:
+        ScoringError: null features the model does not accept, or a failed job; nothing is written.
+    """
     info, source, day = run.info, run.source, run.run_date
     metadata = {
         "job": "score",
@@ -612,6 +672,7 @@ def score(
         "input": source.id,
         "run_date": day.isoformat(),
         "env_id": info.env_id or "",
+        **(metadata or {}),
     }
     try:
         with _session_conf(spark, _write_conf(run)):
@@ -630,7 +691,7 @@ def score(
             raise _null_error(run.selected, run.spec, info.id, source.id, str(run.sample.get("estimator"))) from exc
         raise _failure(exc, info.id, source.id) from exc
     rows = tables.written_rows(run.table, version)
-    result = ScoreResult(
+    return ScoreResult(
         model=info.name,
         model_version=info.version,
         env_id=info.env_id,
@@ -644,98 +705,3 @@ def score(
         columns=tuple(run.frame.columns),
         worker=run.sample.get("worker", {}),
     )
-    edges = [lineage.Edge(info.id, "model", result.scores_id), lineage.Edge(source.id, "input", result.scores_id)]
-    if info.env_id:
-        edges.append(lineage.Edge(info.env_id, "environment", result.scores_id))
-    lineage.record(
-        settings,
-        edges,
-        action="score",
-        job_run=run.run_id,
-        details={"run_date": result.run_date, "rows": rows, "table_version": version, "seconds": result.seconds},
-    )
-    log.info(
-        "scored %s on %s: %d rows -> %s (run date %s, %s, %.1f s)",
-        info.id,
-        source.id,
-        rows,
-        result.scores_id,
-        result.run_date,
-        run.run_id,
-        result.seconds,
-    )
-    return result
-
-
-def score_command(
-    settings: Settings,
-    info: model_registry.ModelVersionInfo,
-    input: str,
-    run_date: date,
-    keys: Sequence[str] | None = None,
-    where: str | None = None,
-    input_version: int | None = None,
-    summary: str | None = None,
-    profile: str | None = None,
-    spark_conf: Mapping[str, str] | None = None,
-    run_id: str | None = None,
-) -> "SubmitCommand":
-    """The spark-submit command of ``jobs/score.py`` for exactly this model version, in its environment.
-
-    ``spark_conf`` goes on top of the profile (e.g. ``spark.submit.deployMode=cluster``).
-    """
-
-    args = [f"{info.name}@{info.version}", "--input", input, "--run-date", run_date.isoformat()]
-    if keys:
-        args += ["--keys", ",".join(keys)]
-    if where:
-        args += ["--where", where]
-    if input_version is not None:
-        args += ["--input-version", str(input_version)]
-    if summary:
-        args += ["--summary", summary]
-    if run_id:
-        args += ["--run-id", run_id]
-    return build_submit(
-        settings,
-        "score",
-        args,
-        profile=profile,
-        extra_conf=spark_conf,
-        env=info.env_id,
-        app_name=f"mlp-score-{info.name}",
-    )
-
-
-def run_scoring_job(
-    model: str,
-    input: str,
-    run_date: str | None = None,
-    keys: Sequence[str] | None = None,
-    where: str | None = None,
-    input_version: int | None = None,
-    run_id: str | None = None,
-) -> JobResult:
-    """What ``jobs/score.py`` does: start Spark in the model's environment, :func:`score`, report the result.
-
-    Under spark-submit the environment was shipped with the job (``mlp score``, ``mlp submit --env``);
-    started as a plain Python process the session is created in the model version's recorded environment.
-    The result goes to the ``--summary`` file and, as one JSON line, to stdout.
-    """
-    settings = load_settings()
-    day = parse_run_date(run_date)
-    info = model_registry.resolve(model, settings)
-    env = None if under_spark_submit() else info.env_id
-    spark = session(app_name=f"mlp-score-{info.name}", settings=settings, env=env)
-    result = score(
-        spark,
-        settings,
-        f"{info.name}@{info.version}",
-        input,
-        day,
-        keys=keys,
-        where=where,
-        input_version=input_version,
-        run_id=run_id,
-    )
-    return JobResult(summary=json.loads(result.to_json()), stdout=(result.to_json(),))

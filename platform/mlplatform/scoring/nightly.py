@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 from pydantic import Field, ValidationError
 
@@ -32,12 +32,8 @@ from mlplatform import logconf, tables
 from mlplatform.config import Settings, conf_dir, load_settings
 from mlplatform.errors import PlatformError, ScoringError
 from mlplatform.launch.submit import run_logged
-from mlplatform.scoring.batch import (
-    parse_run_date,
-    resolve_input,
-    score_command,
-    scores_uri,
-)
+from mlplatform.scoring.batch import parse_run_date, scores_uri
+from mlplatform.scoring.job import ScoringRequest, check, score_command
 from mlplatform.specfiles import StrictModel, problems, read_mapping
 from mlplatform.tracking import model_registry
 
@@ -50,10 +46,31 @@ class ScoringEntry(StrictModel):
     """One model the nightly job scores."""
 
     model: str = Field(description="Registered model name.")
-    input: str = Field(description="Feature set (NAME) or Delta table path/URI to score.")
     alias: str = Field(model_registry.ALIAS_CHAMPION, description="Alias of the version to score.")
-    keys: list[str] | None = Field(None, description="Columns copied next to each prediction (default: entity keys).")
-    where: str | None = Field(None, description="Spark SQL filter on the input rows.")
+    input: str | None = Field(
+        None, description="A prepared table to score (feature set NAME or Delta path); default: the model's features."
+    )
+    keys: list[str] | None = Field(None, description="With input: columns copied next to each prediction.")
+    where: str | None = Field(None, description="With input: Spark SQL filter on the input rows.")
+    entities: str | None = Field(None, description="Without input: Delta table or feature set of entity keys.")
+    entities_where: str | None = Field(None, description="SQL filter on the entities table.")
+    max_staleness: str | None = Field(None, description="Oldest a feature set's newest row may be (default: TTL).")
+    engine: Literal["auto", "pandas", "spark"] = Field("auto", description="Point-in-time join engine.")
+
+    def request(self, day: date, run_id: str) -> ScoringRequest:
+        """The scoring request of this entry for ``day``."""
+        return ScoringRequest(
+            model=f"{self.model}@{self.alias}",
+            run_date=day.isoformat(),
+            input=self.input,
+            keys=tuple(self.keys) if self.keys else None,
+            where=self.where,
+            entities=self.entities,
+            entities_where=self.entities_where,
+            max_staleness=self.max_staleness,
+            engine=self.engine,
+            run_id=run_id,
+        )
 
 
 class ScoringConfig(StrictModel):
@@ -89,7 +106,8 @@ def load_config(path: str | Path | None = None) -> tuple[Path, ScoringConfig]:
     except ValidationError as exc:
         raise ScoringError(
             f"scoring config {file}: {problems(exc)}",
-            "top-level keys: profile, spark_conf, models; per model: model, input, alias, keys, where",
+            "top-level keys: profile, spark_conf, models; per model: model, alias, input, keys, where (a prepared "
+            "table) or entities, entities_where, max_staleness, engine (the model's features)",
         ) from exc
 
 
@@ -119,26 +137,15 @@ def _score_one(settings: Settings, entry: ScoringEntry, day: date, cfg: ScoringC
         info = model_registry.resolve(ref, settings)
         log.info("%s: resolved to version %d (%s)", ref, info.version, info.env_id or "no env recorded")
 
-        source = resolve_input(settings, entry.input)
+        request = check(settings, info, entry.request(day, run_id))
         summary = logs / f"{entry.model}.json"
         summary.unlink(missing_ok=True)
-        command = score_command(
-            settings,
-            info,
-            entry.input,
-            day,
-            keys=entry.keys,
-            where=entry.where,
-            input_version=source.version,
-            summary=str(summary),
-            profile=cfg.profile,
-            spark_conf=cfg.spark_conf,
-            run_id=run_id,
-        )
+        command = score_command(settings, info, request, str(summary), cfg.profile, cfg.spark_conf)
     except PlatformError as exc:
         return Outcome(ref, False, exc.render(), time.monotonic() - started)
     job_log = logs / f"{entry.model}.log"
-    log.info("%s: scoring %s for %s (spark log: %s)", ref, source.id, day.isoformat(), job_log)
+    what = f"{request.input}@v{request.input_version}" if request.input else f"its features as of {request.as_of}"
+    log.info("%s: scoring %s for %s (spark log: %s)", ref, what, day.isoformat(), job_log)
     try:
         code = run_logged(command, job_log)
     except PlatformError as exc:

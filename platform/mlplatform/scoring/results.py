@@ -26,7 +26,7 @@ from mlplatform.tracking.model_registry import parse_ref
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["read", "runs", "describe", "tables_summary", "run_dates", "RUN_COLUMNS"]
+__all__ = ["read", "read_features", "runs", "describe", "tables_summary", "run_dates", "RUN_COLUMNS"]
 
 RUN_COLUMNS = [
     "run_date",
@@ -40,23 +40,27 @@ RUN_COLUMNS = [
 ]
 
 
-def _table(model: str, settings: Settings | None) -> str:
+def _table(model: str, settings: Settings | None, area: str = "scores") -> str:
 
     settings = settings or load_settings()
     name = parse_ref(model).name
-    uri = tables.table_uri(settings, "scores", name)
+    uri = tables.table_uri(settings, area, name)
     if not tables.exists(uri):
+        what = "scores table" if area == "scores" else "scoring-set table (scored feature vectors)"
         raise ScoringError(
-            f"model '{name}' has no scores table at {uri}",
-            f"score it first: mlp score {name}@champion --input FEATURES",
+            f"model '{name}' has no {what} at {uri}",
+            f"score it first: mlp score {name}@champion --run-date YYYY-MM-DD"
+            + (" (from the feature repository, without --input)" if area != "scores" else ""),
         )
     return uri
 
 
-def run_dates(model: str, settings: Settings | None = None, version: int | None = None) -> list[date]:
-    """The run dates present in the scores table, oldest first."""
+def run_dates(
+    model: str, settings: Settings | None = None, version: int | None = None, area: str = "scores"
+) -> list[date]:
+    """The run dates present in the scores table (or ``area="scoring_sets"``: the scoring-set table), oldest first."""
 
-    frame = tables.to_pandas(_table(model, settings), columns=["run_date"], version=version)
+    frame = tables.to_pandas(_table(model, settings, area), columns=["run_date"], version=version)
     return sorted(
         {d if isinstance(d, date) else date.fromisoformat(str(d)) for d in frame["run_date"].dropna().unique()}
     )
@@ -84,17 +88,46 @@ def read(
             (the message lists the run dates there are).
     """
 
-    uri = _table(model, settings)
+    return _read("scores", model, run_date, settings, columns, version, limit)
+
+
+def read_features(
+    model: str,
+    run_date: str | date | None = None,
+    settings: Settings | None = None,
+    columns: Sequence[str] | None = None,
+    version: int | None = None,
+    limit: int | None = None,
+) -> "pd.DataFrame":
+    """The feature vectors a feature-repository run scored (``<warehouse>/scoring_sets/<model>``), as pandas.
+
+    One row per entity: its keys, ``as_of``, the model's features as known then, and the run's
+    ``model_version``, ``scoring_run_id`` and ``run_date`` (join them to :func:`read` on the keys,
+    ``as_of`` and ``run_date``). Arguments and errors as :func:`read`.
+    """
+    return _read("scoring_sets", model, run_date, settings, columns, version, limit)
+
+
+def _read(
+    area: str,
+    model: str,
+    run_date: str | date | None,
+    settings: Settings | None,
+    columns: Sequence[str] | None,
+    version: int | None,
+    limit: int | None,
+) -> "pd.DataFrame":
+    uri = _table(model, settings, area)
     filters: list[tuple[str, str, Any]] | None = None
     if run_date != "all":
-        dates = run_dates(model, settings, version)
+        dates = run_dates(model, settings, version, area)
         if not dates:
             return tables.to_pandas(uri, columns=columns, version=version, limit=limit)
         day = dates[-1] if run_date is None else parse_run_date(run_date)
         if day not in dates:
             known = ", ".join(d.isoformat() for d in dates[-10:])
             raise ScoringError(
-                f"model '{uri.rsplit('/', 1)[-1]}' has no scores for run date {day.isoformat()}",
+                f"model '{uri.rsplit('/', 1)[-1]}' has no {area.replace('_', ' ')} for run date {day.isoformat()}",
                 f"run dates present (latest 10): {known}",
             )
         filters = [("run_date", "=", day)]

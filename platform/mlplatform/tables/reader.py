@@ -232,7 +232,13 @@ def filters_sql(uri: str, names: set[str], filters: Filters | None, dialect: Dia
 
 
 def _select_sql(
-    dt: "DeltaTable", uri: str, columns: Sequence[str] | None, filters: Filters | None, limit: int | None
+    dt: "DeltaTable",
+    uri: str,
+    columns: Sequence[str] | None,
+    filters: Filters | None,
+    limit: int | None,
+    where: str | None = None,
+    distinct: bool = False,
 ) -> str:
     names = [f.name for f in dt.schema().fields]
     if columns is not None:
@@ -247,10 +253,10 @@ def _select_sql(
                 f"table {uri} has no column(s) {', '.join(map(repr, missing))}", f"columns are: {', '.join(names)}"
             )
     projection = ", ".join(quote_ident(c) for c in (columns if columns is not None else names)) or "*"
-    sql = f"SELECT {projection} FROM t"
-    where = filters_sql(uri, set(names), filters)
-    if where:
-        sql += f" WHERE {where}"
+    sql = f"SELECT {'DISTINCT ' if distinct else ''}{projection} FROM t"
+    conditions = [c for c in (filters_sql(uri, set(names), filters), where) if c]
+    if conditions:
+        sql += " WHERE " + " AND ".join(f"({c})" for c in conditions)
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise TableError(f"limit {limit!r} for table {uri} is not a non-negative integer", "pass e.g. limit=20")
@@ -298,6 +304,8 @@ def to_arrow(
     version: int | None = None,
     timestamp: _dt.datetime | str | None = None,
     limit: int | None = None,
+    where: str | None = None,
+    distinct: bool = False,
 ) -> "pa.Table":
     """Read a table (or a version of it) into Arrow without Spark or a JVM.
 
@@ -309,6 +317,8 @@ def to_arrow(
         version: time travel to this version.
         timestamp: time travel to the newest version committed at or before this time.
         limit: at most this many rows.
+        where: a SQL condition on the table's columns (DataFusion SQL, ANDed with ``filters``).
+        distinct: each distinct row once (``SELECT DISTINCT``).
 
     Raises:
         TableError: missing table/version/column, a bad filter, or a table feature
@@ -319,14 +329,14 @@ def to_arrow(
 
     dt, uri = open_table(table, pin_version(normalize(table), version, timestamp))
     _check_readable(dt, uri, columns)
-    sql = _select_sql(dt, uri, columns, filters, limit)
+    sql = _select_sql(dt, uri, columns, filters, limit, where, distinct)
     log.debug("reading %s at version %s: %s", uri, dt.version(), sql)
     try:
         result = pa.table(QueryBuilder().register("t", dt).execute(sql))
     except Exception as exc:  # noqa: BLE001 - DataFusion/delta-rs errors
         raise TableError(
             f"table {uri} (version {dt.version()}) could not be read: {error_line(exc, limit=500)}",
-            "check the filters' value types against the column types",
+            "check the filters' value types against the column types, and the SQL of where=",
         ) from exc
     return plain_types(result)
 
