@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_mlp
 
 from mlplatform.errors import EXIT_NOT_FOUND, PlatformError, SubmitError
 from mlplatform.launch import jobrun
 from mlplatform.launch.submit import job_path, platform_jobs_dir
 
 JOBS = ["build_features", "build_trainset", "probe", "retrain", "score", "tune"]
+
+# not from conftest: collected beside the sub-folders' conftest modules, that name is ambiguous here
+REPO = Path(__file__).resolve().parents[1]
 
 
 class _NotThere(PlatformError):
@@ -62,10 +64,10 @@ def test_the_platforms_jobs_are_installed_with_the_package():
     assert installed.resolve() == (REPO / "jobs").resolve()  # the editable install maps mlplatform.jobs to jobs/
 
 
-def test_a_project_with_only_conf_and_envs_submits_the_platforms_jobs(project: Path):
+def test_a_project_with_only_conf_and_envs_submits_the_platforms_jobs(project: Path, mlp):
     platform = platform_jobs_dir().resolve()
     for args, job in ((["score", "churn@1", "--input", "churn_features"], "score"), (["probe"], "probe")):
-        res = run_mlp(["submit", "--print", *args], cwd=project)
+        res = mlp(["submit", "--print", *args], cwd=project)
         assert res.returncode == 0, res.stderr
         assert str(platform / f"{job}.py") in res.stdout, res.stdout
 
@@ -82,8 +84,8 @@ def test_a_projects_own_job_is_found_and_preferred(project: Path):
     assert "project: nightly_report, probe; platform: " + ", ".join(JOBS) in err.value.render()
 
 
-def test_an_unknown_job_is_one_line_naming_where_it_looked_and_the_known_jobs(project: Path):
-    res = run_mlp(["submit", "--print", "no_such_job"], cwd=project)
+def test_an_unknown_job_is_one_line_naming_where_it_looked_and_the_known_jobs(project: Path, mlp):
+    res = mlp(["submit", "--print", "no_such_job"], cwd=project)
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [res.stderr.strip()]
     message = res.stderr.strip()
