@@ -118,6 +118,14 @@ def test_env_probe_in_client_mode_reuses_every_cached_upload(cluster, hdfs_env):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "uploading" not in done.stderr
+    # A successful job logs no error and no Java stack trace, also when its executors stop
+    # while the driver stops (launch/log4j2.properties).
+    noise = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if " ERROR " in line or line.startswith("\tat ") or "Exception in thread" in line
+    ]
+    assert not noise, "\n".join(noise)
     reports = json_lines(done.stdout)
     assert len(reports) == 2
     _in_containers(reports, cluster)

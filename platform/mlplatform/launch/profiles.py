@@ -85,11 +85,19 @@ def delta_conf(settings: Settings) -> dict[str, str]:
 
 
 def base_conf(settings: Settings, profile: str) -> dict[str, str]:
-    """Profile settings plus Delta and quiet logs: what every session and submit gets."""
+    """Profile settings plus Delta and quiet logs: what every session and submit gets.
+
+    Every JVM reads :data:`LOG4J_FILE` by its path where it sees this machine's disk, else
+    as ``log4j2.properties`` from its classpath: the file's folder is on the driver's
+    classpath, so in client mode Spark's YARN client ships the file in ``__spark_conf__.zip``,
+    which is on the classpath of the application master and executors on every node.
+    """
     conf = load_profile(profile)
     conf.update(delta_conf(settings))
-    java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J_FILE}"
+    java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J_FILE},{LOG4J_FILE.name}"
     for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
         conf[key] = f"{conf[key]} {java_opts}" if key in conf else java_opts
+    key = "spark.driver.extraClassPath"
+    conf[key] = f"{conf[key]}{os.pathsep}{LOG4J_FILE.parent}" if key in conf else str(LOG4J_FILE.parent)
     conf.setdefault("spark.ui.showConsoleProgress", "false")
     return conf
