@@ -26,7 +26,6 @@ def docker(ref: str, out: str) -> None:
     from mlplatform.config import load_settings
     from mlplatform.scoring.export import export_docker
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     context = export_docker(ref, out, load_settings())
     click.echo(f"wrote {context}")
     click.echo(f"  docker build -t {os.path.basename(os.path.abspath(context))} {context}")

@@ -47,7 +47,6 @@ def serve(
     from mlplatform.config import load_settings
     from mlplatform.scoring.export import serve_command
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     options = {
         "MLP_HOST": host,
         "MLP_PORT": port,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, Callable, Mapping, Protocol, Sequence, Union, runtime_checkable
@@ -84,7 +83,6 @@ def run(name: str, job: Callable[[], JobReturn], summary: str | None = None) -> 
             ``{"ok": false, "error": ..., "exit_code": ...}`` here as JSON.
     """
     logconf.setup()
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one log line per step, not a bar
     log = logging.getLogger(f"mlp.jobs.{name}")
     try:
         try:
