@@ -9,10 +9,12 @@ trace) to the one line such a message quotes.
 |---|---|---|
 | 0 | done: promoted, kept, or already done for this run date | nothing |
 | 1 | any other platform error (bad config, a failed job) | alert |
-| 2 | bad command line; ``mlp train``: the model missed a threshold (run kept, not registered) | fix the call / the model |
+| 2 | bad command line; ``mlp train``: the model missed a threshold (run kept, not registered) | \
+fix the call / the model |
 | 3 | unknown id, model or version | fix the call / configuration |
 | 4 | the model has no champion (or no previous one to roll back to) | promote a first version |
-| 99 | no new labelled data since the champion was trained: nothing to do | mark the run skipped (Airflow's default ``skip_on_exit_code``) |
+| 99 | no new labelled data since the champion was trained: nothing to do | \
+mark the run skipped (Airflow's default ``skip_on_exit_code``) |
 """
 
 from __future__ import annotations

@@ -74,7 +74,8 @@ settings = load_settings()
 spark = session(app_name="floor-job", settings=settings)
 frame = tables.read(spark, sys.argv[1])
 out = frame.select("id", F.col("f0").alias("prediction"), F.lit("{run_date}").cast("date").alias("run_date"))
-tables.write(out, tables.table_uri(settings, "scores", "floor"), replace_where="run_date = '{run_date}'", partition_by=["run_date"])
+tables.write(out, tables.table_uri(settings, "scores", "floor"), replace_where="run_date = '{run_date}'",
+             partition_by=["run_date"])
 spark.stop()
 """
 
@@ -101,7 +102,10 @@ def _fit(rows: int) -> Any:
 
 
 def _register(settings: Any, model: Any) -> None:
-    """Register ``model`` in the platform format: an mlflow.sklearn directory (cloudpickle) under run artifact model/."""
+    """Register ``model`` in the platform format.
+
+    That is an mlflow.sklearn directory (cloudpickle) under run artifact model/.
+    """
     import numpy as np
     import pandas as pd
     from mlflow import MlflowClient
@@ -288,7 +292,8 @@ def main() -> int:
     print(f"{'mlflow.pyfunc.spark_udf(env_manager=local)':<44}{udf_cold:>12,.0f}{udf_warm:>14,.0f}")
     print(
         f"ours warm / one process = {_ratio(ours_warm, limit)} (target >= 0.85x); "
-        f"ours warm / spark_udf warm = {_ratio(ours_warm, udf_warm)} (target >= 1.1x); cold: {_ratio(ours_cold, udf_cold)}"
+        f"ours warm / spark_udf warm = {_ratio(ours_warm, udf_warm)} (target >= 1.1x); "
+        f"cold: {_ratio(ours_cold, udf_cold)}"
     )
     print()
     print(f"{'nightly job, fresh process (s)':<44}{'median':>12}  runs")
@@ -297,7 +302,8 @@ def main() -> int:
     print(f"{'floor: the same job with no model':<44}{floor_s:>12.1f}  {'  '.join(f'{t:.1f}' for t in times['floor'])}")
     print(
         f"spark_udf job / ours = {_ratio(udf_s, ours_s)} (target >= 1.5x); "
-        f"time above the floor: ours {ours_s - floor_s:.1f} s, spark_udf {udf_s - floor_s:.1f} s ({_ratio(udf_s - floor_s, ours_s - floor_s)})"
+        f"time above the floor: ours {ours_s - floor_s:.1f} s, spark_udf {udf_s - floor_s:.1f} s "
+        f"({_ratio(udf_s - floor_s, ours_s - floor_s)})"
     )
     print(f"\n(everything the benchmark wrote is under {home})")
     return 0

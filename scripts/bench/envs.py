@@ -162,7 +162,8 @@ def main() -> int:
         print(f"| {'mlp env build, warm (whole CLI process)':<42} | {warm_cli:8.2f} | {'':>10} |")
         print(f"| {'envs.build(), warm (library call)':<42} | {warm_call:8.3f} | {'':>10} |")
         print(
-            f"\narchive size: by hand {sizes['by hand'] / 1e6:.1f} MB, mlp env build {sizes['mlp env build'] / 1e6:.1f} MB "
+            f"\narchive size: by hand {sizes['by hand'] / 1e6:.1f} MB, "
+            f"mlp env build {sizes['mlp env build'] / 1e6:.1f} MB "
             f"({sizes['mlp env build'] / sizes['by hand']:.2f}x; ours has no pip/setuptools inside)"
         )
     finally:

@@ -343,13 +343,15 @@ def report(
     print()
     print(
         f"Online scoring, {'--quick, ' if quick else ''}HistGradientBoosting on {len(FEATURES)} features; "
-        f"{cores} cores, {mem:.0f} GB, {platform.python_implementation()} {platform.python_version()}, loopback, same run; "
+        f"{cores} cores, {mem:.0f} GB, {platform.python_implementation()} {platform.python_version()}, "
+        "loopback, same run; "
         f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every figure)"
     )
     print(f"{'server':<40} {'rows':>4} {'conc':>4} {'reqs':>5} {'p50 ms':>7} {'p99 ms':>7} {'req/s':>7}")
     for c in cells:
         print(
-            f"{c.server:<40} {c.rows:>4} {c.concurrency:>4} {c.requests:>5} {c.p50_ms:>7.2f} {c.p99_ms:>7.2f} {c.rps:>7.0f}"
+            f"{c.server:<40} {c.rows:>4} {c.concurrency:>4} {c.requests:>5} "
+            f"{c.p50_ms:>7.2f} {c.p99_ms:>7.2f} {c.rps:>7.0f}"
         )
     print()
     print(f"{'cold start (process start -> /ping 200, median of 3)':<60} seconds")
@@ -368,7 +370,8 @@ def report(
         best_p50 = min(by[(t, rows, 1)].p50_ms for t in theirs)
         best_rps = max(by[(t, rows, 8)].rps for t in theirs)
         print(
-            f"  {rows:>3} rows: p50 at concurrency 1 = {by[(ours, rows, 1)].p50_ms / best_p50:.2f} x MLflow's (target <= 0.33 for 1 row); "
+            f"  {rows:>3} rows: p50 at concurrency 1 = {by[(ours, rows, 1)].p50_ms / best_p50:.2f} x MLflow's "
+            "(target <= 0.33 for 1 row); "
             f"req/s at concurrency 8 = {by[(ours, rows, 8)].rps / best_rps:.1f} x MLflow's (target >= 2)"
         )
     print(f"  cold start {cold[ours]:.2f} s (target < 2 s)")

@@ -42,7 +42,9 @@ def hardware() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
         mem = int(
-            next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1]
+            next(
+                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+            ).split()[1]
         )
         mem_gb = f"{mem / 1024**2:.0f} GB"
     except (OSError, StopIteration):

@@ -212,13 +212,17 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     print(f"\n{rows:,} rows x 10 columns, median of {args.repeat} runs\n")
-    header = f"{'operation':<29} {'ours':<22} {'s':>7}   {'alternative':<20} {'s':>7}   {'speed vs alt':>12}  {'target':>7}  met"
+    header = (
+        f"{'operation':<29} {'ours':<22} {'s':>7}   {'alternative':<20} {'s':>7}   "
+        f"{'speed vs alt':>12}  {'target':>7}  met"
+    )
     print(header)
     print("-" * len(header))
     for operation, ours, alternative, t_ours, t_alt, target in lines:
         ratio = t_alt / t_ours
         print(
-            f"{operation:<29} {ours:<22} {t_ours:7.2f}   {alternative:<20} {t_alt:7.2f}   {ratio:11.2f}x  {target:6.1f}x  {'yes' if ratio >= target else 'NO'}"
+            f"{operation:<29} {ours:<22} {t_ours:7.2f}   {alternative:<20} {t_alt:7.2f}   "
+            f"{ratio:11.2f}x  {target:6.1f}x  {'yes' if ratio >= target else 'NO'}"
         )
     return 0
 

@@ -191,10 +191,12 @@ def main() -> int:
     spark.sparkContext.parallelize(range(CORES), CORES).map(lambda v: v).collect()  # warm: JVM and Python workers up
 
     print(
-        f"\nhyperparameter search: {trials} trials x 3 folds, RandomForestClassifier, {len(X)} training rows x {X.shape[1]} features, best of {args.repeat} runs"
+        f"\nhyperparameter search: {trials} trials x 3 folds, RandomForestClassifier, "
+        f"{len(X)} training rows x {X.shape[1]} features, best of {args.repeat} runs"
     )
     print(
-        f"machine: {CORES} cores, 24 GB ({platform.machine()}); python {platform.python_version()}; load average at start {os.getloadavg()[0]:.1f}"
+        f"machine: {CORES} cores, 24 GB ({platform.machine()}); python {platform.python_version()}; "
+        f"load average at start {os.getloadavg()[0]:.1f}"
     )
     print(f"\n{'contender':40} {'wall s':>8} {'fit s':>8} {'efficiency':>10} {'best roc_auc':>12}", flush=True)
 

@@ -46,7 +46,10 @@ def test_layer_run_step_installs_the_locked_versions(built_env, tmp_path):
     script = run.replace(ENV_DIR, str(target))
     assert script.startswith("python -m venv ")
     subprocess.run(["bash", "-ec", base + script[len("python") :]], check=True, capture_output=True, timeout=900)
-    code = "import json; from importlib import metadata as m; print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))"
+    code = (
+        "import json; from importlib import metadata as m; "
+        "print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))"
+    )
     installed = json.loads(
         subprocess.run([str(target / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True).stdout
     )

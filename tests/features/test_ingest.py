@@ -82,7 +82,8 @@ def test_duplicate_key_time_rows_null_keys_and_wrong_types(churn, spark):
     cases = {
         "dups": (
             pd.concat([activity, activity.iloc[[5]]]),
-            r"feature set 'dups': duplicate \(customer_id, event_time\) rows, e.g. customer_id=\d+, event_time=.* appears 2 times",
+            r"feature set 'dups': duplicate \(customer_id, event_time\) rows, "
+            r"e.g. customer_id=\d+, event_time=.* appears 2 times",
         ),
         "nullkeys": (
             activity.assign(customer_id=activity["customer_id"].astype("Int64").where(activity.index != 3)),

@@ -39,7 +39,10 @@ def register_model(
     alias: str | None = "champion",
     tags: dict[str, str] | None = None,
 ) -> Registered:
-    """Fit-free registration in the platform format: mlflow.sklearn directory (cloudpickle) under run artifact ``model/``."""
+    """Fit-free registration in the platform format.
+
+    That is an mlflow.sklearn directory (cloudpickle) under run artifact ``model/``.
+    """
     import tempfile
     import warnings
 
@@ -162,5 +165,6 @@ model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(train[fe
 open(out + "/model.pkl", "wb").write(cloudpickle.dumps(model))
 np.save(out + "/prediction.npy", model.predict(score[features]))
 np.save(out + "/probability.npy", model.predict_proba(score[features])[:, 1])
-json.dump({"sklearn": sklearn.__version__, "example": model.predict(train[features].head(5)).tolist()}, open(out + "/info.json", "w"))
+json.dump({"sklearn": sklearn.__version__, "example": model.predict(train[features].head(5)).tolist()},
+          open(out + "/info.json", "w"))
 """

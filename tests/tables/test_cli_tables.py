@@ -78,7 +78,8 @@ def test_the_cli_starts_no_jvm(warehouse):
     code = (
         "import sys\n"
         "from mlplatform.cli.main import cli\n"
-        "for args in (['tables', 'list'], ['tables', 'describe', 'foreign/dv'], ['tables', 'history', 'foreign/dv'], ['tables', 'preview', 'foreign/dv']):\n"
+        "for args in (['tables', 'list'], ['tables', 'describe', 'foreign/dv'], "
+        "['tables', 'history', 'foreign/dv'], ['tables', 'preview', 'foreign/dv']):\n"
         "    cli(args, prog_name='mlp', standalone_mode=False)\n"
         "print('LOADED', sorted(m for m in ('pyspark', 'py4j', 'delta') if m in sys.modules))\n"
     )

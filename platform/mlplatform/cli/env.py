@@ -63,7 +63,8 @@ def list_cmd() -> None:
             click.echo(f"{name:<32} (spec only: mlp env build {name})")
     for a in builds:
         click.echo(
-            f"{a.id:<32} python {a.python_version:<8} {a.builder:<6} {_mb(a.manifest['archive']['size']):>7}  {a.manifest['created_at']}"
+            f"{a.id:<32} python {a.python_version:<8} {a.builder:<6} "
+            f"{_mb(a.manifest['archive']['size']):>7}  {a.manifest['created_at']}"
         )
 
 

@@ -55,7 +55,8 @@ def describe(name: str, as_json: bool) -> None:
     if d:
         bars = ", ".join(f"{t['metric']} {t['op']} {t['value']:g}" for t in d.get("thresholds", [])) or "none"
         click.echo(
-            f"primary metric {d.get('primary')} ({'higher' if d.get('higher_is_better', True) else 'lower'} is better); thresholds: {bars}"
+            f"primary metric {d.get('primary')} "
+            f"({'higher' if d.get('higher_is_better', True) else 'lower'} is better); thresholds: {bars}"
         )
     history_text = " -> ".join(str(v) for v in found.champion_history) or "none recorded"
     click.echo(f"champion history: {history_text}")

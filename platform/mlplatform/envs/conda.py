@@ -87,7 +87,9 @@ def conda_resolve(spec: "EnvSpec", pip_requirements: list[str]) -> tuple[str, li
         )
     )
     links = plan.get("actions", {}).get("LINK", [])
-    pins = sorted(f"{_channel_name(link['channel'])}::{link['name']}=={link['version']}={link['build_string']}" for link in links)
+    pins = sorted(
+        f"{_channel_name(link['channel'])}::{link['name']}=={link['version']}={link['build_string']}" for link in links
+    )
     python = next((link["version"] for link in links if link["name"] == "python"), None)
     if python is None:
         raise EnvError(

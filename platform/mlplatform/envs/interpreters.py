@@ -92,7 +92,8 @@ def find_python(version: str) -> Interpreter:
             return info
     looked = "; found " + ", ".join(tried) if tried else ""
     raise EnvError(
-        f"Python {version} is not available on this machine (looked for python{minor} on PATH, in pyenv and /usr{looked})",
+        f"Python {version} is not available on this machine "
+        f"(looked for python{minor} on PATH, in pyenv and /usr{looked})",
         f"install it (e.g. 'pyenv install {version}' or 'apt-get install python{minor}'), "
         "or use builder: conda, which ships its own interpreter",
     )

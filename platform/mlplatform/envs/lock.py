@@ -146,7 +146,8 @@ def _check_arrow(pins: dict[str, str], name: str) -> None:
         version = pins.get(canonicalize_name(req.name))
         if version is not None and not req.specifier.contains(version, prereleases=True):
             raise EnvError(
-                f"environment '{name}' resolves {req.name} {version}, but PySpark needs {req} on executors for Arrow work",
+                f"environment '{name}' resolves {req.name} {version}, "
+                f"but PySpark needs {req} on executors for Arrow work",
                 f"allow {req} in the spec's packages",
             )
 

@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def pip(python: str, args: list[str], what: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run this platform's pip against another interpreter (``pip --python``); EnvError on failure unless not ``check``."""
+    """Run this platform's pip against another interpreter (``pip --python``).
+
+    Raises EnvError on failure unless not ``check``.
+    """
     command = [sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check", "--no-input", *args]
     log.debug("running %s", " ".join(command))
     out = subprocess.run(command, capture_output=True, text=True)

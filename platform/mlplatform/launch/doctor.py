@@ -64,7 +64,8 @@ def _delta() -> Check:
     return Check(
         "delta",
         True,
-        f"delta-spark {jars.DELTA_VERSION} ({len(found)} jars in {found[0].parent}); deltalake {metadata.version('deltalake')}",
+        f"delta-spark {jars.DELTA_VERSION} ({len(found)} jars in {found[0].parent}); "
+        f"deltalake {metadata.version('deltalake')}",
     )
 
 

@@ -362,7 +362,8 @@ def up(
             if proc.poll() is not None:
                 _pid_file(home).unlink(missing_ok=True)
                 raise HadoopError(
-                    f"the one-machine Hadoop in {home} exited with code {proc.returncode} while starting:\n{_log_tail(logfile)}",
+                    f"the one-machine Hadoop in {home} exited with code {proc.returncode} while starting:\n"
+                    f"{_log_tail(logfile)}",
                     _start_hint(logfile),
                 )
             cluster = running(settings)

@@ -112,7 +112,8 @@ def _start_with_worker_python(builder: "SparkSession.Builder", python: str, env_
     active = SparkContext._active_spark_context
     if active is not None and active.pythonExec != python:
         raise SparkSetupError(
-            f"a SparkSession is already running with Python workers on {active.pythonExec}, so {env_id} cannot be applied",
+            f"a SparkSession is already running with Python workers on {active.pythonExec}, "
+            f"so {env_id} cannot be applied",
             "stop it first (spark.stop()), or start the session with env= before anything else",
         )
     previous = os.environ.get("PYSPARK_PYTHON")

@@ -194,7 +194,8 @@ def _markdown(report: BenchmarkReport) -> str:
     lines = [
         f"# Benchmark {report.benchmark_id}",
         "",
-        f"Holdout `{report.holdout}`: {report.champion.rows} rows, {report.champion.positives} positives. Run date {report.run_date}.",
+        f"Holdout `{report.holdout}`: {report.champion.rows} rows, {report.champion.positives} positives. "
+        f"Run date {report.run_date}.",
         "",
         f"| metric | champion {report.champion.model_id} | challenger {report.challenger.model_id} |",
         "|---|---|---|",
@@ -262,7 +263,8 @@ def _log_report(
         metrics.append(Metric(f"gain_{report.decision.primary}", float(gain), now, 0))
     params = {
         "champion_version": champion.version, "challenger_version": challenger.version, "holdout": report.holdout,
-        "holdout_rows": report.champion.rows, "primary_metric": report.decision.primary, "margin": report.decision.margin, "run_date": report.run_date,
+        "holdout_rows": report.champion.rows, "primary_metric": report.decision.primary,
+        "margin": report.decision.margin, "run_date": report.run_date,
     }  # fmt: skip
     tags = {"mlp.decision": report.verdict, "mlp.reasons": json.dumps(report.decision.reasons)[:5000]}
     client.log_batch(

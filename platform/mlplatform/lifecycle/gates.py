@@ -174,8 +174,14 @@ def decide(champion: Mapping[str, float], challenger: Mapping[str, float], gates
     ok = not math.isnan(gain) and gain >= gates.margin - 1e-12
     direction = "higher" if gates.higher_is_better else "lower"
     if ok:
-        detail = f"challenger {gates.primary} = {new:.4f} beats champion {old:.4f} by {gain:+.4f} (margin {gates.margin:g}, {direction} is better)"
+        detail = (
+            f"challenger {gates.primary} = {new:.4f} beats champion {old:.4f} by {gain:+.4f} "
+            f"(margin {gates.margin:g}, {direction} is better)"
+        )
     else:
-        detail = f"challenger {gates.primary} = {new:.4f} vs champion {old:.4f}: gain {gain:+.4f} is below the margin {gates.margin:g} ({direction} is better)"
+        detail = (
+            f"challenger {gates.primary} = {new:.4f} vs champion {old:.4f}: "
+            f"gain {gain:+.4f} is below the margin {gates.margin:g} ({direction} is better)"
+        )
     checks.append(Check(f"{gates.primary} margin", ok, detail, gain, gates.margin))
     return Decision(all(c.passed for c in checks), tuple(checks), gates.primary, gates.margin, gates.higher_is_better)

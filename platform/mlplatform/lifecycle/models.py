@@ -110,7 +110,10 @@ class AliasChange:
         if not self.changed:
             return f"model:{self.model}@{self.version} is already the champion; nothing changed"
         before = f"model:{self.model}@{self.previous}" if self.previous is not None else "no champion"
-        return f"{self.action}: champion of '{self.model}' is now version {self.version} (was {before}); reason: {self.reason}"
+        return (
+            f"{self.action}: champion of '{self.model}' is now version {self.version} (was {before}); "
+            f"reason: {self.reason}"
+        )
 
 
 def client(settings: Settings) -> Any:

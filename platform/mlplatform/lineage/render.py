@@ -130,7 +130,8 @@ def dot(walk: Walk) -> str:
         )
     for edge in walk.edges:
         out.append(
-            f"  {_dot_quote(edge.from_id)} -> {_dot_quote(edge.to_id)} [label={_dot_quote(edge.relation)}, tooltip={_dot_quote(_provenance(edge))}];"
+            f"  {_dot_quote(edge.from_id)} -> {_dot_quote(edge.to_id)} "
+            f"[label={_dot_quote(edge.relation)}, tooltip={_dot_quote(_provenance(edge))}];"
         )
     out.append("}")
     return "\n".join(out) + "\n"
@@ -367,9 +368,11 @@ def _builtin_svg(walk: Walk) -> str:
     height = max((b.y + b.h for b in boxes.values()), default=0) + MARGIN
     esc = html.escape
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace">',
         f"<title>lineage of {esc(walk.root)}</title>",
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
+        'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         '<path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="white"/>',
     ]
@@ -393,18 +396,23 @@ def _builtin_svg(walk: Walk) -> str:
         points.append(point)
         lx, ly = points[-1] if near_target else points[0]
         out.append(
-            f'<g class="edge"><title>{esc(edge.from_id)} → {esc(edge.to_id)}: {esc(edge.relation)} {esc(_provenance(edge))}</title>'
+            f'<g class="edge"><title>{esc(edge.from_id)} → {esc(edge.to_id)}: '
+            f"{esc(edge.relation)} {esc(_provenance(edge))}</title>"
             f'<path d="{" ".join(path)}" fill="none" stroke="#555" stroke-width="1.2" marker-end="url(#arrow)"/>'
-            f'<text x="{lx:.1f}" y="{ly - 3:.1f}" font-size="10" text-anchor="middle" fill="#333" stroke="white" stroke-width="3" paint-order="stroke">{esc(edge.relation)}</text></g>'
+            f'<text x="{lx:.1f}" y="{ly - 3:.1f}" font-size="10" text-anchor="middle" fill="#333" '
+            f'stroke="white" stroke-width="3" paint-order="stroke">{esc(edge.relation)}</text></g>'
         )
     for node, box in boxes.items():
         kind = _kind(node)
         stroke = 'stroke="#000" stroke-width="2.5"' if node == walk.root else 'stroke="#666" stroke-width="1"'
         out.append(
             f'<g class="node" data-id="{esc(node)}"><title>{esc(node)} ({esc(KINDS.get(kind, kind))})</title>'
-            f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" rx="8" fill="{COLOURS.get(kind, "#ffffff")}" {stroke}/>'
-            f'<text x="{box.x + box.w / 2:.1f}" y="{box.y + 17:.1f}" font-size="12" text-anchor="middle">{esc(node)}</text>'
-            f'<text x="{box.x + box.w / 2:.1f}" y="{box.y + 32:.1f}" font-size="10" text-anchor="middle" fill="#555">{esc(KINDS.get(kind, kind))}</text></g>'
+            f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" rx="8" '
+            f'fill="{COLOURS.get(kind, "#ffffff")}" {stroke}/>'
+            f'<text x="{box.x + box.w / 2:.1f}" y="{box.y + 17:.1f}" font-size="12" '
+            f'text-anchor="middle">{esc(node)}</text>'
+            f'<text x="{box.x + box.w / 2:.1f}" y="{box.y + 32:.1f}" font-size="10" '
+            f'text-anchor="middle" fill="#555">{esc(KINDS.get(kind, kind))}</text></g>'
         )
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -447,7 +455,8 @@ th {{ background: #f3f3f3; }}
 </style></head>
 <body>
 <h1>Lineage of <code>{esc(walk.root)}</code></h1>
-<p>{len(walk.upstream)} upstream and {len(walk.downstream)} downstream edge(s). Upstream is on the left, what was made from it on the right.</p>
+<p>{len(walk.upstream)} upstream and {len(walk.downstream)} downstream edge(s). \
+Upstream is on the left, what was made from it on the right.</p>
 <p>{legend}</p>
 <div class="picture">
 {svg(walk, engine)}

@@ -355,7 +355,8 @@ def context_venv(
     if config.get("env_builder") == "conda":
         raise ScoringError(
             f"the context {context} comes from the conda environment {config.get('env_id')}, which pip cannot rebuild",
-            f"unpack it with 'mlp env create --local {config.get('env_id')}', add gunicorn, and pass its python with --python",
+            f"unpack it with 'mlp env create --local {config.get('env_id')}', "
+            "add gunicorn, and pass its python with --python",
         )
     wanted = str(config.get("python_version") or "")
     if python is None:

@@ -420,7 +420,8 @@ def _parse_json(body: bytes, columns: tuple[ColumnSpec, ...] | None) -> pd.DataF
     unknown = sorted(set(payload) - set(FORMATS) - {"params"})
     if len(keys) != 1 or unknown:
         raise RequestError(
-            f"the JSON body must have exactly one of {', '.join(FORMATS)} (and optionally 'params'); got keys {sorted(payload)}"
+            f"the JSON body must have exactly one of {', '.join(FORMATS)} (and optionally 'params'); "
+            f"got keys {sorted(payload)}"
         )
     if payload.get("params"):
         log.warning(
@@ -574,7 +575,8 @@ class ScoringApp:
                 raise RequestError(f"Content-Length '{length_text}' is not a number") from None
             if length > limit:
                 raise RequestError(
-                    f"the body has {length} bytes, more than the limit of {limit} (MLP_MAX_BODY_BYTES); send fewer rows per request",
+                    f"the body has {length} bytes, more than the limit of {limit} (MLP_MAX_BODY_BYTES); "
+                    "send fewer rows per request",
                     status=413,
                     error_code="PAYLOAD_TOO_LARGE",
                 )

@@ -260,7 +260,8 @@ def resolve_timestamp(table: str, timestamp: datetime | str) -> int:
     if not eligible:
         first = min(commits, key=lambda c: c.version)
         raise TableError(
-            f"table {table} has no version at {when.isoformat()}: its oldest available commit, version {first.version}, was made at {first.timestamp.isoformat()}",
+            f"table {table} has no version at {when.isoformat()}: "
+            f"its oldest available commit, version {first.version}, was made at {first.timestamp.isoformat()}",
             "pass a later timestamp or a version",
         )
     return max(eligible)

@@ -23,7 +23,8 @@ def table_uri(settings: Settings, *parts: str) -> str:
     if not parts or any(not p or p.strip("/") != p or ".." in p.split("/") for p in parts):
         raise TableError(
             f"table name {'/'.join(parts)!r} is not valid",
-            "pass non-empty name parts without leading/trailing '/' or '..', e.g. table_uri(settings, 'features', 'customers')",
+            "pass non-empty name parts without leading/trailing '/' or '..', "
+            "e.g. table_uri(settings, 'features', 'customers')",
         )
     return f"{str(settings.warehouse).rstrip('/')}/{'/'.join(parts)}"
 

@@ -129,7 +129,8 @@ def _conflict_error(uri: str, action: str, exc: BaseException, attempts: int) ->
     cause = error_line(exc)
     after = f" after {attempts} attempts" if attempts > 1 else ""
     return TableError(
-        f"table {uri}: {action} conflicts with {_other_commit(uri, exc)}, committed concurrently{after}; nothing of this write was committed [{cause}]",
+        f"table {uri}: {action} conflicts with {_other_commit(uri, exc)}, committed concurrently{after}; "
+        f"nothing of this write was committed [{cause}]",
         "re-run the job: it will see the other writer's data (Delta refuses writes that would silently overwrite it)",
     )
 
@@ -307,7 +308,8 @@ def _stats_properties(uri: str, columns: Sequence[str], stats_columns: Sequence[
         if current != wanted:
             raise TableError(
                 f"table {uri} records statistics for {current or 'its first 32 columns'}, not {wanted}",
-                f"leave stats_columns out, or change it: ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ('{_STATS_COLUMNS_PROPERTY}' = '{wanted}')",
+                "leave stats_columns out, or change it: "
+                f"ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ('{_STATS_COLUMNS_PROPERTY}' = '{wanted}')",
             )
         return {}
     return {_STATS_COLUMNS_PROPERTY: wanted}

@@ -92,7 +92,8 @@ def _columns(spec: ModelSpec, frame: Any, exclude: tuple[str, ...]) -> list[str]
         missing = [c for c in spec.features if c not in columns]
         if missing:
             raise TrainingError(
-                f"model '{spec.name}': feature column(s) {', '.join(missing)} are not in training set '{spec.training_set.name}'",
+                f"model '{spec.name}': feature column(s) {', '.join(missing)} "
+                f"are not in training set '{spec.training_set.name}'",
                 f"its columns are: {', '.join(map(str, columns))}",
             )
         features = list(spec.features)
