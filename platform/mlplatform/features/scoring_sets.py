@@ -245,6 +245,28 @@ def _window(s: SetInput, as_of: datetime) -> list[tuple[str, str, Any]]:
     return out
 
 
+def _population(
+    subject: str,
+    entities: EntityTable | None,
+    sets: list[SetInput],
+    keys: list[str],
+    types: dict[str, str],
+    as_of: datetime,
+) -> "pa.Table":
+    """The distinct entity keys to score: from the entity table, else every entity within TTL; never empty."""
+    if entities is not None:
+        population = _explicit_population(subject, entities, keys, types)
+    else:
+        population = _default_population(subject, sets, keys, as_of)
+    if population.num_rows == 0:
+        where = entities.id + (f" where {entities.where}" if entities.where else "") if entities else "its feature sets"
+        raise FeatureError(
+            f"{subject}: no entity to score at {as_of.isoformat()} in {where}",
+            "check the entity table and its filter, or the as-of time (--run-date/--as-of)",
+        )
+    return population
+
+
 def plan(
     settings: Settings,
     manifest: Mapping[str, Any],
@@ -281,16 +303,7 @@ def plan(
     for s in sets:
         limit = max_staleness.get(s.join.name) if isinstance(max_staleness, Mapping) else max_staleness
         _check_fresh(subject, s, as_of, limit)
-    if entities is not None:
-        population = _explicit_population(subject, entities, keys, _key_types(regs, keys))
-    else:
-        population = _default_population(subject, sets, keys, as_of)
-    if population.num_rows == 0:
-        where = entities.id + (f" where {entities.where}" if entities.where else "") if entities else "its feature sets"
-        raise FeatureError(
-            f"{subject}: no entity to score at {as_of.isoformat()} in {where}",
-            "check the entity table and its filter, or the as-of time (--run-date/--as-of)",
-        )
+    population = _population(subject, entities, sets, keys, _key_types(regs, keys), as_of)
     for change in changes:
         log.warning("scoring anyway (--allow-definition-change): %s", change)
     log.info(
