@@ -7,6 +7,8 @@
   executors (``local-cluster``, YARN) run a job in a subprocess through ``mlp submit``.
 - ``trainset_home``: a home holding a real training set ``ts:churn@v0``, built once
   per session through the feature repository (training and YARN tiers copy it).
+- ``churn_warehouse``: a home holding the whole churn demo (raw tables, every feature
+  set ingested), built once per session (feature and scoring tests copy it).
 """
 
 from __future__ import annotations
@@ -105,4 +107,28 @@ def trainset_home(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
         build_trainset(
             TrainingSetSpec(name="churn", labels=labels, features=["customer_profile:*"], engine="pandas"), settings
         )
+    return home
+
+
+CHURN_CUSTOMERS = 1000  # ~50k activity rows, ~7k labels: small, yet enough for the label to be learnable
+
+
+@pytest.fixture(scope="session")
+def churn_warehouse(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A platform home with the churn demo data: raw tables (seeded), every definition applied and ingested."""
+    from mlplatform.config import load_settings
+    from mlplatform.features import apply, ingest, load_feature_sets
+    from mlplatform.features.datagen import write_raw_tables
+
+    # Delta replays its log with 50 tasks by default: far too many for these small tables.
+    spark.conf.set("spark.databricks.delta.snapshotPartitions", "2")
+    home = tmp_path_factory.mktemp("churn") / ".mlp"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(home))
+        settings = load_settings()
+        write_raw_tables(settings, size="tiny", customers=CHURN_CUSTOMERS)
+        apply(settings, load_feature_sets())
+        for definition in load_feature_sets():
+            ingest(spark, settings, definition.name)
     return home
