@@ -118,6 +118,19 @@ def test_probe_reports_traits_and_scoring_matches_predict_proba(shipped: arrow_s
     assert arrow_scorer.load_model(spec) is arrow_scorer.load_model(spec)  # unpickled once per process
 
 
+def test_null_acceptance_is_probed_when_no_sample_row_is_complete(shipped: arrow_scorer.ScorerSpec) -> None:
+    import json
+
+    frame = _batch(8).to_pandas()
+    for i in range(len(frame)):  # every row lacks one feature: a few entities, each missing something
+        frame.loc[i, FEATURES[i % len(FEATURES)]] = np.nan
+    gappy = pa.RecordBatch.from_pandas(frame, preserve_index=False)
+    info = json.loads(next(arrow_scorer.probe(iter([gappy]), shipped)).column(0)[0].as_py())
+    assert info["nullable"] == FEATURES and info["sample_scored"] == 1
+    all_null = pa.RecordBatch.from_pandas(frame.assign(f0=np.nan), preserve_index=False)
+    assert json.loads(next(arrow_scorer.probe(iter([all_null]), shipped)).column(0)[0].as_py())["nullable"] == []
+
+
 def test_nulls_raise_the_marker_for_models_without_nan(shipped: arrow_scorer.ScorerSpec) -> None:
     batch = _batch()
     f1 = pa.array([None if i % 5 == 0 else v for i, v in enumerate(batch.column(2).to_pylist())], type=pa.float64())

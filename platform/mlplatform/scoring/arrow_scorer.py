@@ -268,6 +268,27 @@ def _json_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _complete_rows(batch: pa.RecordBatch, features: Sequence[str]) -> pa.RecordBatch:
+    """The sample rows with every feature set; when there is none, one row made of each feature's first value.
+
+    Null acceptance is probed by nulling one feature at a time in a complete row, so a sample in
+    which every row lacks some feature (a few entities, each missing something) still gets one.
+    Empty when a feature is null in every sample row.
+    """
+    complete = [i for i in range(batch.num_rows) if all(batch.column(f)[i].is_valid for f in features)]
+    if complete or not batch.num_rows:
+        return batch.take(pa.array(complete, type=pa.int64()))
+    columns = []
+    for name in batch.schema.names:
+        column = batch.column(name)
+        if name in features:
+            column = column.filter(column.is_valid())
+            if not len(column):
+                return batch.slice(0, 0)
+        columns.append(column.slice(0, 1))
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+
 def _sample_traits(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> dict[str, Any]:
     """Decide input mode, output types and the predict-from-proba shortcut on sample rows."""
     traits: dict[str, Any] = {}
@@ -275,8 +296,7 @@ def _sample_traits(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> dict[
     classes = [_json_value(c) for c in np.asarray(model.classes_).tolist()] if has_proba else None
     traits["classes"] = classes
     traits["proba"] = "none" if not has_proba else ("binary" if len(classes or ()) == 2 else "multiclass")
-    complete = [i for i in range(batch.num_rows) if all(batch.column(f)[i].is_valid for f in spec.features)]
-    sample = batch.take(pa.array(complete, type=pa.int64())) if batch.num_rows else batch
+    sample = _complete_rows(batch, spec.features)
     traits["sample_scored"] = sample.num_rows
     if not sample.num_rows:
         traits["input_mode"] = "pandas"
