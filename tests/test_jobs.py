@@ -95,8 +95,14 @@ def test_an_unknown_job_is_one_line_naming_where_it_looked_and_the_known_jobs(pr
 
 
 @pytest.fixture
-def runner_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)  # the runner sets it; restored after
+def runner_env(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Spark stops the runner makes, recorded instead of done: a running session is the test run's shared one."""
+    from pyspark.sql import SparkSession
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)  # logconf.setup sets it; restored after
+    stopped: list[str] = []
+    monkeypatch.setattr(SparkSession, "stop", lambda self: stopped.append(self.sparkContext.applicationId))
+    return stopped
 
 
 def test_runner_maps_a_platform_error_to_its_exit_code_and_summary(runner_env, tmp_path: Path, caplog):
@@ -128,12 +134,10 @@ def test_runner_logs_an_outcome_and_writes_summary_and_stdout(runner_env, tmp_pa
     assert capsys.readouterr().out == '{"rows": 3}\n'
 
 
-def test_runner_stops_the_jobs_spark_session_on_every_path(runner_env, spark, monkeypatch: pytest.MonkeyPatch):
+def test_runner_stops_the_jobs_spark_session_on_every_path(runner_env: list[str], spark):
     from pyspark.sql import SparkSession
 
-    stopped: list[str] = []
-    # Record the stop instead of stopping: the session is the test run's shared one.
-    monkeypatch.setattr(SparkSession, "stop", lambda self: stopped.append(self.sparkContext.applicationId))
+    stopped = runner_env
 
     def job() -> None:
         SparkSession.builder.getOrCreate().range(3).count()  # the job's session (get-or-create: the shared one)
