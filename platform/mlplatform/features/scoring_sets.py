@@ -148,14 +148,18 @@ def _definitions(
     return trained, (current if allow_change else trained), changes
 
 
+def _known_filters(s: SetInput, as_of: datetime) -> list[tuple[str, str, Any]]:
+    join = s.join
+    filters: list[tuple[str, str, Any]] = [(join.event_timestamp, "<=", as_of)]
+    return filters + ([(join.created_timestamp, "<=", as_of)] if join.created_timestamp else [])
+
+
 def _newest_known(s: SetInput, as_of: datetime) -> datetime | None:
     """The newest event time of the set's rows known at ``as_of``."""
     import pyarrow.compute as pc
 
-    join = s.join
-    filters = [(join.event_timestamp, "<=", as_of)]
-    filters += [(join.created_timestamp, "<=", as_of)] if join.created_timestamp else []
-    times = tables.to_arrow(s.table, columns=[join.event_timestamp], filters=filters, version=s.version)
+    filters = _known_filters(s, as_of)
+    times = tables.to_arrow(s.table, columns=[s.join.event_timestamp], filters=filters, version=s.version)
     newest = pc.max(times.column(0)).as_py() if times.num_rows else None
     if newest is not None and newest.tzinfo is None:
         newest = newest.replace(tzinfo=timezone.utc)
@@ -167,6 +171,9 @@ def _check_fresh(subject: str, s: SetInput, as_of: datetime, limit: timedelta | 
     limit = limit if limit is not None else s.join.ttl
     if limit is None:
         return
+    recent = _known_filters(s, as_of) + [(s.join.event_timestamp, ">=", as_of - limit)]
+    if tables.to_arrow(s.table, columns=[s.join.event_timestamp], filters=recent, version=s.version, limit=1).num_rows:
+        return  # one row recent enough: the whole column is read only to say how stale a stale set is
     newest = _newest_known(s, as_of)
     what = f"feature set '{s.join.name}' (fs:{s.join.name}@v{s.version})"
     fix = (
