@@ -173,3 +173,20 @@ def test_probe_finds_the_columns_a_pipeline_accepts_nulls_in(tmp_path: Path) -> 
     )
     info = json.loads(next(arrow_scorer.probe(iter([_batch()]), spec)).column(0)[0].as_py())
     assert info["nullable"] == ["f0"] and info["input_mode"] == "pandas" and info["predict_from_proba"] is False
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"model": "m@3", "run_date": "2024-05-02", "input": "/t", "input_version": 0, "keys": ("id", "k")},
+        {"model": "m@3", "input": "/t", "input_version": 7, "where": "f0 > 0"},
+        {"model": "m@3", "entities": "fs:x@v0", "as_of": "2024-05-02T00:00:00+00:00", "engine": "spark"},
+        {"model": "m@3", "allow_definition_change": True, "max_staleness": "2d", "run_id": "r1"},
+    ],
+)
+def test_scoring_request_survives_its_command_line(request_: dict[str, Any]) -> None:
+    """The job must score exactly what ``mlp score`` checked: version 0 is a pin, not "unset"."""
+    from mlplatform.scoring.job import ScoringRequest, parser, request_of
+
+    request = ScoringRequest(**request_)
+    assert request_of(parser().parse_args(request.argv())) == request

@@ -59,7 +59,7 @@ class ScoringRequest:
         out = [self.model]
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "model" or value in (None, False) or (f.name == "engine" and value == "auto"):
+            if f.name == "model" or value is None or value is False or (f.name == "engine" and value == "auto"):
                 continue
             flag = "--" + f.name.replace("_", "-")
             out += [flag] if value is True else [flag, ",".join(value) if f.name == "keys" else str(value)]
