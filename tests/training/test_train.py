@@ -77,7 +77,9 @@ def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, setti
     import mlflow.pyfunc
 
     fitted = cloudpickle.loads((Path(model_dir) / "model.pkl").read_bytes())
-    assert fitted.get_params()["min_samples_leaf"] == result.best_params["min_samples_leaf"]
+    # the refit tree inside the decision threshold tuned for f1 (the default), which predict applies
+    assert type(fitted).__name__ == "FixedThresholdClassifier" and fitted.threshold == result.decision.threshold
+    assert fitted.estimator_.get_params()["min_samples_leaf"] == result.best_params["min_samples_leaf"]
     pyfunc = mlflow.pyfunc.load_model(str(model_dir))
     assert list(pyfunc.metadata.get_input_schema().input_names()) == [f"f{i}" for i in range(6)]
     assert len(pyfunc.predict(frame.drop(columns="label").head(7))) == 7

@@ -35,6 +35,8 @@ __all__ = [
     "TAG_SPEC_HASH",
     "TAG_METRICS",
     "TAG_PRIMARY_METRIC",
+    "TAG_DECISION",
+    "TAG_DECISION_THRESHOLD",
     "ALIAS_CHAMPION",
     "ALIAS_CHALLENGER",
 ]
@@ -49,6 +51,8 @@ TAG_CODE_VERSION = "mlp.code_version"
 TAG_SPEC_HASH = "mlp.spec_hash"
 TAG_METRICS = "mlp.metrics"  # JSON: primary metric and thresholds the model was held to
 TAG_PRIMARY_METRIC = "mlp.primary_metric"
+TAG_DECISION = "mlp.decision"  # JSON: the decision threshold predict applies and how it was chosen
+TAG_DECISION_THRESHOLD = "mlp.decision_threshold"  # the threshold alone, e.g. 0.1834
 
 ALIAS_CHAMPION = "champion"
 ALIAS_CHALLENGER = "challenger"

@@ -11,14 +11,24 @@ never unpickles it.
 
 A task is a dict::
 
-    {"kind": "cv" | "refit", "trial": int, "fold": int, "params": {...}}
+    {"kind": "cv" | "refit", "trial": int, "fold": int, "params": {...},
+     "threshold": float | None}     # refit only: the decision threshold to wrap the model in
 
 and the broadcast payload is a dict::
 
     {"data": <Arrow IPC stream bytes>, "data_id": <unique per broadcast>,
      "estimator": "sklearn.ensemble.RandomForestClassifier",
      "fixed_params": {...}, "features": [...], "label": "churned",
-     "metrics": [...], "packages": [...]}
+     "metrics": [...], "packages": [...],
+     "decision": {"objective": "f1" | "balanced_accuracy" | "cost", "candidates": 100,
+                  "fp": ..., "fn": ...} | None}
+
+A CV task with a ``decision`` also returns the fold's ``decision_curve``: the objective at
+``candidates`` thresholds evenly spaced between the fold's lowest and highest score, as
+scikit-learn's ``TunedThresholdClassifierCV`` computes it; the driver averages the best
+trial's curves (:func:`tuned_threshold`) and the refit task wraps the refit model in a
+``FixedThresholdClassifier`` with the chosen threshold, so ``predict`` applies it wherever
+the model is loaded.
 
 where the Arrow table holds the feature and label columns plus ``__fold__``
 (the CV fold a row is tested in, -1 for held-out rows) and ``__holdout__``.
@@ -49,6 +59,10 @@ __all__ = [
     "run_partition",
     "environment_report",
     "evaluation",
+    "decision_curve",
+    "tuned_threshold",
+    "with_threshold",
+    "unwrap",
 ]
 
 FOLD_COLUMN = "__fold__"
@@ -63,6 +77,7 @@ METRICS: dict[str, tuple[bool, bool, str]] = {
     ),
     "average_precision": (True, True, "sklearn.metrics.average_precision_score(y, score, pos_label=classes_[1])"),
     "accuracy": (True, False, "sklearn.metrics.accuracy_score(y, predict(X))"),
+    "balanced_accuracy": (True, False, "sklearn.metrics.balanced_accuracy_score(y, predict(X))"),
     "precision": (True, False, "sklearn.metrics.precision_score(y, predict(X), pos_label=classes_[1])"),
     "recall": (True, False, "sklearn.metrics.recall_score(y, predict(X), pos_label=classes_[1])"),
     "f1": (True, False, "sklearn.metrics.f1_score(y, predict(X), pos_label=classes_[1])"),
@@ -124,10 +139,13 @@ def _scores(model: Any, X: Any) -> tuple[Any, Any]:
     return model.decision_function(X), None
 
 
-def _metrics(model: Any, X: Any, y: Any, names: Iterable[str]) -> dict[str, float]:
+def _metrics(
+    model: Any, X: Any, y: Any, names: Iterable[str], scored: tuple[Any, Any] | None = None
+) -> dict[str, float]:
+    """Every metric in ``names``; ``scored`` is ``_scores(model, X)`` when the caller has it already."""
     from sklearn import metrics as skm
 
-    score, proba = _scores(model, X)
+    score, proba = scored if scored is not None else _scores(model, X)
     predicted = model.predict(X)
     positive = model.classes_[1]
     out: dict[str, float] = {}
@@ -138,6 +156,8 @@ def _metrics(model: Any, X: Any, y: Any, names: Iterable[str]) -> dict[str, floa
             value = skm.average_precision_score(y, score, pos_label=positive)
         elif name == "accuracy":
             value = skm.accuracy_score(y, predicted)
+        elif name == "balanced_accuracy":
+            value = skm.balanced_accuracy_score(y, predicted)
         elif name == "precision":
             value = skm.precision_score(y, predicted, pos_label=positive, zero_division=0)
         elif name == "recall":
@@ -154,6 +174,97 @@ def _metrics(model: Any, X: Any, y: Any, names: Iterable[str]) -> dict[str, floa
     return out
 
 
+def decision_curve(y: Any, score: Any, positive: Any, decision: dict[str, Any]) -> dict[str, list[float]]:
+    """The decision objective of one fold at ``decision["candidates"]`` thresholds.
+
+    The thresholds are evenly spaced between the fold's lowest and highest score and a row
+    is predicted positive when its score is at least the threshold, as in scikit-learn's
+    ``TunedThresholdClassifierCV``; the objective is computed from the confusion counts with
+    the same arithmetic as ``f1_score`` and ``balanced_accuracy_score`` (cost: minus
+    ``fp * FP + fn * FN``, so higher is better for every objective).
+    """
+    import numpy as np
+
+    score = np.asarray(score, dtype=np.float64)
+    actual = np.asarray(y) == positive
+    thresholds = np.linspace(np.min(score), np.max(score), int(decision["candidates"]))
+    n_rows, positives = len(score), int(actual.sum())
+    negatives = n_rows - positives
+    predicted_positive = n_rows - np.searchsorted(np.sort(score), thresholds, side="left")
+    tp = positives - np.searchsorted(np.sort(score[actual]), thresholds, side="left")
+    fp = predicted_positive - tp
+    fn = positives - tp
+    tn = negatives - fp
+    objective = decision["objective"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if objective == "f1":
+            denominator = (tp + fn).astype(np.float64) + predicted_positive.astype(np.float64)
+            values = np.where(denominator > 0, (2.0 * tp) / denominator, 0.0)
+        elif objective == "balanced_accuracy":
+            rates = [r for r, n in ((tn / negatives, negatives), (tp / positives, positives)) if n]
+            values = np.mean(rates, axis=0)
+        elif objective == "cost":
+            values = -(fp * float(decision["fp"]) + fn * float(decision["fn"]))
+        else:
+            raise ValueError(f"unknown decision objective '{objective}'; known: f1, balanced_accuracy, cost")
+    return {"thresholds": [float(t) for t in thresholds], "scores": [float(v) for v in values]}
+
+
+def tuned_threshold(curves: list[dict[str, list[float]]], candidates: int) -> dict[str, Any]:
+    """The threshold with the best mean objective over the folds' curves, as ``TunedThresholdClassifierCV``.
+
+    Each fold's curve is interpolated on ``candidates`` thresholds spanning every fold's
+    scores and the curves are averaged in fold order; the first best threshold wins.
+
+    Raises:
+        ValueError: a fold's scores are all equal (the model predicts a constant).
+    """
+    import numpy as np
+
+    thresholds = [np.asarray(c["thresholds"], dtype=np.float64) for c in curves]
+    scores = [np.asarray(c["scores"], dtype=np.float64) for c in curves]
+    constant = [i for i, t in enumerate(thresholds) if np.isclose(t[0], t[-1])]
+    if constant:
+        raise ValueError(f"the model gives every row of fold(s) {constant} the same score")
+    grid = np.linspace(min(t.min() for t in thresholds), max(t.max() for t in thresholds), num=candidates)
+    mean = np.mean([np.interp(grid, t, s) for t, s in zip(thresholds, scores)], axis=0)
+    best = int(mean.argmax())
+    return {
+        "threshold": float(grid[best]),
+        "score": float(mean[best]),
+        "curve": {"threshold": [float(v) for v in grid], "score": [float(v) for v in mean]},
+    }
+
+
+def with_threshold(model: Any, threshold: float) -> Any:
+    """``model`` (fitted) inside a fitted ``FixedThresholdClassifier``: ``predict`` is ``score >= threshold``.
+
+    The wrapper is marked fitted as its own ``fit`` would (``estimator_``, feature names)
+    without fitting the model a second time; ``predict_proba`` is the model's.
+    """
+    try:
+        from sklearn.model_selection import FixedThresholdClassifier
+    except ImportError as exc:
+        import sklearn
+
+        raise RuntimeError(
+            f"a decision threshold needs scikit-learn >= 1.5 (FixedThresholdClassifier) in the model's "
+            f"environment, which has {sklearn.__version__}"
+        ) from exc
+    wrapped = FixedThresholdClassifier(model, threshold=float(threshold))
+    wrapped.estimator_ = model
+    for name in ("n_features_in_", "feature_names_in_"):
+        if hasattr(model, name):
+            setattr(wrapped, name, getattr(model, name))
+    return wrapped
+
+
+def unwrap(model: Any) -> Any:
+    """The fitted model inside a threshold wrapper (the model itself otherwise)."""
+    inner = getattr(model, "estimator_", None)
+    return inner if inner is not None and type(model).__name__.endswith("ThresholdClassifier") else model
+
+
 def _thin(*columns: Any) -> list[list[float]]:
     """At most ``_CURVE_POINTS`` evenly spaced points of equally long columns, as lists."""
     import numpy as np
@@ -166,6 +277,7 @@ def _thin(*columns: Any) -> list[list[float]]:
 def _importances(model: Any, features: list[str]) -> list[dict[str, Any]] | None:
     import numpy as np
 
+    model = unwrap(model)
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     values = getattr(final, "feature_importances_", None)
     if values is None and getattr(final, "coef_", None) is not None:
@@ -234,13 +346,23 @@ def run_task(task: dict[str, Any], payload: dict[str, Any], frame: Any) -> dict[
         result["fit_time"] = time.perf_counter() - fit_start
         score_start = time.perf_counter()
         if task["kind"] == "refit":
-            result["evaluation"] = evaluation(model, test[features], test[label], payload["metrics"], features)
+            names = payload["metrics"]
+            if task.get("threshold") is not None:
+                untuned = [n for n in names if not METRICS.get(n, (True, True))[1]]
+                result["untuned_metrics"] = _metrics(model, test[features], test[label], untuned)
+                model = with_threshold(model, task["threshold"])
+            result["evaluation"] = evaluation(model, test[features], test[label], names, features)
             result["metrics"] = result["evaluation"]["metrics"]
             example = train[features].head(_EXAMPLE_ROWS)
             result["example_predictions"] = [_plain(v) for v in model.predict(example)]
             result["model_bytes"] = _pickle_model(model)
         else:
-            result["metrics"] = _metrics(model, test[features], test[label], payload["metrics"])
+            scored = _scores(model, test[features])
+            result["metrics"] = _metrics(model, test[features], test[label], payload["metrics"], scored)
+            if payload.get("decision"):
+                result["decision_curve"] = decision_curve(
+                    test[label], scored[0], model.classes_[1], payload["decision"]
+                )
         result["score_time"] = time.perf_counter() - score_start
     except Exception as exc:  # noqa: BLE001 - reported to the driver as the trial's failure
         result["error"] = f"{type(exc).__name__}: {exc}"

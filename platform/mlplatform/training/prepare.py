@@ -22,7 +22,7 @@ from mlplatform.training.executor import (
 from mlplatform.training.search import grid_points
 from mlplatform.training.spec import ModelSpec
 
-__all__ = ["Prepared", "prepare", "check_estimator", "cv_splits"]
+__all__ = ["Prepared", "prepare", "check_estimator", "check_decision", "cv_splits"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ def check_estimator(spec: ModelSpec) -> None:
             f"model '{spec.name}': {spec.estimator} has neither predict_proba nor decision_function",
             f"metrics {needs_score} need scores",
         )
+    check_decision(spec, estimator)
     candidates = grid_points(spec.search.space) if spec.search.strategy == "grid" else [{}]
     for params in candidates:
         try:
@@ -79,6 +80,38 @@ def check_estimator(spec: ModelSpec) -> None:
                 f"model '{spec.name}': {spec.estimator} rejects parameters {shown}: {exc}",
                 "fix the value in params or search.space",
             ) from exc
+
+
+def check_decision(spec: ModelSpec, estimator: Any) -> None:
+    """A ``decision`` block fits the estimator: a classifier, with probabilities for a ``fixed`` threshold.
+
+    Raises:
+        TrainingError: naming the model, the estimator and what to change in the spec.
+    """
+    from sklearn.base import is_classifier
+
+    if spec.decision is None:
+        return
+    if not is_classifier(estimator):
+        if spec.decision_given:
+            raise TrainingError(
+                f"model '{spec.name}': decision thresholds apply to binary classifiers, "
+                f"but {spec.estimator} is not a classifier",
+                "remove the decision block (or set decision: null), or use a classifier",
+            )
+        return
+    if not (hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")):
+        raise TrainingError(
+            f"model '{spec.name}': {spec.estimator} has neither predict_proba nor decision_function, "
+            f"so its decision threshold ({spec.decision.describe()}) cannot be applied",
+            "set decision: null to keep its own predict, or use a classifier with scores",
+        )
+    if spec.decision.fixed is not None and not hasattr(estimator, "predict_proba"):
+        raise TrainingError(
+            f"model '{spec.name}': decision fixed {spec.decision.fixed:g} is a probability, "
+            f"but {spec.estimator} has no predict_proba",
+            "tune the threshold instead (decision: {objective: f1}) or use a classifier with predict_proba",
+        )
 
 
 def _columns(spec: ModelSpec, frame: Any, exclude: tuple[str, ...]) -> list[str]:
@@ -139,9 +172,10 @@ def prepare(spec: ModelSpec, frame: Any, exclude: tuple[str, ...] = ()) -> Prepa
         )
     classes = sorted(y.unique().tolist())
     if len(classes) != 2:
+        also = " (and so does its decision block: thresholds are for binary labels)" if spec.decision_given else ""
         raise TrainingError(
             f"model '{spec.name}': label '{spec.label}' has {len(classes)} classes {classes[:5]}",
-            "binary classification needs exactly two label values",
+            f"binary classification needs exactly two label values{also}",
         )
     smallest = int(y.value_counts().min())
     needed = spec.cv.folds + 2

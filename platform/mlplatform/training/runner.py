@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from mlplatform.errors import TrainingError, error_line
-from mlplatform.training.executor import encode_frame, run_partition
+from mlplatform.training.executor import encode_frame, run_partition, tuned_threshold
 from mlplatform.training.prepare import Prepared
 from mlplatform.training.search import Trial, make_strategy
 from mlplatform.training.spec import ModelSpec
@@ -26,7 +26,15 @@ from mlplatform.training.spec import ModelSpec
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["TrialResult", "SearchResult", "run_search", "run_refit", "REPORTED_PACKAGES"]
+__all__ = [
+    "TrialResult",
+    "SearchResult",
+    "Decision",
+    "choose_threshold",
+    "run_search",
+    "run_refit",
+    "REPORTED_PACKAGES",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ class TrialResult:
     score_times: list[float] = field(default_factory=list)
     attempts: list[int] = field(default_factory=list)
     error: str | None = None
+    curves: dict[int, dict[str, list[float]]] = field(default_factory=dict)  # fold -> decision curve
 
     def mean(self, metric: str) -> float:
         import numpy as np
@@ -61,6 +70,33 @@ class TrialResult:
     @property
     def fit_time(self) -> float:
         return float(sum(self.fit_times))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The decision threshold the model version predicts with, and how it was chosen."""
+
+    rule: str  # f1 | balanced_accuracy | cost | fixed
+    threshold: float
+    cv_score: float | None = None  # mean objective over the folds at the threshold (cost: the mean cost)
+    candidates: int | None = None
+    costs: dict[str, float] | None = None
+    curve: dict[str, list[float]] | None = None  # mean objective at every candidate threshold
+
+    def as_tag(self) -> dict[str, Any]:
+        """What the model version records (without the curve)."""
+        out: dict[str, Any] = {"rule": self.rule, "threshold": self.threshold}
+        if self.rule != "fixed":
+            out.update(cv_score=self.cv_score, candidates=self.candidates, chosen_on="CV folds of the best trial")
+        if self.costs:
+            out["costs"] = self.costs
+        return out
+
+    def __str__(self) -> str:
+        if self.rule == "fixed":
+            return f"threshold {self.threshold:.4f} (fixed)"
+        name = "mean cost" if self.rule == "cost" else f"mean {self.rule}"
+        return f"threshold {self.threshold:.4f} ({name} {self.cv_score:.4f} on the CV folds)"
 
 
 @dataclass
@@ -94,6 +130,7 @@ class _Broadcaster:
             "features": list(prepared.features),
             "label": prepared.label,
             "metrics": spec.metrics.names(),
+            "decision": spec.decision.payload() if spec.decision is not None else None,
             "packages": list(REPORTED_PACKAGES),
         }
         self.size = len(payload["data"])
@@ -135,6 +172,8 @@ def _record(trials: dict[int, TrialResult], results: list[dict[str, Any]], folds
         if result["error"]:
             trial.error = trial.error or f"fold {result['fold']}: {result['error']}"
             continue
+        if result.get("decision_curve") is not None:
+            trial.curves[int(result["fold"])] = result["decision_curve"]
         trial.fit_times.append(float(result["fit_time"]))
         trial.score_times.append(float(result["score_time"]))
         for name, value in result["metrics"].items():
@@ -233,9 +272,52 @@ def run_search(
     return result, broadcaster
 
 
-def run_refit(broadcaster: "_Broadcaster", spec: ModelSpec, best: TrialResult) -> dict[str, Any]:
-    """Refit the best parameters on all training rows inside the environment; evaluate on the held-out rows."""
-    task = {"kind": "refit", "trial": best.number, "fold": -1, "params": best.params}
+def choose_threshold(spec: ModelSpec, best: TrialResult) -> Decision | None:
+    """The decision threshold of the spec's ``decision`` block, from the best trial's fold curves.
+
+    Raises:
+        TrainingError: a fold curve is missing, or the best trial scores a whole fold alike.
+    """
+    decision = spec.decision
+    if decision is None:
+        return None
+    if decision.fixed is not None:
+        return Decision("fixed", decision.fixed)
+    missing = [f for f in range(spec.cv.folds) if f not in best.curves]
+    if missing:
+        raise TrainingError(
+            f"model '{spec.name}': trial {best.number} returned no decision curve for fold(s) {missing}",
+            "re-run the search; the executors may run an older platform version",
+        )
+    try:
+        tuned = tuned_threshold([best.curves[f] for f in range(spec.cv.folds)], decision.candidates)
+    except ValueError as exc:
+        raise TrainingError(
+            f"model '{spec.name}': the decision threshold of trial {best.number} cannot be tuned: {exc}",
+            "give the model room to vary its scores, or set decision: {fixed: 0.5}",
+        ) from exc
+    rule = decision.rule
+    costs = {"fp": decision.cost.fp, "fn": decision.cost.fn} if decision.cost is not None else None
+    score = -tuned["score"] if rule == "cost" else tuned["score"]
+    chosen = Decision(rule, tuned["threshold"], score, decision.candidates, costs, tuned["curve"])
+    log.info("model %s: decision %s", spec.name, chosen)
+    return chosen
+
+
+def run_refit(
+    broadcaster: "_Broadcaster", spec: ModelSpec, best: TrialResult, decision: Decision | None = None
+) -> dict[str, Any]:
+    """Refit the best parameters on all training rows inside the environment; evaluate on the held-out rows.
+
+    With a ``decision``, the refit model is wrapped in a ``FixedThresholdClassifier`` at its threshold.
+    """
+    task = {
+        "kind": "refit",
+        "trial": best.number,
+        "fold": -1,
+        "params": best.params,
+        "threshold": decision.threshold if decision is not None else None,
+    }
     try:
         (result,) = broadcaster.run(
             [task], f"mlp train {spec.name}: refit trial {best.number} and evaluate on held-out rows"

@@ -19,7 +19,14 @@ Example::
     metrics:
       primary: roc_auc
       thresholds: ["roc_auc >= 0.75", "recall >= 0.6"]
+    decision: {objective: f1}              # the default; or balanced_accuracy, cost: {fp: 1, fn: 5}, fixed: 0.3
     env: churn                             # env name or id env:<name>@<hash12>
+
+``decision`` sets the decision threshold of a binary classifier: ``predict`` returns the
+positive class when ``predict_proba[:, 1]`` (``decision_function`` for estimators without
+probabilities) is at least the threshold. An objective tunes it on the CV folds of the best
+trial as scikit-learn's ``TunedThresholdClassifierCV`` does; ``fixed`` takes it as given;
+``decision: null`` keeps the estimator's own ``predict`` (0.5 on probabilities).
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ __all__ = [
     "CVSpec",
     "HoldoutSpec",
     "MetricsSpec",
+    "DecisionSpec",
+    "CostSpec",
     "Range",
     "Threshold",
     "load_spec",
@@ -177,11 +186,74 @@ class MetricsSpec(StrictModel):
     def names(self) -> list[str]:
         """Every metric to compute, primary first."""
         ordered = [self.primary, *(t.metric for t in self.parsed_thresholds()), *self.extra]
-        ordered += ["roc_auc", "average_precision", "accuracy", "precision", "recall", "f1"]
+        ordered += ["roc_auc", "average_precision", "brier", "log_loss", "accuracy", "precision", "recall", "f1"]
         return list(dict.fromkeys(ordered))
 
     def higher_is_better(self) -> bool:
         return METRICS[self.primary][0]
+
+
+class CostSpec(StrictModel):
+    """What one wrong decision costs: a false positive and a false negative."""
+
+    fp: float = Field(gt=0, description="Cost of a false positive (a negative predicted positive).")
+    fn: float = Field(gt=0, description="Cost of a false negative (a positive predicted negative).")
+
+
+DECISION_OBJECTIVES = ("f1", "balanced_accuracy", "cost")
+
+
+class DecisionSpec(StrictModel):
+    """How a binary classifier's decision threshold is chosen.
+
+    Exactly one of: ``objective`` (``f1``, the default, or ``balanced_accuracy``), ``cost``
+    (tune for the least ``fp * FP + fn * FN`` per fold) or ``fixed`` (a probability in (0, 1)).
+    """
+
+    objective: Literal["f1", "balanced_accuracy", "cost"] | None = Field(
+        None, description="Objective maximized over the CV folds: f1 (default), balanced_accuracy or cost."
+    )
+    cost: CostSpec | None = Field(None, description="Costs of a false positive and a false negative (objective cost).")
+    fixed: float | None = Field(None, gt=0, lt=1, description="A threshold on predict_proba[:, 1], used as is.")
+    candidates: int = Field(
+        100, ge=2, description="Thresholds tried, evenly spaced over the scores (TunedThresholdClassifierCV default)."
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "DecisionSpec":
+        if self.fixed is not None and (self.objective is not None or self.cost is not None):
+            raise ValueError("give either fixed (a threshold used as is) or an objective/cost to tune for, not both")
+        if self.objective == "cost" and self.cost is None:
+            raise ValueError("objective cost needs the costs, e.g. cost: {fp: 1, fn: 5}")
+        if self.cost is not None and self.objective not in (None, "cost"):
+            raise ValueError(f"cost is given but the objective is {self.objective}; drop one of them")
+        return self
+
+    @property
+    def rule(self) -> str:
+        """``fixed``, or the objective tuned for (``f1`` when none is given)."""
+        if self.fixed is not None:
+            return "fixed"
+        if self.cost is not None:
+            return "cost"
+        return self.objective or "f1"
+
+    def describe(self) -> str:
+        """One phrase, e.g. ``f1 on the CV folds`` or ``fixed 0.3``."""
+        if self.fixed is not None:
+            return f"fixed {self.fixed:g}"
+        if self.cost is not None:
+            return f"least cost (fp {self.cost.fp:g}, fn {self.cost.fn:g}) on the CV folds"
+        return f"{self.rule} on the CV folds"
+
+    def payload(self) -> dict[str, Any] | None:
+        """What the CV tasks need to score every candidate threshold (None: nothing to tune)."""
+        if self.fixed is not None:
+            return None
+        out: dict[str, Any] = {"objective": self.rule, "candidates": self.candidates}
+        if self.cost is not None:
+            out.update(fp=self.cost.fp, fn=self.cost.fn)
+        return out
 
 
 class ModelSpec(StrictModel):
@@ -199,7 +271,17 @@ class ModelSpec(StrictModel):
     cv: CVSpec = Field(default_factory=CVSpec)
     holdout: HoldoutSpec = Field(default_factory=HoldoutSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    decision: DecisionSpec | None = Field(
+        default_factory=DecisionSpec,
+        description="Decision threshold of a binary classifier (default: tuned for f1 on the CV folds); "
+        "null keeps the estimator's own predict.",
+    )
     env: str | None = Field(None, description="Environment name or id; None runs trials in the driver's Python.")
+
+    @property
+    def decision_given(self) -> bool:
+        """Whether the spec names a decision block (the default applies silently to classifiers only)."""
+        return "decision" in self.model_fields_set and self.decision is not None
 
     def digest(self) -> str:
         """sha256 (first 12 hex digits) of the normalized spec: recorded as the spec hash."""

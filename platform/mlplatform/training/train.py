@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from mlplatform.tracking.model_registry import (
     ALIAS_CHALLENGER,
     MODEL_ARTIFACT,
     TAG_CODE_VERSION,
+    TAG_DECISION,
+    TAG_DECISION_THRESHOLD,
     TAG_ENV_ID,
     TAG_FEATURE_SETS,
     TAG_METRICS,
@@ -38,7 +41,14 @@ from mlplatform.training.executor import HOLDOUT_COLUMN
 from mlplatform.training.modeldir import requirements_from, write_model_dir
 from mlplatform.training.prepare import Prepared, check_estimator, prepare
 from mlplatform.training.report import write_evaluation
-from mlplatform.training.runner import SearchResult, TrialResult, run_refit, run_search
+from mlplatform.training.runner import (
+    Decision,
+    SearchResult,
+    TrialResult,
+    choose_threshold,
+    run_refit,
+    run_search,
+)
 from mlplatform.training.spec import ModelSpec, Threshold, load_spec
 
 if TYPE_CHECKING:
@@ -72,6 +82,8 @@ class TrainResult:
 
     ``misses`` non-empty means the refit model missed a bar: the run is kept, nothing is
     registered and ``version`` is None; :meth:`threshold_message` says so in one line.
+    ``holdout_metrics`` are measured at the ``decision`` threshold; ``untuned_metrics`` are the
+    threshold-dependent ones at the estimator's own ``predict`` (empty without a decision).
     """
 
     model: str
@@ -88,6 +100,8 @@ class TrainResult:
     executor: dict[str, Any]
     version: int | None = None
     misses: list[str] = field(default_factory=list)
+    decision: Decision | None = None
+    untuned_metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def model_id(self) -> str | None:
@@ -109,6 +123,7 @@ def summary_lines(result: TrainResult) -> list[str]:
     lines = [
         f"model {result.model}: {result.trials} trials, best trial {result.best_trial} {result.best_params}",
         f"  cv score {result.cv_score:.4f}; held-out {holdout}",
+        *([f"  decision {result.decision}"] if result.decision is not None else []),
         f"  search {result.search_wall_time:.1f} s wall, {result.search_fit_time:.1f} s of fits, "
         f"efficiency {result.efficiency:.2f}, {result.retried_tasks} task(s) retried",
         f"  executors ran Python {result.executor.get('python')} "
@@ -238,6 +253,7 @@ def _flat_params(spec: ModelSpec) -> dict[str, Any]:
         "holdout_fraction": spec.holdout.fraction,
         "primary_metric": spec.metrics.primary,
         "thresholds": "; ".join(spec.metrics.thresholds),
+        "decision": spec.decision.describe() if spec.decision is not None else "none (the estimator's predict)",
         "search_space": json.dumps(spec.model_dump(mode="json")["search"]["space"], sort_keys=True),
     }
     out.update({f"fixed.{k}": v for k, v in spec.params.items()})
@@ -271,6 +287,20 @@ def _resolve_env(spec: ModelSpec, settings: Settings, explicit: str | None, ship
             f"submit with --env {artifact.id}, or drop --env from the train arguments",
         )
     return artifact
+
+
+def _check_env_decision(spec: ModelSpec, artifact: Any) -> None:
+    """A decision threshold needs ``FixedThresholdClassifier`` (scikit-learn >= 1.5) in the model's environment."""
+    if spec.decision is None or artifact is None:
+        return
+    version = (getattr(artifact, "packages", None) or {}).get("scikit-learn")
+    parts = [int(p) for p in re.findall(r"\d+", version or "")[:2]]
+    if len(parts) == 2 and tuple(parts) < (1, 5):
+        raise TrainingError(
+            f"model '{spec.name}': its decision threshold ({spec.decision.describe()}) needs scikit-learn >= 1.5 "
+            f"(FixedThresholdClassifier), but environment {artifact.id} has scikit-learn {version}",
+            "raise scikit-learn in the environment to 1.5 or later, or set decision: null in the model spec",
+        )
 
 
 def _submitted(
@@ -388,17 +418,19 @@ def train(
     spec = model if isinstance(model, ModelSpec) else load_spec(model)
     check_estimator(spec)
     artifact = None if under_spark_submit() else _resolve_env(spec, settings, env)
+    _check_env_decision(spec, artifact)
     data = data or load_training_data(spec, settings, training_set_version)
     prepared = prepare(spec, data.frame, exclude=data.exclude)
     if under_spark_submit():
         spark, artifact = _submitted(spec, settings, env, spark)
+        _check_env_decision(spec, artifact)
     store.configure(settings)
     tags = _model_tags(spec, settings, data, artifact, code_version)
     spark = spark or _session(spec, settings, artifact, profile)
     tracker = _Tracker(spec, settings, {**tags, "mlp.model": spec.name, "mlp.strategy": spec.search.strategy})
     try:
         result = _tune(spark, spec, prepared, tracker, artifact)
-        _register_or_keep(spec, settings, tracker, tags, result)
+        _register_or_keep(spec, settings, tracker, {**tags, **_decision_tags(result.decision)}, result)
     except BaseException:
         tracker.finish("FAILED")
         raise
@@ -424,14 +456,29 @@ def _model_tags(
     return {k: v for k, v in tags.items() if v}
 
 
+def _decision_tags(decision: Decision | None) -> dict[str, str]:
+    """The model version's record of its decision threshold (none without one)."""
+    if decision is None:
+        return {}
+    return {
+        TAG_DECISION: json.dumps(decision.as_tag(), sort_keys=True),
+        TAG_DECISION_THRESHOLD: repr(decision.threshold),
+    }
+
+
 def _tune(spark: "SparkSession", spec: ModelSpec, prepared: Prepared, tracker: _Tracker, env: Any) -> TrainResult:
-    """Search (one child run per trial), refit the best trial, log its metrics, plots and model."""
+    """Search (one child run per trial), choose the threshold, refit the best trial, log its metrics, plots, model."""
     search, broadcaster = run_search(spark, spec, prepared, on_batch=lambda trials: [tracker.trial(t) for t in trials])
-    refit = run_refit(broadcaster, spec, search.best)
+    try:
+        decision = choose_threshold(spec, search.best)
+    except BaseException:
+        broadcaster.close()
+        raise
+    refit = run_refit(broadcaster, spec, search.best, decision)
     summary = _search_summary(search, spark.sparkContext.defaultParallelism)
-    _log_refit(tracker, search, refit, summary)
+    _log_refit(tracker, search, refit, summary, decision)
     with tempfile.TemporaryDirectory(prefix="mlp-train-") as tmp:
-        _log_evaluation(tracker, spec, search, refit, Path(tmp))
+        _log_evaluation(tracker, spec, search, refit, Path(tmp), decision)
         _log_model(tracker, prepared, refit, env, Path(tmp))
     return TrainResult(
         model=spec.name,
@@ -446,21 +493,39 @@ def _tune(spark: "SparkSession", spec: ModelSpec, prepared: Prepared, tracker: _
         efficiency=summary["search_efficiency"],
         retried_tasks=search.retried_tasks,
         executor=refit["environment"],
+        decision=decision,
+        untuned_metrics=dict(refit.get("untuned_metrics") or {}),
     )
 
 
-def _log_refit(tracker: _Tracker, search: SearchResult, refit: dict[str, Any], summary: dict[str, float]) -> None:
-    """The best params, search summary, cv and held-out metrics, and what the executors ran."""
+def _log_refit(
+    tracker: _Tracker,
+    search: SearchResult,
+    refit: dict[str, Any],
+    summary: dict[str, float],
+    decision: Decision | None = None,
+) -> None:
+    """The best params, search summary, cv and held-out metrics, the decision threshold, what the executors ran."""
     executor = refit["environment"]
+    params = {f"best.{k}": v for k, v in search.best.params.items()}
+    metrics = {
+        **summary,
+        f"best_cv_{search.primary}": search.best.mean(search.primary),
+        **{f"holdout_{k}": v for k, v in refit["metrics"].items()},
+        **{f"holdout_untuned_{k}": v for k, v in (refit.get("untuned_metrics") or {}).items()},
+        "refit_fit_time": refit["fit_time"],
+    }
+    tags = _decision_tags(decision)
+    if decision is not None:
+        params["decision_threshold"] = repr(decision.threshold)
+        metrics["decision_threshold"] = decision.threshold
+        if decision.cv_score is not None:
+            metrics[f"cv_decision_{decision.rule}"] = decision.cv_score
     tracker.log(
-        params={f"best.{k}": v for k, v in search.best.params.items()},
-        metrics={
-            **summary,
-            f"best_cv_{search.primary}": search.best.mean(search.primary),
-            **{f"holdout_{k}": v for k, v in refit["metrics"].items()},
-            "refit_fit_time": refit["fit_time"],
-        },
+        params=params,
+        metrics=metrics,
         tags={
+            **tags,
             "mlp.best_trial": str(search.best.number),
             "mlp.executor.python": executor.get("python", ""),
             "mlp.executor.executable": executor.get("executable", ""),
@@ -471,10 +536,18 @@ def _log_refit(tracker: _Tracker, search: SearchResult, refit: dict[str, Any], s
 
 
 def _log_evaluation(
-    tracker: _Tracker, spec: ModelSpec, search: SearchResult, refit: dict[str, Any], workdir: Path
+    tracker: _Tracker,
+    spec: ModelSpec,
+    search: SearchResult,
+    refit: dict[str, Any],
+    workdir: Path,
+    decision: Decision | None = None,
 ) -> None:
-    """``plots/`` and ``evaluation/`` (the refit's evaluation and every trial's summary) as run artifacts."""
+    """``plots/`` and ``evaluation/`` (the refit's evaluation, every trial's summary, the decision) as run artifacts."""
     write_evaluation(refit["evaluation"], str(workdir), f"{spec.name} trial {search.best.number}")
+    if decision is not None:
+        record = {**decision.as_tag(), "mean_curve": decision.curve, "untuned_metrics": refit.get("untuned_metrics")}
+        (workdir / "evaluation" / "decision.json").write_text(json.dumps(record, indent=1))
     trials_summary = [
         {
             "trial": t.number,
