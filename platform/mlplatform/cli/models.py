@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
+
+# held-out metrics shown by describe after the primary metric and the bars: threshold-free, then at the threshold
+_SHOWN_METRICS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier")
 
 
 @click.group()
@@ -27,6 +31,22 @@ def list_() -> None:
     click.echo(
         table(["model", "versions", "latest", "champion", "challenger", "primary metric", "updated (UTC)"], rows)
     )
+
+
+def _decision_line(found: Any) -> str | None:
+    """How the champion's (else the newest version's) decision threshold was chosen, in one line."""
+    from mlplatform.tracking.model_registry import TAG_DECISION
+
+    anchor = next((v for v in found.versions if v.version == found.summary.champion), None)
+    anchor = anchor or (found.versions[-1] if found.versions else None)
+    raw = anchor.tags.get(TAG_DECISION) if anchor is not None else None
+    if not raw:
+        return None
+    d = json.loads(raw)
+    how = "fixed in the spec" if d.get("rule") == "fixed" else f"tuned for {d.get('rule')} on {d.get('chosen_on')}"
+    if d.get("cv_score") is not None:
+        how += f", mean {'cost' if d.get('rule') == 'cost' else d.get('rule')} {d['cv_score']:.4f}"
+    return f"decision threshold of version {anchor.version}: {d.get('threshold'):.4f} ({how})"
 
 
 @models.command()
@@ -58,9 +78,14 @@ def describe(name: str, as_json: bool) -> None:
             f"primary metric {d.get('primary')} "
             f"({'higher' if d.get('higher_is_better', True) else 'lower'} is better); thresholds: {bars}"
         )
+    decision_line = _decision_line(found)
+    if decision_line:
+        click.echo(decision_line)
     history_text = " -> ".join(str(v) for v in found.champion_history) or "none recorded"
     click.echo(f"champion history: {history_text}")
-    names = list(dict.fromkeys(k for v in found.versions for k in v.metrics))[:5]
+    logged = list(dict.fromkeys(k for v in found.versions for k in v.metrics))
+    wanted = [d.get("primary"), *(t["metric"] for t in d.get("thresholds", [])), *_SHOWN_METRICS, *logged]
+    names = [n for n in dict.fromkeys(wanted) if n in logged][:6]
     rows = [
         (
             v.version,
@@ -69,14 +94,14 @@ def describe(name: str, as_json: bool) -> None:
             v.env_id,
             v.training_set,
             v.code_version,
+            None if v.decision_threshold is None else f"{v.decision_threshold:.4f}",
             *(v.metrics.get(n) for n in names),
         )
         for v in found.versions
     ]
     click.echo("")
-    click.echo(
-        table(["version", "aliases", "created (UTC)", "env", "training set", "code", *names], rows, max_width=32)
-    )
+    columns = ["version", "aliases", "created (UTC)", "env", "training set", "code", "threshold", *names]
+    click.echo(table(columns, rows, max_width=32))
     if benchmarks:
         click.echo("")
         click.echo("recent benchmarks:")

@@ -27,6 +27,7 @@ from mlplatform.tracking.model_registry import (
     ALIAS_CHALLENGER,
     ALIAS_CHAMPION,
     TAG_CODE_VERSION,
+    TAG_DECISION_THRESHOLD,
     TAG_ENV_ID,
     TAG_METRICS,
     TAG_PRIMARY_METRIC,
@@ -80,6 +81,7 @@ class VersionInfo:
     code_version: str | None
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    decision_threshold: float | None = None  # what predict applies to predict_proba[:, 1]; None: the estimator's own
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,7 @@ def describe(name: str, settings: Settings) -> ModelDescription:
                 code_version=tags.get(TAG_CODE_VERSION),
                 metrics=_run_metrics(mlflow_client, mv.run_id or "", set(METRICS)),
                 tags=tags,
+                decision_threshold=float(tags[TAG_DECISION_THRESHOLD]) if tags.get(TAG_DECISION_THRESHOLD) else None,
             )
         )
     summary = _summary(registered, versions)

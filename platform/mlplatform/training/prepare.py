@@ -61,13 +61,13 @@ def check_estimator(spec: ModelSpec) -> None:
             f"model '{spec.name}': {spec.estimator} does not accept parameter(s) {', '.join(unknown)}",
             f"accepted parameters: {', '.join(sorted(accepted))}",
         )
+    check_decision(spec, estimator)
     needs_score = [m for m in spec.metrics.names() if METRICS[m][1]]
     if needs_score and not (hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")):
         raise TrainingError(
             f"model '{spec.name}': {spec.estimator} has neither predict_proba nor decision_function",
             f"metrics {needs_score} need scores",
         )
-    check_decision(spec, estimator)
     candidates = grid_points(spec.search.space) if spec.search.strategy == "grid" else [{}]
     for params in candidates:
         try:
