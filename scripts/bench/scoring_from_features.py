@@ -3,6 +3,7 @@
     .venv/bin/python scripts/bench/scoring_from_features.py                      # 1,000,000 entities
     .venv/bin/python scripts/bench/scoring_from_features.py --entities 100000    # a quick run
     .venv/bin/python scripts/bench/scoring_from_features.py --home DIR           # keep the data, reuse it
+    .venv/bin/python scripts/bench/scoring_from_features.py --home DIR --prepare-only  # data now, timing later
 
 Data: the seeded churn generator (mlplatform.features.datagen) with ``--entities``
 customers over ``--days`` days (default 120, not the demo's 365: at 1M customers the
@@ -489,10 +490,13 @@ def main() -> int:
     parser.add_argument("--home", type=Path, help="platform home for the data (default: a new temp dir, removed)")
     parser.add_argument("--runs", type=int, default=1, help="end-to-end runs per method, alternating (default 1)")
     parser.add_argument("--repeat", type=int, default=3, help="in-process builds per method (default 3)")
+    parser.add_argument("--prepare-only", action="store_true", help="prepare the data in --home and stop (no timing)")
     parser.add_argument("--json", type=Path, default=REPO / ".mlp" / "bench" / "scoring_from_features.json")
     args = parser.parse_args()
 
     load_start = load()
+    if args.prepare_only and not args.home:
+        parser.error("--prepare-only keeps the data: give --home DIR")
     scratch = None if args.home else Path(tempfile.mkdtemp(prefix="mlp-bench-sff-"))
     home = (args.home or scratch / ".mlp").resolve()  # type: ignore[operator]
     home.mkdir(parents=True, exist_ok=True)
@@ -518,6 +522,9 @@ def main() -> int:
     settings = load_settings()
     try:
         info = prepare(home, args.entities, args.days)
+        if args.prepare_only:
+            print(f"prepared in {home}: time it with --home {home}", flush=True)
+            return 0
         print(f"run date {info['run_date']} (as of {info['as_of']}); timing {args.runs} run(s) of each", flush=True)
         with tempfile.TemporaryDirectory() as summaries:
             times = end_to_end(settings, info, args.runs, Path(summaries))

@@ -166,10 +166,41 @@ def _newest_known(s: SetInput, as_of: datetime) -> datetime | None:
     return newest
 
 
+# Delta truncates timestamp statistics to milliseconds: a recorded bound is within this of the real value.
+_STATS_PRECISION = timedelta(milliseconds=1)
+
+
+def _utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _fresh_by_stats(s: SetInput, as_of: datetime, since: datetime) -> bool:
+    """Whether the Delta log alone proves a row with event time in [since, as_of] known at ``as_of``.
+
+    A file whose every row was known by ``as_of`` and whose oldest or newest event time lies
+    in the window holds such a row (that oldest or newest one). Anything else is left to a read.
+    """
+    event, known = s.join.event_timestamp, s.join.created_timestamp
+    for f in tables.file_ranges(s.table, [event, *([known] if known else [])], s.version):
+        if not f["rows"]:
+            continue
+        latest_known = _utc(f["max"][known]) if known else None
+        if known and (latest_known is None or latest_known + _STATS_PRECISION > as_of):
+            continue
+        for bound in (_utc(f["min"][event]), _utc(f["max"][event])):
+            if bound is not None and since <= bound and bound + _STATS_PRECISION <= as_of:
+                return True
+    return False
+
+
 def _check_fresh(subject: str, s: SetInput, as_of: datetime, limit: timedelta | None) -> None:
     """The set has a row known at ``as_of`` no older than ``limit`` (its TTL unless the model sets one)."""
     limit = limit if limit is not None else s.join.ttl
     if limit is None:
+        return
+    if _fresh_by_stats(s, as_of, as_of - limit):
         return
     recent = _known_filters(s, as_of) + [(s.join.event_timestamp, ">=", as_of - limit)]
     if tables.to_arrow(s.table, columns=[s.join.event_timestamp], filters=recent, version=s.version, limit=1).num_rows:

@@ -122,8 +122,12 @@ def plan_scoring_set(
 
 
 def _frame(spark: "SparkSession", rows: Any) -> "DataFrame":
-    """The scoring set as a Spark DataFrame (the in-process engine returns Arrow)."""
-    return rows if hasattr(rows, "sparkSession") else spark.createDataFrame(rows)
+    """The scoring set as a Spark DataFrame, read twice (scored, then kept) without being built twice.
+
+    A join on Spark is persisted; the in-process engine's Arrow rows are already built, and Spark
+    re-reads them from the driver's batches for less than caching them costs.
+    """
+    return rows.persist() if hasattr(rows, "sparkSession") else spark.createDataFrame(rows)
 
 
 def score_features(
@@ -176,7 +180,7 @@ def score_planned(
     """Build, score and commit a planned scoring set (:func:`plan_scoring_set`) for ``day``."""
     started = time.monotonic()
     check_session_env(spark, info)
-    vectors = _frame(spark, scoring_sets.build(p, engine, spark)).persist()
+    vectors = _frame(spark, scoring_sets.build(p, engine, spark))
     try:
         source = InputTable(
             id=f"scoring_set:{info.name}@{day.isoformat()}",
@@ -221,12 +225,14 @@ def _commit_scoring_set(
         F.lit(run_id).alias("scoring_run_id"),
         F.lit(day).cast("date").alias("run_date"),
     )
+    uri = scoring_set_uri(settings, info.name)
     return tables.write(
         frame,
-        scoring_set_uri(settings, info.name),
+        uri,
         mode="overwrite",
         replace_where=f"run_date = '{day.isoformat()}'",
         partition_by=["run_date"],
+        stats_columns=None if tables.exists(uri) else [*p.keys, AS_OF],
         metadata={"job": "score", "run_id": run_id, "model": info.id, SCORING_SET_KEY: _metadata(p)},
     )
 

@@ -39,6 +39,7 @@ __all__ = [
     "to_arrow",
     "to_pandas",
     "describe",
+    "file_ranges",
     "plain_types",
     "filters_sql",
     "list_tables",
@@ -385,6 +386,26 @@ def _row_count(dt: "DeltaTable", uri: str, actions: "pa.Table") -> tuple[int, st
     _check_readable(dt, uri, [])
     result = pa.table(QueryBuilder().register("t", dt).execute("SELECT count(*) AS n FROM t"))
     return int(result.column("n")[0].as_py()), "scan"
+
+
+def file_ranges(table: str, columns: Sequence[str], version: int | None = None) -> list[dict[str, Any]]:
+    """Per data file of ``table`` (at ``version``): its row count and the min/max of ``columns`` from the log.
+
+    Each entry is ``{"rows": n, "min": {col: value}, "max": {col: value}}``; a column without
+    statistics in a file has ``None`` there. Nothing but the Delta log is read.
+    """
+    import pyarrow as pa
+
+    dt, _ = open_table(table, version)
+    actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+    return [
+        {
+            "rows": a.get("num_records"),
+            "min": {c: a.get(f"min.{c}") for c in columns},
+            "max": {c: a.get(f"max.{c}") for c in columns},
+        }
+        for a in actions
+    ]
 
 
 def describe(table: str) -> TableInfo:
