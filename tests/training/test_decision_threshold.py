@@ -296,3 +296,29 @@ def test_fixed_threshold_needs_probabilities_and_an_env_with_sklearn_1_5(spec_di
     _check_env_decision(
         load_spec(data=spec_dict()), SimpleNamespace(id="env:new@0", packages={"scikit-learn": "1.7.2"})
     )
+
+
+def test_a_constant_model_keeps_its_own_predict_unless_the_spec_names_a_decision(
+    spark, spec_dict, frame, settings, caplog
+) -> None:
+    from sklearn.dummy import DummyClassifier
+    from sklearn.model_selection import TunedThresholdClassifierCV
+
+    dummy = {
+        "estimator": "sklearn.dummy.DummyClassifier",
+        "params": {"random_state": 0},
+        "search": {"strategy": "grid", "space": {"strategy": ["uniform"]}},
+        "metrics": {"primary": "roc_auc"},
+    }
+    spec = load_spec(data=spec_dict(**dummy))
+    with pytest.raises(ValueError, match="constant predictions"):  # scikit-learn refuses to tune it too
+        TunedThresholdClassifierCV(DummyClassifier(strategy="uniform")).fit(frame[FEATURES], frame["label"])
+    with caplog.at_level("WARNING", logger="mlplatform.training.runner"):
+        result = train(spec, settings=settings, spark=spark, data=TrainingData(frame), code_version="t")
+    assert result.decision is None and result.version == 1
+    assert any("no threshold can be tuned" in r.getMessage() for r in caplog.records)
+
+    named = load_spec(data=spec_dict(**dummy, decision={"objective": "f1"}))
+    with pytest.raises(TrainingError, match="model 'toy': the decision threshold of trial 0 cannot be tuned") as info:
+        train(named, settings=settings, spark=spark, data=TrainingData(frame), code_version="t")
+    assert "decision: {fixed: 0.5}" in (info.value.hint or "")

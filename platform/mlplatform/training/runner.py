@@ -275,8 +275,11 @@ def run_search(
 def choose_threshold(spec: ModelSpec, best: TrialResult) -> Decision | None:
     """The decision threshold of the spec's ``decision`` block, from the best trial's fold curves.
 
+    A best trial that scores a whole fold alike (a constant model) keeps its own ``predict``
+    (None) under the default decision, and is an error when the spec names the decision.
+
     Raises:
-        TrainingError: a fold curve is missing, or the best trial scores a whole fold alike.
+        TrainingError: a fold curve is missing, or the spec's decision cannot be tuned on a constant model.
     """
     decision = spec.decision
     if decision is None:
@@ -292,6 +295,14 @@ def choose_threshold(spec: ModelSpec, best: TrialResult) -> Decision | None:
     try:
         tuned = tuned_threshold([best.curves[f] for f in range(spec.cv.folds)], decision.candidates)
     except ValueError as exc:
+        if not spec.decision_given:  # the default f1 tuning: a constant model keeps its own predict
+            log.warning(
+                "model %s: trial %d predicts with its own threshold: %s, so no threshold can be tuned",
+                spec.name,
+                best.number,
+                exc,
+            )
+            return None
         raise TrainingError(
             f"model '{spec.name}': the decision threshold of trial {best.number} cannot be tuned: {exc}",
             "give the model room to vary its scores, or set decision: {fixed: 0.5}",
