@@ -84,10 +84,10 @@ def test_executors_run_the_environments_scikit_learn(trainset, write_spec, sklea
     import sklearn
     import yaml
 
-    from mlplatform import tables
+    from mlplatform import envs, tables
     from mlplatform.config import load_settings
     from mlplatform.lineage import lineage_table
-    from mlplatform.tracking.model_registry import TAG_ENV_ID, download, resolve
+    from mlplatform.tracking.model_registry import TAG_DECISION_THRESHOLD, TAG_ENV_ID, download, resolve
 
     artifact, artifacts_root = sklearn_env
     env_sklearn = artifact.packages["scikit-learn"]
@@ -113,6 +113,28 @@ def test_executors_run_the_environments_scikit_learn(trainset, write_spec, sklea
     model_dir = download(info, tmp_path / "model", settings)
     assert yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["sklearn"]["sklearn_version"] == env_sklearn
     assert f"scikit-learn=={env_sklearn}" in (model_dir / "requirements.txt").read_text().split()
+    # the environment's scikit-learn loads the model: the refit pipeline inside a FixedThresholdClassifier
+    python = envs.unpack(artifact, settings, dest=tmp_path / "env") / "bin" / "python"
+    check = (
+        "import sys, json, cloudpickle, numpy as np, pandas as pd, sklearn\n"
+        "m = cloudpickle.load(open(sys.argv[1], 'rb'))\n"
+        "X = pd.read_json(sys.argv[2], orient='split')\n"
+        "ok = (m.predict(X) == m.classes_[(m.predict_proba(X)[:, 1] >= m.threshold).astype(int)]).all()\n"
+        "print(json.dumps([sklearn.__version__, type(m).__name__, float(m.threshold), bool(ok)]))\n"
+    )
+    loaded = subprocess.run(
+        [str(python), "-c", check, str(model_dir / "model.pkl"), str(model_dir / "input_example.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert json.loads(loaded.stdout) == [
+        env_sklearn,
+        "FixedThresholdClassifier",
+        float(info.tags[TAG_DECISION_THRESHOLD]),
+        True,
+    ]
     edges = tables.to_pandas(lineage_table(settings))
     assert (artifact.id, "environment", "model:churn@1") in set(
         zip(edges["from_id"], edges["relation"], edges["to_id"])
