@@ -190,3 +190,48 @@ def test_scoring_request_survives_its_command_line(request_: dict[str, Any]) -> 
 
     request = ScoringRequest(**request_)
     assert request_of(parser().parse_args(request.argv())) == request
+
+
+class _CountingProba:
+    """Counts predict_proba calls of the model it wraps (everything else is the model's)."""
+
+    calls = 0
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    def predict_proba(self, X: Any) -> Any:
+        type(self).calls += 1
+        return self.model.predict_proba(X)
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.5, 0.93])
+def test_thresholded_model_scores_from_one_predict_proba_call(tmp_path: Path, hgb: Any, threshold: float) -> None:
+    """A FixedThresholdClassifier predicts ``probability >= threshold``; the scorer derives it."""
+    import json
+    from dataclasses import replace
+
+    import cloudpickle
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    model = FixedThresholdClassifier(hgb, threshold=threshold)
+    model.estimator_, model.n_features_in_ = hgb, hgb.n_features_in_
+    path = tmp_path / "model.pkl"
+    path.write_bytes(cloudpickle.dumps(model))
+    spec = arrow_scorer.ScorerSpec(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), tuple(FEATURES), ())
+    info = json.loads(next(arrow_scorer.probe(iter([_batch()]), spec)).column(0)[0].as_py())
+    assert info["predict_from_proba"] is True and info["decision_threshold"] == threshold
+    probed = replace(spec, proba="binary", predict_from_proba=True, decision_threshold=threshold, classes=(0, 1))
+    probed = replace(probed, prediction_type="int64", nullable=tuple(FEATURES))
+    batch = _batch(3000, seed=9)
+    frame = batch.to_pandas()[FEATURES]
+    counting, _CountingProba.calls = _CountingProba(model), 0
+    scored = arrow_scorer.score_batch(counting, batch, probed)
+    assert _CountingProba.calls == 1
+    predicted = scored.column("prediction").to_numpy()
+    np.testing.assert_array_equal(predicted, model.predict(frame))
+    np.testing.assert_array_equal(predicted, (hgb.predict_proba(frame)[:, 1] >= threshold).astype(int))
+    assert threshold == 0.5 or (predicted != hgb.predict(frame)).any()  # not the argmax of the probabilities

@@ -82,6 +82,7 @@ class ScorerSpec:
     input_mode: str = "numpy"  # "numpy" (float64 matrix) | "pandas" (DataFrame with feature names)
     proba: str = "none"  # "none" | "binary" | "multiclass"
     predict_from_proba: bool = False
+    decision_threshold: float | None = None  # with predict_from_proba: classes[probability >= it], not argmax
     prediction_type: str = "double"  # Arrow type name of the prediction column
     classes: tuple[Any, ...] | None = None
     nullable: tuple[str, ...] = ()  # features the model scores when null (NaN / None)
@@ -198,12 +199,31 @@ def _arrow_type_name(values: np.ndarray) -> str:
     return "string"
 
 
+def _from_proba(proba: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Index of the predicted class: the positive one at or above ``threshold``, else the most probable."""
+    if threshold is None:
+        return proba.argmax(axis=1)
+    return (proba[:, 1] >= threshold).astype(np.intp)
+
+
+def _decision_threshold(model: Any, classes: Sequence[Any]) -> float | None:
+    """The threshold of a binary ``FixedThresholdClassifier`` whose ``predict`` is ``predict_proba[:, 1] >= it``."""
+    if type(model).__name__ != "FixedThresholdClassifier" or len(classes) != 2:
+        return None
+    if getattr(model, "response_method", None) not in ("auto", "predict_proba"):
+        return None
+    if getattr(model, "pos_label", None) not in (None, classes[1]):
+        return None
+    return float(model.threshold)
+
+
 def _predict(model: Any, X: Any, spec: ScorerSpec) -> tuple[np.ndarray, np.ndarray | None]:
     if spec.proba == "none":
         return np.asarray(model.predict(X)), None
     proba = np.asarray(model.predict_proba(X), dtype=np.float64)
     if spec.predict_from_proba:
-        prediction = np.asarray(spec.classes if spec.classes is not None else model.classes_)[proba.argmax(axis=1)]
+        classes = np.asarray(spec.classes if spec.classes is not None else model.classes_)
+        prediction = classes[_from_proba(proba, spec.decision_threshold)]
     else:
         prediction = np.asarray(model.predict(X))
     return prediction, proba
@@ -302,6 +322,7 @@ def _sample_traits(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> dict[
         traits["input_mode"] = "pandas"
         traits["prediction_type"] = _arrow_type_name(np.asarray(classes)) if classes else "double"
         traits["predict_from_proba"] = False
+        traits["decision_threshold"] = None
         traits["nullable"] = []
         return traits
     frame = _frame(sample, spec.features)
@@ -313,12 +334,14 @@ def _sample_traits(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> dict[
         same = False
     traits["input_mode"] = "numpy" if same else "pandas"
     traits["nullable"] = _nullable(model, sample.slice(0, 1), replace(spec, input_mode=traits["input_mode"]), has_proba)
+    traits["predict_from_proba"], traits["decision_threshold"] = False, None
     if has_proba:
         proba = np.asarray(model.predict_proba(frame))
-        derived = np.asarray(classes)[proba.argmax(axis=1)]
-        traits["predict_from_proba"] = _estimator_name(model) in FROM_PROBA and np.array_equal(derived, reference)
-    else:
-        traits["predict_from_proba"] = False
+        threshold = _decision_threshold(model, classes or [])
+        derived = np.asarray(classes)[_from_proba(proba, threshold)]
+        safe = threshold is not None or _estimator_name(model) in FROM_PROBA
+        traits["predict_from_proba"] = safe and np.array_equal(derived, reference)
+        traits["decision_threshold"] = threshold if traits["predict_from_proba"] else None
     return traits
 
 

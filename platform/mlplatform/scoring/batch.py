@@ -367,6 +367,7 @@ def _final_spec(spec: ScorerSpec, info: dict[str, Any]) -> ScorerSpec:
         input_mode=info.get("input_mode", "pandas"),
         proba=info.get("proba", "none"),
         predict_from_proba=bool(info.get("predict_from_proba")),
+        decision_threshold=info.get("decision_threshold"),
         prediction_type=info.get("prediction_type", "double"),
         classes=tuple(classes) if classes is not None else None,
         nullable=tuple(info.get("nullable") or ()),
