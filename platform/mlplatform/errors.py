@@ -11,7 +11,7 @@ trace) to the one line such a message quotes.
 | 1 | any other platform error (bad config, a failed job) | alert |
 | 2 | bad command line; ``mlp train``: the model missed a threshold (run kept, not registered) | \
 fix the call / the model |
-| 3 | unknown id, model or version | fix the call / configuration |
+| 3 | unknown id, model or version, or a version without a reference profile | fix the call / configuration |
 | 4 | the model has no champion (or no previous one to roll back to) | promote a first version |
 | 99 | no new labelled data since the champion was trained: nothing to do | \
 mark the run skipped (Airflow's default ``skip_on_exit_code``) |
@@ -42,6 +42,8 @@ __all__ = [
     "ScoringError",
     "LineageError",
     "LifecycleError",
+    "MonitoringError",
+    "NoProfileError",
     "HadoopError",
     "StorageError",
     "UnknownIdError",
@@ -127,6 +129,10 @@ class LifecycleError(PlatformError):
     """Retrain, benchmark, promote, rollback."""
 
 
+class MonitoringError(PlatformError):
+    """Reference profiles, drift and data-quality checks, ``conf/monitoring.yaml``."""
+
+
 class HadoopError(PlatformError):
     """The one-machine Hadoop (HDFS + YARN) and YARN applications."""
 
@@ -157,6 +163,12 @@ class NoNewDataError(LifecycleError):
     """Nothing to retrain on: no fresh labelled rows since the champion's training set."""
 
     exit_code = EXIT_NO_NEW_DATA
+
+
+class NoProfileError(MonitoringError):
+    """The model version has no stored reference profile."""
+
+    exit_code = EXIT_NOT_FOUND
 
 
 def error_line(exc: BaseException, pattern: str | None = None, last: bool = False, limit: int | None = None) -> str:
