@@ -6,7 +6,9 @@
   Jensen-Shannon distance, small-sample KS / chi-square, null-rate change, out-of-range and
   unseen shares, a status per column and overall (``drift``, measures in ``stats``);
 - :func:`model_thresholds`: a model's bands from ``conf/monitoring.yaml`` (``config``,
-  plain values in ``bands``).
+  plain values in ``bands``);
+- ``store``: ``write_profile`` / ``read_profile`` and ``write_drift`` / ``read_drift``, the
+  Delta tables under ``<warehouse>/_platform/monitoring/`` (import it from there).
 
 ``profile``, ``drift``, ``stats``, ``frames`` and ``bands`` need only numpy, pandas, pyarrow
 and scipy (no pydantic, YAML or Delta), so they can run next to the scored rows.

@@ -79,18 +79,23 @@ def write_pandas(
     description: str | None = None,
     txn: Txn | None = None,
     merge_schema: bool = False,
+    replace_where: str | None = None,
 ) -> int:
     """Write a pandas DataFrame in one commit with deltalake; return the committed version.
 
     Args:
         pdf: the rows (its index is dropped).
         table: table path or URI; created when missing.
-        mode: ``"append"`` or ``"overwrite"``.
+        mode: ``"append"`` or ``"overwrite"`` (the whole table, or with ``replace_where``
+            only the matching rows).
         partition_by: partition columns when creating the table.
         metadata: extra commit metadata on top of :func:`commit_metadata`'s.
         description: table description (set when the table is created).
         txn: idempotency key; when already recorded, nothing is written.
         merge_schema: add new columns to the table.
+        replace_where: SQL predicate, e.g. ``"run_date = '2024-06-01'"``: atomically replace
+            exactly those rows (implies ``mode="overwrite"``; on a new table, just written).
+            Every written row must satisfy it.
     """
     from deltalake import write_deltalake
     from deltalake.exceptions import (
@@ -102,12 +107,21 @@ def write_pandas(
 
     uri = normalize(table)
     check_write_args(uri, mode, partition_by)
+    if replace_where is not None:
+        if not isinstance(replace_where, str) or not replace_where.strip():
+            raise TableError(
+                f"replace_where for table {uri} must be a SQL predicate string",
+                "e.g. replace_where=\"run_date = '2024-06-01'\"",
+            )
+        mode = "overwrite"
     if txn_applied(uri, txn):
         return current_version(uri)
     data = _arrow(pdf, uri)
     meta = full_metadata(metadata)
     before = current_version(uri)
     with commit_lock(uri, "deltalake"):
+        # decided under the lock: a table created meanwhile must not be overwritten whole
+        predicate = replace_where if replace_where is not None and exists(uri) else None
         try:
             write_deltalake(
                 uri,
@@ -116,6 +130,7 @@ def write_pandas(
                 partition_by=list(partition_by) if partition_by else None,
                 description=description,
                 schema_mode="merge" if merge_schema else None,
+                predicate=predicate,
                 commit_properties=_commit_properties(meta, txn),
             )
         except SchemaMismatchError as exc:
@@ -124,6 +139,11 @@ def write_pandas(
                 "new columns: pass merge_schema=True; otherwise convert the columns to the table's types",
             ) from exc
         except (CommitFailedError, DeltaProtocolError, DeltaError) as exc:
+            if predicate is not None and "failed validation check" in str(exc):
+                raise TableError(
+                    f"table {uri}: rows of the DataFrame do not match replace_where {predicate!r}: {error_line(exc)}",
+                    "write only rows that satisfy replace_where",
+                ) from exc
             raise _write_error(uri, exc) from exc
     version = committed_version(uri, meta, before)
     if description is not None and before >= 0:
