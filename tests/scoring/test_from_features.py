@@ -22,6 +22,9 @@ import pandas as pd
 import pytest
 from scoring_support import REPO, SlowModel, register_model
 
+from mlplatform.monitoring import build_profile
+from mlplatform.monitoring.store import read_drift, read_profile, write_profile
+
 MODEL = "churn_fs"
 DAY = "2025-01-10"  # the module's first run (fixture ``scored``)
 OTHER_DAY = "2025-01-11"  # --entities with a filter
@@ -55,6 +58,14 @@ def model(spark: Any, churn_warehouse: Path, module_home: Path) -> dict[str, Any
         registered = register_model(
             settings, MODEL, estimator, rows[columns].head(5), tags={"mlp.training_set": "ts:churn@v0"}
         )
+        reference = build_profile(
+            rows[columns],
+            estimator.predict(rows[columns]),
+            estimator.predict_proba(rows[columns])[:, 1],
+            model=MODEL,
+            version=registered.version,
+        )
+        write_profile(settings, reference)  # what training stores at registration (training/reference.py)
     return {"columns": columns, "estimator": estimator, "version": registered.version, "manifest": manifest}
 
 
@@ -310,3 +321,32 @@ def test_nightly_entry_without_input_scores_the_features_and_an_unknown_key_is_o
     with pytest.raises(ScoringError) as err:
         nightly.run(NIGHTLY_DAY, config=config)
     assert "\n" not in err.value.render() and "unknown key 'models.0.entitys'" in err.value.render()
+
+
+@pytest.mark.slow
+def test_drift_of_the_scored_vectors_is_measured_against_the_reference(
+    settings: Any, model: dict[str, Any], scored: Any
+) -> None:
+    """Each run stores, per feature and output, PSI on the reference bins of what it really scored."""
+    from mlplatform.scoring import results
+
+    drift = read_drift(settings, MODEL, run_date=DAY)
+    assert scored.drift in ("ok", "warn", "alert") and set(drift["status"]) <= {"ok", "warn", "alert"}
+    assert set(drift["feature"]) == {*model["columns"], "prediction", "probability"}
+    assert (drift["report_status"] == scored.drift).all() and (drift["report_rows"] == scored.rows).all()
+    profile = read_profile(settings, MODEL, model["version"])
+    vectors = results.read_features(MODEL, DAY, settings)
+    probability = results.read(MODEL, DAY, settings)["probability"].to_numpy()
+    numeric = [c for c in model["columns"] if profile.features[c].kind == "numeric"]
+    for name, values in [*[(c, vectors[c].to_numpy(dtype=float)) for c in numeric], ("probability", probability)]:
+        column = profile.features.get(name) or profile.outputs[name]
+        reference = np.asarray(column.counts, dtype=float)
+        finite = values[~np.isnan(values)]
+        current = (
+            pd.Series(pd.cut(finite, bins=list(column.edges), right=True)).value_counts(sort=False).to_numpy(float)
+        )
+        r = np.maximum(reference / reference.sum(), 1e-4)
+        c = np.maximum(current / current.sum(), 1e-4)
+        expected = float(np.sum((c - r) * np.log(c / r)))
+        got = float(drift.loc[drift["feature"] == name, "psi"].iloc[0])
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), name

@@ -87,6 +87,27 @@ def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, setti
     edges = tables.to_pandas(lineage_table(settings))
     got = sorted(zip(edges["from_id"], edges["relation"], edges["to_id"]))
     assert got == [("code:git:abc123", "code", "model:toy@1"), ("ts:toy@v3", "training_set", "model:toy@1")]
+    _check_reference_profile(spec, frame, fitted, settings, client, result.run_id)
+
+
+def _check_reference_profile(spec, frame, fitted, settings, client, run_id):
+    """The version's reference: its training rows' features; the registered model's outputs on the held-out rows."""
+    from mlplatform.monitoring import Profile, build_profile
+    from mlplatform.monitoring.store import read_profile
+    from mlplatform.training.executor import HOLDOUT_COLUMN
+    from mlplatform.training.prepare import prepare
+
+    prepared = prepare(spec, frame)
+    held_out = prepared.frame[HOLDOUT_COLUMN]
+    training, test = prepared.frame[~held_out][prepared.features], prepared.frame[held_out][prepared.features]
+    expected = build_profile(training, fitted.predict(test), fitted.predict_proba(test)[:, 1], model="toy", version=1)
+    stored = read_profile(settings, "toy", 1)
+    assert stored.features == expected.features and stored.outputs == expected.outputs
+    assert stored.outputs["probability"].rows == int(held_out.sum()) and stored.rows == len(training)
+    logged = Profile.from_dict(
+        json.loads(Path(client.download_artifacts(run_id, "monitoring/profile.json")).read_text())
+    )
+    assert logged.features == stored.features and logged.version is None  # logged before registration
 
 
 def test_missed_threshold_keeps_run_and_registers_nothing(spark, make_spec, frame, settings, caplog):

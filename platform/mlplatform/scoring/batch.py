@@ -144,6 +144,7 @@ class ScoreResult:
     worker: dict[str, Any] = field(default_factory=dict, compare=False)  # the probe task's interpreter and packages
     as_of: str | None = None  # scoring from the feature repository: when the features were looked up
     scoring_set_version: int | None = None  # ... and the version of scoring_sets/<model> holding them
+    drift: str | None = None  # ... and the drift status against the version's reference profile (ok | warn | alert)
 
     @property
     def scores_id(self) -> str:

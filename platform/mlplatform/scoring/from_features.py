@@ -17,7 +17,9 @@ alias. :func:`score_features`, for one run date:
    ``<warehouse>/scoring_sets/<model>`` (the scored feature vectors, same run id): a run
    killed while scoring commits neither; re-running a run date replaces both;
 5. records lineage: every feature-set version, the entity table, the model version and its
-   environment -> ``scores:<model>@v<n>``.
+   environment -> ``scores:<model>@v<n>``;
+6. measures drift and data quality against the version's reference profile
+   (:mod:`mlplatform.scoring.drift_run`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from mlplatform.scoring.batch import (
     plan_frame,
     resolve_input,
 )
+from mlplatform.scoring.drift_run import measure_drift
 from mlplatform.tracking import model_registry
 
 if TYPE_CHECKING:
@@ -195,7 +198,7 @@ def score_planned(
         vectors.unpersist()
     result = replace(result, scoring_set_version=scored_set, as_of=p.as_of.isoformat())
     _record(settings, p, info, result)
-    return result
+    return replace(result, drift=measure_drift(settings, list(p.keys), result))
 
 
 def _metadata(p: scoring_sets.ScoringSetPlan) -> dict[str, Any]:

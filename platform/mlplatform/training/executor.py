@@ -139,6 +139,15 @@ def _scores(model: Any, X: Any) -> tuple[Any, Any]:
     return model.decision_function(X), None
 
 
+def _outputs(model: Any, X: Any) -> dict[str, list[Any]]:
+    """The model's predictions (and probabilities: the positive class's, or one list per row) on ``X``."""
+    out: dict[str, list[Any]] = {"prediction": [_plain(v) for v in model.predict(X)]}
+    if hasattr(model, "predict_proba"):
+        proba = model.predict_proba(X)
+        out["probability"] = proba[:, 1].tolist() if proba.shape[1] == 2 else proba.tolist()
+    return out
+
+
 def _metrics(
     model: Any, X: Any, y: Any, names: Iterable[str], scored: tuple[Any, Any] | None = None
 ) -> dict[str, float]:
@@ -353,6 +362,7 @@ def run_task(task: dict[str, Any], payload: dict[str, Any], frame: Any) -> dict[
                 model = with_threshold(model, task["threshold"])
             result["evaluation"] = evaluation(model, test[features], test[label], names, features)
             result["metrics"] = result["evaluation"]["metrics"]
+            result["holdout_outputs"] = _outputs(model, test[features])
             example = train[features].head(_EXAMPLE_ROWS)
             result["example_predictions"] = [_plain(v) for v in model.predict(example)]
             result["model_bytes"] = _pickle_model(model)

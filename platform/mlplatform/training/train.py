@@ -22,6 +22,7 @@ from mlplatform.envs import ENV_ID_CONF
 from mlplatform.errors import PlatformError, TrainingError
 from mlplatform.launch.session import session, under_spark_submit
 from mlplatform.lineage import Edge, record
+from mlplatform.monitoring import Profile
 from mlplatform.tracking import store
 from mlplatform.tracking.model_registry import (
     ALIAS_CHALLENGER,
@@ -40,6 +41,7 @@ from mlplatform.tracking.store import experiment_id
 from mlplatform.training.executor import HOLDOUT_COLUMN
 from mlplatform.training.modeldir import requirements_from, write_model_dir
 from mlplatform.training.prepare import Prepared, check_estimator, prepare
+from mlplatform.training.reference import log_reference, reference_profile, store_reference
 from mlplatform.training.report import write_evaluation
 from mlplatform.training.runner import (
     Decision,
@@ -102,6 +104,7 @@ class TrainResult:
     misses: list[str] = field(default_factory=list)
     decision: Decision | None = None
     untuned_metrics: dict[str, float] = field(default_factory=dict)
+    reference: Profile | None = field(default=None, repr=False)
 
     @property
     def model_id(self) -> str | None:
@@ -477,9 +480,11 @@ def _tune(spark: "SparkSession", spec: ModelSpec, prepared: Prepared, tracker: _
     refit = run_refit(broadcaster, spec, search.best, decision)
     summary = _search_summary(search, spark.sparkContext.defaultParallelism)
     _log_refit(tracker, search, refit, summary, decision)
+    reference = reference_profile(spec.name, prepared, refit.get("holdout_outputs"))
     with tempfile.TemporaryDirectory(prefix="mlp-train-") as tmp:
         _log_evaluation(tracker, spec, search, refit, Path(tmp), decision)
         _log_model(tracker, prepared, refit, env, Path(tmp))
+        log_reference(tracker.client, tracker.run_id, reference, Path(tmp))
     return TrainResult(
         model=spec.name,
         run_id=tracker.run_id,
@@ -495,6 +500,7 @@ def _tune(spark: "SparkSession", spec: ModelSpec, prepared: Prepared, tracker: _
         executor=refit["environment"],
         decision=decision,
         untuned_metrics=dict(refit.get("untuned_metrics") or {}),
+        reference=reference,
     )
 
 
@@ -574,4 +580,6 @@ def _register_or_keep(
         tracker.log(tags={"mlp.registered": "false", "mlp.threshold_misses": json.dumps(result.misses)})
     else:
         result.version = _register(spec, settings, tracker, tags)
+        if result.reference is not None:
+            store_reference(settings, result.reference, result.version, tracker.run_id)
         tracker.log(tags={"mlp.registered": "true", "mlp.model_version": str(result.version)})
