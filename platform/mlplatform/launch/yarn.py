@@ -483,8 +483,8 @@ class _Watch(threading.Thread):
             self.app = app
             if app["state"] in _FINISHED:
                 return
-            if app["state"] != "ACCEPTED":
-                accepted_since = None
+            if app["state"] != "ACCEPTED" or _am_launched(app):
+                accepted_since = None  # running, or its AM is starting (localizing a large archive takes time)
                 continue
             accepted_since = accepted_since or time.monotonic()
             if time.monotonic() - accepted_since > self.accept_timeout:
@@ -494,6 +494,11 @@ class _Watch(threading.Thread):
                 if self.proc.poll() is None:
                     self.proc.send_signal(signal.SIGTERM)
                 return
+
+
+def _am_launched(app: dict[str, Any]) -> bool:
+    """Whether YARN gave the application its AM container (then it is scheduled, though still ACCEPTED)."""
+    return bool(app.get("amContainerLogs") or app.get("amHostHttpAddress"))
 
 
 def _logs_hint(app_id: str, conf_dir: Path) -> str:
