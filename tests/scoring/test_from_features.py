@@ -325,7 +325,7 @@ def test_nightly_entry_without_input_scores_the_features_and_an_unknown_key_is_o
 
 @pytest.mark.slow
 def test_drift_of_the_scored_vectors_is_measured_against_the_reference(
-    settings: Any, model: dict[str, Any], scored: Any
+    mlp: Any, settings: Any, model: dict[str, Any], scored: Any
 ) -> None:
     """Each run stores, per feature and output, PSI on the reference bins of what it really scored."""
     from mlplatform.scoring import results
@@ -350,3 +350,16 @@ def test_drift_of_the_scored_vectors_is_measured_against_the_reference(
         expected = float(np.sum((c - r) * np.log(c / r)))
         got = float(drift.loc[drift["feature"] == name, "psi"].iloc[0])
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), name
+
+    import json
+
+    shown = mlp(["scores", "drift", MODEL, "--run-date", DAY])
+    assert shown.returncode == 0, shown.stderr
+    head, columns, *lines = shown.stdout.strip().splitlines()
+    assert head == f"model:{MODEL}@{model['version']} on {DAY}: {scored.drift} ({scored.rows} rows scored)"
+    assert columns.split()[:3] == ["feature", "role", "status"] and len(lines) == len(drift)
+    as_json = mlp(["scores", "drift", MODEL, "--json"])
+    stored = {r["feature"]: r["psi"] for r in map(json.loads, as_json.stdout.splitlines())}
+    assert stored == pytest.approx(dict(zip(drift["feature"], drift["psi"])), nan_ok=True)
+    missing = mlp(["scores", "drift", MODEL, "--run-date", STALE_DAY])
+    assert missing.returncode != 0 and f"no drift measured for model {MODEL} on {STALE_DAY}" in missing.stderr

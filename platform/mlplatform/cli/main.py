@@ -47,7 +47,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "trainset": ("mlplatform.cli.trainset", "trainset", "Point-in-time training sets: build, rebuild, list, describe."),
     "score": ("mlplatform.cli.score", "score", "Batch-score a table with a registered model, in its environment."),
-    "scores": ("mlplatform.cli.score", "scores", "Scoring results: list, describe, preview (no Spark)."),
+    "scores": ("mlplatform.cli.score", "scores", "Scores: list, describe, preview, features, drift (no Spark)."),
 }
 
 
