@@ -7,9 +7,21 @@ from typing import Sequence
 from mlplatform.errors import TableError
 from mlplatform.tables.handle import exists, open_table
 
-__all__ = ["check_write_args", "MODES"]
+__all__ = ["check_write_args", "write_mode", "MODES"]
 
 MODES = ("append", "overwrite")
+
+
+def write_mode(uri: str, mode: str, replace_where: str | None) -> str:
+    """The mode a write runs in: ``overwrite`` for a ``replace_where`` write, which must be a SQL predicate string."""
+    if replace_where is None:
+        return mode
+    if not isinstance(replace_where, str) or not replace_where.strip():
+        raise TableError(
+            f"replace_where for table {uri} must be a SQL predicate string",
+            "e.g. replace_where=\"run_date = '2024-06-01'\"",
+        )
+    return "overwrite"
 
 
 def check_write_args(uri: str, mode: str, partition_by: Sequence[str] | None) -> None:

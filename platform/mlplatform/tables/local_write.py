@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlplatform.errors import TableError, error_line
-from mlplatform.tables.checks import check_write_args
+from mlplatform.tables.checks import check_write_args, write_mode
 from mlplatform.tables.commits import (
     Txn,
     committed_version,
@@ -107,13 +107,7 @@ def write_pandas(
 
     uri = normalize(table)
     check_write_args(uri, mode, partition_by)
-    if replace_where is not None:
-        if not isinstance(replace_where, str) or not replace_where.strip():
-            raise TableError(
-                f"replace_where for table {uri} must be a SQL predicate string",
-                "e.g. replace_where=\"run_date = '2024-06-01'\"",
-            )
-        mode = "overwrite"
+    mode = write_mode(uri, mode, replace_where)
     if txn_applied(uri, txn):
         return current_version(uri)
     data = _arrow(pdf, uri)

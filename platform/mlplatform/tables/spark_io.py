@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlplatform.errors import TableError, error_line
-from mlplatform.tables.checks import check_write_args
+from mlplatform.tables.checks import check_write_args, write_mode
 from mlplatform.tables.commits import (
     Commit,
     Txn,
@@ -253,13 +253,7 @@ def write(
     """
     uri = normalize(table)
     check_write_args(uri, mode, partition_by)
-    if replace_where is not None:
-        if not isinstance(replace_where, str) or not replace_where.strip():
-            raise TableError(
-                f"replace_where for table {uri} must be a SQL predicate string",
-                "e.g. replace_where=\"run_date = '2024-06-01'\"",
-            )
-        mode = "overwrite"
+    mode = write_mode(uri, mode, replace_where)
     properties = _stats_properties(uri, df.columns, stats_columns)
     if txn_applied(uri, txn):
         return current_version(uri)
