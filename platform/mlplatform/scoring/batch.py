@@ -300,9 +300,12 @@ def batch_rows(n_features: int) -> int:
 def _fetch_model(settings: Settings, info: model_registry.ModelVersionInfo) -> tuple[Path, Path, str]:
     """The model directory (downloaded once per version) and its ``model.pkl`` under a content-named copy.
 
+    The cache is keyed by the version's MLflow run as well as its number: a registry that was
+    reset (or replaced) reuses version numbers for other models.
+
     Returns (model directory, file to ship with ``addFile``, sha256 of ``model.pkl``).
     """
-    cache = Path(settings.home) / "cache" / "models" / info.name / str(info.version)
+    cache = Path(settings.home) / "cache" / "models" / info.name / f"{info.version}-{info.run_id or 'norun'}"
     model_dir = cache / model_registry.MODEL_ARTIFACT
     if not (model_dir / model_registry.MODEL_PICKLE).is_file():
         with files.replacing(model_dir, folder=True) as staging:
