@@ -163,7 +163,7 @@ def write_profile(settings: Settings, profile: Profile, job_run: str | None = No
         metadata=tables.commit_metadata(job="monitoring-profile", run_id=job_run),
         description="Reference profiles of model versions: one row per (model, version, feature).",
     )
-    log.info("stored the reference profile of model:%s@%s (%d columns)", model, version, len(frame))
+    log.debug("stored the reference profile of model:%s@%s (%d columns)", model, version, len(frame))
     return written
 
 
@@ -272,7 +272,7 @@ def write_drift(
         metadata=tables.commit_metadata(job="monitoring-drift", run_id=job_run),
         description="Drift and data quality per (model, version, run date, feature) against the reference profile.",
     )
-    log.info("stored drift of model:%s@%s on %s: %s", report.model, report.version, day, report.status)
+    log.debug("stored drift of model:%s@%s on %s: %s", report.model, report.version, day, report.status)
     return written
 
 
