@@ -5,6 +5,12 @@ An artifact lives at ``<artifacts>/envs/<name>/<hash12>/`` and holds ``spec.yaml
 and marks the artifact as published: a folder without it is an unfinished build
 and is never used. Same spec + lock -> same hash -> the published artifact is
 returned without any pip work.
+
+The manifest's ``interpreter`` says where the environment's Python comes from:
+``"bundled"`` (builders ``portable`` and ``conda``: the archive carries it and runs on a
+node with no Python) or ``"base"`` (``venv``: ``python.executable`` must exist at that
+path wherever the archive is unpacked). Manifests written before the field existed say
+the same through ``python.bundled``; :attr:`EnvArtifact.carries_interpreter` reads either.
 """
 
 from __future__ import annotations
@@ -92,6 +98,11 @@ class EnvArtifact:
     @property
     def sha256(self) -> str:
         return str(self.manifest["archive"]["sha256"])
+
+    @property
+    def carries_interpreter(self) -> bool:
+        """True when the archive holds its own Python (portable, conda): it runs on a node without one."""
+        return self.manifest.get("interpreter") == "bundled" or bool(self.manifest["python"].get("bundled"))
 
     @property
     def base_interpreter(self) -> str | None:
@@ -205,6 +216,7 @@ def _make(
         "name": spec.name,
         "hash": digest,
         "builder": spec.builder,
+        "interpreter": "bundled" if python["bundled"] else "base",
         "python": python,
         "platform": {"system": _platform.system(), "machine": _platform.machine()},
         "archive": {"file": ARCHIVE, "size": archive.stat().st_size, "sha256": files.sha256_file(archive)},
