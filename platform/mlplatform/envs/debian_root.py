@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -113,10 +114,10 @@ def root_tarball(
     with flocked(tarball.with_suffix(".lock")):
         if tarball.is_file():
             return tarball
-        with replacing(tarball.with_suffix(".root"), folder=True) as root:
-            _debootstrap(root, packages, suite, mirror)
+        with tempfile.TemporaryDirectory(prefix=f".{tarball.stem}-", dir=tarball.parent) as root:
+            _debootstrap(Path(root), packages, suite, mirror)
             with replacing(tarball) as partial:
-                _tar(["-C", str(root), "-cf", str(partial), "."], f"pack the root {root}")
+                _tar(["-C", root, "-cf", str(partial), "."], f"pack the root {root}")
     log.info("cached the %s root (%s) at %s", suite, ", ".join(packages) or "minbase", tarball)
     return tarball
 
