@@ -16,6 +16,11 @@ is the PSI band; a small sample's drift status is ``ok`` unless its test also re
 ``alpha`` (small samples scatter PSI, large ones make every test reject: so neither cries
 wolf). The quality status is the worst of the null-rate increase, out-of-range and unseen
 bands. The report's status is the worst of its columns'.
+
+The measures read only a :class:`~mlplatform.monitoring.summary.Summary` of the sample (counts
+on the reference bins): :func:`compare` summarises a pandas sample in process, and
+:func:`compare_summary` judges a summary from either engine (one Spark aggregation pass:
+:mod:`mlplatform.monitoring.spark_summary`).
 """
 
 from __future__ import annotations
@@ -27,29 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 from mlplatform.errors import MonitoringError
 from mlplatform.monitoring.bands import OK, ModelThresholds, Thresholds, worst
-from mlplatform.monitoring.frames import (
-    NUMERIC,
-    as_pandas,
-    category_counts,
-    numeric_values,
-    output_columns,
-)
+from mlplatform.monitoring.frames import NUMERIC
 from mlplatform.monitoring.profile import ColumnProfile, Profile
-from mlplatform.monitoring.stats import (
-    TestResult,
-    category_bin_counts,
-    chi_square_test,
-    js_distance,
-    ks_test,
-    numeric_bin_counts,
-    psi,
-    shares,
-)
+from mlplatform.monitoring.stats import TestResult, chi_square_test, js_distance, ks_test, psi, shares
+from mlplatform.monitoring.summary import ColumnSummary, Summary, summarize, summarize_column
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ColumnDrift", "DriftReport", "compare", "compare_column"]
+__all__ = ["ColumnDrift", "DriftReport", "compare", "compare_summary", "compare_column", "compare_column_summary"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +152,9 @@ def compare(
 ) -> DriftReport:
     """Drift and data quality of ``current`` (and the model's outputs on it) against ``profile``.
 
+    The in-process engine: the sample is summarised in pandas (:func:`~.summary.summarize`)
+    and the summary judged by :func:`compare_summary`.
+
     Args:
         profile: the model version's reference profile.
         current: the scored feature vectors (pandas DataFrame or pyarrow Table) holding every
@@ -178,32 +172,39 @@ def compare(
     """
     thresholds = thresholds or ModelThresholds()
     thresholds.check_columns([c.name for c in profile.columns()], profile.subject)
-    frame = as_pandas(current, f"the current sample for {profile.subject}")
-    names = {str(c): c for c in frame.columns}
-    missing = [name for name in profile.features if name not in names]
-    if missing:
-        raise MonitoringError(
-            f"the current sample for {profile.subject} lacks profiled feature(s) {', '.join(missing)}",
-            "pass the scored feature vectors with every feature the model was trained on",
-        )
-    results = [
-        compare_column(profile.features[name], frame[names[name]], thresholds.get(name)) for name in profile.features
-    ]
-    for name, (_, values) in output_columns(predictions, probabilities).items():
-        reference = profile.outputs.get(name)
-        if reference is None:
-            known = ", ".join(profile.outputs) or "none"
+    summary = summarize(profile, current, predictions, probabilities, thresholds=thresholds)
+    return compare_summary(profile, summary, thresholds=thresholds, previous_rows=previous_rows)
+
+
+def compare_summary(
+    profile: Profile,
+    summary: Summary,
+    *,
+    thresholds: ModelThresholds | None = None,
+    previous_rows: int | None = None,
+) -> DriftReport:
+    """The :class:`DriftReport` of a current sample's :class:`~.summary.Summary` (from pandas or Spark).
+
+    Raises:
+        MonitoringError: when ``thresholds`` names a column the profile lacks, or the summary
+            has a column the profile does not.
+    """
+    thresholds = thresholds or ModelThresholds()
+    thresholds.check_columns([c.name for c in profile.columns()], profile.subject)
+    references = {c.name: c for c in profile.columns()}
+    results = []
+    for name, column in summary.columns.items():
+        if name not in references:
             raise MonitoringError(
-                f"{profile.subject} has no reference profile of output {name!r}",
-                f"profiled outputs: {known}; pass the outputs the profile was built with",
+                f"the summary of a current sample for {profile.subject} has column {name!r}, which is not profiled",
+                f"summarise the sample against this profile; its columns are: {', '.join(references)}",
             )
-        results.append(compare_column(reference, values, thresholds.get(name)))
-    rows = int(len(frame))
-    change = rows / previous_rows - 1 if previous_rows else math.nan
+        results.append(compare_column_summary(references[name], column, thresholds.get(name)))
+    change = summary.rows / previous_rows - 1 if previous_rows else math.nan
     return DriftReport(
         model=profile.model,
         version=profile.version,
-        rows=rows,
+        rows=summary.rows,
         reference_rows=profile.rows,
         columns=tuple(results),
         status=worst(r.status for r in results),
@@ -214,32 +215,35 @@ def compare(
 
 def compare_column(reference: ColumnProfile, values: "pd.Series", thresholds: Thresholds) -> ColumnDrift:
     """Drift and data quality of one current column against its reference profile."""
+    summary = summarize_column(reference, values, thresholds.small_sample_rows)
+    return compare_column_summary(reference, summary, thresholds)
+
+
+def compare_column_summary(reference: ColumnProfile, summary: ColumnSummary, thresholds: Thresholds) -> ColumnDrift:
+    """Drift and data quality of one current column, from its summary, against its reference profile.
+
+    Raises:
+        MonitoringError: when a small numeric sample's summary lacks the values its KS test needs.
+    """
     import numpy as np
 
-    rows = int(len(values))
+    rows, non_null, counts = summary.rows, summary.non_null, np.asarray(summary.counts, dtype="int64")
+    small = non_null <= thresholds.small_sample_rows
+    outside = unseen = math.nan
     if reference.kind == NUMERIC:
-        numbers = numeric_values(values, reference.name)
-        present = numbers[~np.isnan(numbers)]
-        counts = numeric_bin_counts(present, reference.edges)
-        non_null = int(present.size)
-        outside = math.nan
-        if non_null and reference.minimum is not None and reference.maximum is not None:
-            outside = float(np.mean((present < reference.minimum) | (present > reference.maximum)))
-        elif non_null:
-            outside = 1.0  # no reference values: every value is outside its (empty) range
-        unseen = math.nan
-        small = non_null <= thresholds.small_sample_rows
-        test = ks_test(np.asarray(reference.sample, dtype="float64"), present) if small else None
+        if non_null:
+            outside = summary.outside / non_null
+        test = None
+        if small:
+            if summary.values is None:
+                raise MonitoringError(
+                    f"the summary of column {reference.name!r} ({non_null} values) lacks the values of its KS test",
+                    "summarise it with the same small_sample_rows as the thresholds it is compared with",
+                )
+            test = ks_test(np.asarray(reference.sample, dtype="float64"), np.asarray(summary.values, dtype="float64"))
     else:
-        observed = category_counts(values)
-        counts = category_bin_counts(observed, reference.categories)
-        non_null = int(observed.sum())
-        outside = math.nan
-        unseen = math.nan
         if non_null and reference.seen_complete:
-            known = reference.known_categories()
-            unseen = float(observed[[name not in known for name in observed.index]].sum() / non_null)
-        small = non_null <= thresholds.small_sample_rows
+            unseen = summary.outside / non_null
         test = chi_square_test(np.asarray(reference.counts), counts) if small else None
     null_rate = (rows - non_null) / rows if rows else math.nan
     reference_shares = reference.shares()

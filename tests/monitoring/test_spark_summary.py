@@ -1,0 +1,122 @@
+"""The Spark engine of the drift check: its one-pass summary gives the same report as the pandas one, the pass
+scans each input once, and a scoring run's drift is the same whichever engine measures it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from mlplatform.errors import MonitoringError
+from mlplatform.monitoring import ModelThresholds, Thresholds, build_profile, compare
+from mlplatform.monitoring.drift import compare_summary
+from mlplatform.monitoring.spark_summary import aggregation, output_expressions, summarize
+
+LARGE = ModelThresholds(default=Thresholds(small_sample_rows=0))  # every column judged as a large sample
+
+
+def _reference(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "income": rng.normal(50, 10, n),
+            "visits": rng.poisson(3, n),
+            "const": np.full(n, 2.0),
+            "plan": rng.choice(["basic", "plus", "pro"], p=[0.5, 0.3, 0.2], size=n),
+            "region": rng.choice([f"r{i}" for i in range(30)], size=n),
+            "member": rng.random(n) < 0.3,
+            "code": rng.choice([1, 2, 3], size=n),
+        }
+    )
+
+
+def _current(rng: np.random.Generator, n: int) -> pa.Table:
+    """Shifted values with nulls and NaNs (both null to the drift check), values out of range, unseen categories."""
+    income = rng.normal(56, 12, n)
+    income[:5] = [np.inf, -np.inf, 1e6, -1e6, np.nan]  # out of range both ways, and a NaN that is not a null
+    null = np.zeros(n, dtype=bool)
+    null[5 : n // 10] = True
+    plan = rng.choice(["basic", "plus", "pro", "enterprise"], p=[0.3, 0.3, 0.3, 0.1], size=n).astype(object)
+    plan[: n // 20] = None
+    return pa.table(
+        {
+            "income": pa.array(income, mask=null),
+            "visits": pa.array(rng.poisson(3.5, n)),
+            "const": pa.array(np.where(np.arange(n) % 7 == 0, 3.0, 2.0)),
+            "plan": pa.array(plan, type=pa.string()),
+            "region": pa.array(rng.choice([f"r{i}" for i in range(34)], size=n)),
+            "member": pa.array(rng.random(n) < 0.5, mask=np.arange(n) % 11 == 0),
+            "code": pa.array(rng.choice([1, 2, 3, 4], size=n)),
+            "key": pa.array(np.arange(n)),
+            "prediction": pa.array(rng.random(n) < 0.4),
+            "probability": pa.array(list(rng.dirichlet([2, 5], size=n))),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, Any]:
+    rng = np.random.default_rng(11)
+    reference = _reference(rng, 20_000)
+    proba = rng.dirichlet([2, 5], size=20_000)
+    profile = build_profile(
+        reference, predictions=proba[:, 1] > 0.5, probabilities=proba, model="churn", version=3, categorical=["code"]
+    )
+    return {"profile": profile, "current": _current(rng, 3000)}
+
+
+def _pandas_report(profile: Any, table: pa.Table, thresholds: ModelThresholds) -> Any:
+    frame = table.to_pandas()
+    probabilities = np.vstack(frame["probability"].to_numpy())
+    return compare(profile, frame.drop(columns=["prediction", "probability"]), frame["prediction"], probabilities,
+                   thresholds=thresholds)  # fmt: skip
+
+
+@pytest.mark.parametrize("thresholds", [ModelThresholds(), LARGE], ids=["small-sample-tests", "large-sample"])
+def test_the_spark_summary_gives_the_pandas_report(spark: Any, data: dict[str, Any], thresholds: Any) -> None:
+    profile, table = data["profile"], data["current"]
+    frame = spark.createDataFrame(table)
+    outputs = output_expressions(frame, profile, "prediction", "probability")
+    assert list(outputs) == ["prediction", "probability_0", "probability_1"]
+    ours = compare_summary(profile, summarize(frame, profile, thresholds=thresholds, outputs=outputs),
+                           thresholds=thresholds)  # fmt: skip
+    expected = _pandas_report(profile, table, thresholds)
+    assert ours.to_records() == expected.to_records()
+    assert ours.rows == expected.rows == 3000 and ours.status == expected.status == "alert"
+    income, plan = ours.column("income"), ours.column("plan")
+    assert income.out_of_range_share > 0 and plan.unseen_share > 0 and income.null_rate > 0.09
+    assert ours.column("const").out_of_range_share == pytest.approx(1 / 7, abs=1e-3)
+    tested = {c.feature: c.test for c in ours.columns}
+    if thresholds is LARGE:
+        assert set(tested.values()) == {None}
+    else:
+        assert tested["income"] == "ks" and tested["plan"] == "chi2" and not math.isnan(income.p_value)
+
+
+def test_the_pass_reads_each_input_once_and_collects_no_rows(spark: Any, data: dict[str, Any], tmp_path: Path) -> None:
+    profile, table = data["profile"], data["current"]
+    spark.createDataFrame(table.drop_columns(["prediction", "probability"])).write.parquet(str(tmp_path / "vectors"))
+    spark.createDataFrame(table.select(["key", "prediction", "probability"])).write.parquet(str(tmp_path / "scores"))
+    joined = spark.read.parquet(str(tmp_path / "vectors")).join(spark.read.parquet(str(tmp_path / "scores")), "key")
+    aggregated, read = aggregation(joined, profile, output_expressions(joined, profile, "prediction", "probability"))
+    plan = aggregated._jdf.queryExecution().executedPlan().toString()
+    assert plan.count("FileScan parquet") == 2, plan
+    rows = aggregated.collect()
+    assert len(rows) == 1 and rows[0]["rows"] == 3000
+    assert read(rows[0])["plan"][0] == sum(v is not None for v in table.column("plan").to_pylist())
+
+
+def test_bad_input_names_the_column_or_the_model(spark: Any, data: dict[str, Any]) -> None:
+    profile, table = data["profile"], data["current"]
+    frame = spark.createDataFrame(table)
+    with pytest.raises(MonitoringError, match=r"model:churn@3 lacks profiled feature\(s\) visits — pass the scored"):
+        summarize(frame.drop("visits"), profile)
+    with pytest.raises(MonitoringError, match=r"column 'income' is numeric in the reference but holds string values"):
+        summarize(frame.withColumn("income", frame["plan"]), profile)
+    alone = build_profile(data["current"].select(["income"]).to_pandas(), model="churn", version=4)
+    with pytest.raises(MonitoringError, match=r"model:churn@4 has no reference profile of output 'prediction'"):
+        output_expressions(frame, alone, "prediction", "probability")
