@@ -9,6 +9,7 @@
       model/                    the registered MLflow model directory (MLmodel, model.pkl, ...)
       serving.json              model name, version, env id, signature, limits
       mlp_scoring_server.py     the WSGI app (mlplatform/scoring/server.py)
+      mlp_server_metrics.py     its /metrics (server_metrics.py), mlp_inference_spool.py its inference log
       gunicorn.conf.py          server settings, all from MLP_* variables
 
 ``docker build build/churn`` makes the image; ``mlp serve`` runs :data:`ENTRYPOINT`
@@ -62,6 +63,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SERVER_MODULE = "mlp_scoring_server"
+# image-side modules the server imports, copied beside it under these top-level names
+SERVER_HELPERS = {"server_metrics.py": "mlp_server_metrics.py", "inference_spool.py": "mlp_inference_spool.py"}
 GUNICORN_CONF = "gunicorn.conf.py"
 LOCK_FILE = "requirements.lock.txt"
 SERVER_REQUIREMENTS_FILE = "requirements.server.txt"
@@ -211,7 +214,7 @@ def render_dockerfile(config: dict[str, Any], deps: DependencySet, server_reqs: 
         "urllib.request.urlopen('http://127.0.0.1:%s/ping' % os.environ.get('MLP_PORT', '8080'), timeout=3)"
     )
     healthcheck = json.dumps(["python", "-c", probe])
-    files = json.dumps([CONFIG_FILE, f"{SERVER_MODULE}.py", GUNICORN_CONF, f"{APP_DIR}/"])
+    files = json.dumps([CONFIG_FILE, f"{SERVER_MODULE}.py", *SERVER_HELPERS.values(), GUNICORN_CONF, f"{APP_DIR}/"])
     return f"""\
 # Online scoring image for model:{config["model_name"]}@{config["model_version"]}
 # environment {deps.env_id}; written by `mlp export docker` (mlplatform).
@@ -271,6 +274,8 @@ def write_context(
         shutil.copytree(model_dir, staging / MODEL_DIR)
         here = Path(__file__).parent
         shutil.copyfile(here / "server.py", staging / f"{SERVER_MODULE}.py")
+        for source, name in SERVER_HELPERS.items():
+            shutil.copyfile(here / source, staging / name)
         shutil.copyfile(here / "gunicorn_conf.py", staging / GUNICORN_CONF)
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         (staging / LOCK_FILE).write_text("".join(f"{line}\n" for line in deps.lock))

@@ -3,7 +3,9 @@
 This module runs inside the image built from the *model's* environment, copied
 into the build context as a single file. It imports only the standard library,
 numpy, pandas and cloudpickle (plus whatever the pickled model imports) — never
-Flask, MLflow, click or the platform's configuration.
+Flask, MLflow, click or the platform's configuration. Its two helpers, ``server_metrics`` and
+``inference_spool``, are copied beside it as ``mlp_server_metrics.py`` and
+``mlp_inference_spool.py``.
 
 Endpoints (MLflow's scoring protocol):
 
@@ -13,6 +15,15 @@ Endpoints (MLflow's scoring protocol):
   ``{"predictions": [...]}``.
 - ``GET /ping``, ``GET /health``: 200 once the model is loaded.
 - ``GET /version``: model name, version and environment id.
+- ``GET /metrics``: Prometheus text format, summed over the gunicorn workers
+  (``server_metrics``: requests by endpoint and status, latency and prediction histograms,
+  rows scored, inference log writes and errors; every series labelled with the model name
+  and version).
+
+``MLP_LOG_SAMPLE`` (a fraction 0..1) turns on the inference log: that share of scored
+requests, inputs and predictions, is appended to a local spool (``inference_spool``) for
+``mlp monitor ingest``. A request's id is its ``X-Request-Id`` header, or a fresh one; the
+answer carries it back.
 
 Inputs are checked against the column signature the exporter copied from
 ``MLmodel`` into ``serving.json``. Every bad request gets a 4xx JSON answer
@@ -35,12 +46,19 @@ import math
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
+
+if __package__:  # mlplatform.scoring.server
+    from mlplatform.scoring import inference_spool, server_metrics
+else:  # the image's top-level mlp_scoring_server, its helpers beside it
+    import mlp_inference_spool as inference_spool  # type: ignore[no-redef]
+    import mlp_server_metrics as server_metrics  # type: ignore[no-redef]
 
 __all__ = [
     "CONFIG_FILE",
@@ -59,6 +77,8 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+ENDPOINTS = ("/invocations", "/ping", "/health", "/version", "/metrics")
 
 _INT_RANGE = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _FLOAT_DTYPE = {"float": np.float32, "double": np.float64}
@@ -530,16 +550,53 @@ _REASONS = {
 
 
 class ScoringApp:
-    """The WSGI callable: one loaded model, its signature and limits."""
+    """The WSGI callable: one loaded model, its signature and limits, its metrics and inference log.
 
-    def __init__(self, config: ServingConfig, model: Any) -> None:
+    Args:
+        metrics: where requests are counted (default: shared through ``MLP_METRICS_DIR`` when set).
+        spool: the inference log (default: from ``MLP_LOG_SAMPLE``; None when off).
+    """
+
+    def __init__(
+        self,
+        config: ServingConfig,
+        model: Any,
+        metrics: server_metrics.Metrics | None = None,
+        spool: inference_spool.Spool | None = None,
+    ) -> None:
         self.config = config
         self.model = model
         self._predict = getattr(model, config.predict_fn)
         self._version = json.dumps(config.version_info()).encode()
+        self.metrics = metrics or server_metrics.Metrics.from_env(
+            {"model": config.model_name, "version": str(config.model_version)}
+        )
+        self.spool = spool or inference_spool.Spool.from_env(
+            config.model_name, config.model_version, self.metrics.inc, _json_default
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        started = time.perf_counter()
+        status: list[str] = []
+
+        def recording_start_response(line: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            status.append(line.split(" ", 1)[0])
+            return start_response(line, headers, *rest)
+
         path = environ.get("PATH_INFO", "") or "/"
+        try:
+            return self._route(environ, recording_start_response, path)
+        finally:
+            endpoint = path if path in ENDPOINTS else "other"
+            self.metrics.inc("mlp_requests", endpoint=endpoint, status=status[0] if status else "500")
+            self.metrics.observe(
+                "mlp_request_duration_seconds",
+                (time.perf_counter() - started,),
+                server_metrics.LATENCY_BUCKETS,
+                endpoint=endpoint,
+            )
+
+    def _route(self, environ: dict[str, Any], start_response: Callable[..., Any], path: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         try:
             if path == "/invocations":
@@ -551,8 +608,12 @@ class ScoringApp:
                     raise RequestError(f"use GET on {path}", status=405, error_code="METHOD_NOT_ALLOWED")
                 body = self._version if path == "/version" else b'{"status": "ok"}'
                 return _respond(start_response, 200, body)
+            if path == "/metrics":
+                if method not in ("GET", "HEAD"):
+                    raise RequestError("use GET on /metrics", status=405, error_code="METHOD_NOT_ALLOWED")
+                return _respond(start_response, 200, self.metrics.render(self.config.env_id), METRICS_TYPE)
             raise RequestError(
-                f"no endpoint {path}; use POST /invocations, GET /ping, /health or /version",
+                f"no endpoint {path}; use POST /invocations, GET /ping, /health, /version or /metrics",
                 status=404,
                 error_code="NOT_FOUND",
             )
@@ -591,6 +652,8 @@ class ScoringApp:
         return body
 
     def _invocations(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        started = time.time()
+        clock = time.perf_counter()
         body = self._read_body(environ)
         if not body:
             raise RequestError("the request body is empty; send JSON or CSV rows to score")
@@ -608,14 +671,26 @@ class ScoringApp:
             raise RequestError(
                 f"the model could not score the input ({len(frame)} rows): {type(exc).__name__}: {exc}"
             ) from None
-        out = json.dumps({"predictions": _jsonable(predictions)}, default=_json_default).encode()
-        return _respond(start_response, 200, out)
+        values = _jsonable(predictions)
+        out = json.dumps({"predictions": values}, default=_json_default).encode()
+        request_id = environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex
+        self.metrics.inc("mlp_rows_scored", len(frame))
+        self.metrics.observe_predictions(values)
+        if self.spool is not None:
+            self.spool.offer(request_id, started, time.perf_counter() - clock, frame, values)
+        return _respond(start_response, 200, out, headers=[("X-Request-Id", request_id)])
 
 
-def _respond(start_response: Callable[..., Any], status: int, body: bytes) -> list[bytes]:
+def _respond(
+    start_response: Callable[..., Any],
+    status: int,
+    body: bytes,
+    content_type: str = JSON_TYPE,
+    headers: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
     start_response(
         f"{status} {_REASONS.get(status, '')}".strip(),
-        [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))],
+        [("Content-Type", content_type), ("Content-Length", str(len(body))), *(headers or [])],
     )
     return [body]
 
