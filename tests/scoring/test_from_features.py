@@ -353,15 +353,17 @@ def test_drift_of_the_scored_vectors_is_measured_against_the_reference(
 
     import json
 
-    shown = mlp(["scores", "drift", MODEL, "--run-date", DAY])
+    shown = mlp(["monitor", MODEL, "--run-date", DAY])
     assert shown.returncode == 0, shown.stderr
     head, columns, *lines = shown.stdout.strip().splitlines()
     assert head == f"model:{MODEL}@{model['version']} on {DAY}: {scored.drift} ({scored.rows} rows scored)"
     assert columns.split()[:3] == ["feature", "role", "status"] and len(lines) == len(drift)
-    as_json = mlp(["scores", "drift", MODEL, "--json"])  # the latest run date measured (other tests score later)
-    every = read_drift(settings, MODEL)
-    latest = every[every["run_date"] == every["run_date"].max()]
-    stored = {r["feature"]: r["psi"] for r in map(json.loads, as_json.stdout.splitlines())}
+    as_json = mlp(["monitor", MODEL, "--json"])  # the latest run date measured (other tests score later)
+    shown_rows = json.loads(as_json.stdout)
+    (day, version), *others = {(r["run_date"], r["version"]) for r in shown_rows}
+    assert not others and day == read_drift(settings, MODEL)["run_date"].max()
+    latest = read_drift(settings, MODEL, run_date=day, version=version)
+    stored = {r["feature"]: r["psi"] for r in shown_rows}
     assert stored == pytest.approx(dict(zip(latest["feature"], latest["psi"])), nan_ok=True)
-    missing = mlp(["scores", "drift", MODEL, "--run-date", STALE_DAY])
-    assert missing.returncode != 0 and f"no drift measured for model {MODEL} on {STALE_DAY}" in missing.stderr
+    missing = mlp(["monitor", MODEL, "--run-date", STALE_DAY])
+    assert missing.returncode != 0 and f"no batch drift measured for model {MODEL} on {STALE_DAY}" in missing.stderr

@@ -47,7 +47,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "trainset": ("mlplatform.cli.trainset", "trainset", "Point-in-time training sets: build, rebuild, list, describe."),
     "score": ("mlplatform.cli.score", "score", "Batch-score a table with a registered model, in its environment."),
-    "scores": ("mlplatform.cli.score", "scores", "Scores: list, describe, preview, features, drift (no Spark)."),
+    "scores": ("mlplatform.cli.score", "scores", "Scores: list, describe, preview, features (no Spark)."),
+    "monitor": (
+        "mlplatform.cli.monitor",
+        "monitor",
+        "A model's drift, data quality and alerts: table, JSON or an offline HTML page.",
+    ),
 }
 
 

@@ -147,48 +147,4 @@ def features(model: str, run_date: str | None, limit: int, output: str | None) -
         click.echo(frame.to_string(index=False) if not frame.empty else "(no rows)")
 
 
-_DRIFT_COLUMNS = [
-    "feature",
-    "role",
-    "status",
-    "psi",
-    "js",
-    "null_rate",
-    "out_of_range_share",
-    "unseen_share",
-    "reasons",
-]
-
-
-@scores.command()
-@click.argument("model")
-@click.option("--run-date", default=None, metavar="YYYY-MM-DD", help="Run date (default: the latest measured).")
-@click.option("--json", "as_json", is_flag=True, help="Every stored measure of the run date as JSON lines.")
-def drift(model: str, run_date: str | None, as_json: bool) -> None:
-    """Drift and data quality of MODEL's scored features and outputs against its reference profile."""
-    import json
-
-    from mlplatform.cli.textfmt import table
-    from mlplatform.config import load_settings
-    from mlplatform.errors import MonitoringError
-    from mlplatform.monitoring.store import read_drift
-
-    rows = read_drift(load_settings(), model, run_date=run_date)
-    if rows.empty:
-        raise MonitoringError(
-            f"no drift measured for model {model}" + (f" on {run_date}" if run_date else ""),
-            "score it from the feature repository (mlp score MODEL --run-date D); versions registered before "
-            "reference profiles were kept have none: retrain them",
-        )
-    day = rows["run_date"].max() if run_date is None else rows["run_date"].iloc[0]
-    rows = rows[rows["run_date"] == day]
-    if as_json:
-        click.echo(rows.to_json(orient="records", lines=True, date_format="iso").rstrip())
-        return
-    rows = rows.assign(reasons=[", ".join(json.loads(r or "[]")) for r in rows["reasons"]])
-    version, status = rows["version"].iloc[-1], rows["report_status"].iloc[-1]
-    click.echo(f"model:{model}@{version} on {day}: {status} ({int(rows['report_rows'].iloc[-1])} rows scored)")
-    click.echo(table(_DRIFT_COLUMNS, rows[_DRIFT_COLUMNS].values.tolist()))
-
-
 __all__ = ["score", "scores"]
