@@ -235,3 +235,42 @@ def test_thresholded_model_scores_from_one_predict_proba_call(tmp_path: Path, hg
     np.testing.assert_array_equal(predicted, model.predict(frame))
     np.testing.assert_array_equal(predicted, (hgb.predict_proba(frame)[:, 1] >= threshold).astype(int))
     assert threshold == 0.5 or (predicted != hgb.predict(frame)).any()  # not the argmax of the probabilities
+
+
+def test_the_model_cache_follows_the_registry_not_only_the_version_number(
+    mlp_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry reset under the same home reuses ``name@1`` for another model: scoring must not reuse the pickle."""
+    import shutil
+
+    import cloudpickle
+    from mlflow import MlflowClient
+    from scoring_support import register_model
+    from sklearn.linear_model import LogisticRegression
+
+    from mlplatform.config import load_settings
+    from mlplatform.scoring.batch import _fetch_model
+    from mlplatform.tracking import model_registry
+    from mlplatform.tracking.store import configure
+
+    frame = make_frame(300, seed=3)
+    fitted = {
+        "first": LogisticRegression(C=0.01).fit(frame[FEATURES].fillna(0), frame["label"]),
+        "second": LogisticRegression(C=100.0).fit(frame[FEATURES].fillna(0) * 2, frame["label"]),
+    }
+    monkeypatch.setenv("MLP_MLFLOW_TRACKING_URI", f"sqlite:///{mlp_home}/registry-first.db")
+    configure(load_settings())
+    MlflowClient().search_experiments()  # one schema migration; the second registry starts as a copy of the first
+    shutil.copyfile(mlp_home / "registry-first.db", mlp_home / "registry-second.db")
+    seen = {}
+    for store, estimator in fitted.items():
+        monkeypatch.setenv("MLP_MLFLOW_TRACKING_URI", f"sqlite:///{mlp_home}/registry-{store}.db")
+        settings = load_settings()
+        assert register_model(settings, "cache_reset", estimator, frame[FEATURES].head(3)).version == 1
+        _, shipped, _ = _fetch_model(settings, model_registry.resolve("cache_reset@1", settings))
+        with open(shipped, "rb") as fh:
+            seen[store] = cloudpickle.load(fh)
+    probe = frame[FEATURES].fillna(0).head(50)
+    for store, estimator in fitted.items():
+        np.testing.assert_array_equal(seen[store].predict_proba(probe), estimator.predict_proba(probe))
+    assert not np.allclose(seen["first"].predict_proba(probe), seen["second"].predict_proba(probe))
