@@ -6,7 +6,10 @@
 - ``drift``: one row per (model, version, run date, feature) of a
   :class:`~mlplatform.monitoring.drift.DriftReport`: every measure, the statuses, the
   report's overall status and row counts; writing the same (model, version, run date)
-  again replaces it, so a re-run nightly job is idempotent.
+  again replaces it, so a re-run nightly job is idempotent. ``source`` tells a batch
+  scoring run's rows (``batch``) from the inference log's (``online``,
+  :mod:`mlplatform.monitoring.inference`); each replaces only its own. Rows written before
+  the column existed read as ``batch``.
 
 Both are plain Delta tables: ``tables.to_pandas`` (or Spark) reads them.
 """
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "SOURCES",
     "PROFILE_COLUMNS",
     "DRIFT_COLUMNS",
     "profiles_table",
@@ -87,7 +91,9 @@ DRIFT_COLUMNS = [
     "report_rows",
     "previous_rows",
     "computed_at",
+    "source",
 ]
+SOURCES = ("batch", "online")
 
 
 def profiles_table(settings: Settings) -> str:
@@ -224,14 +230,32 @@ def _records(report: DriftReport, run_date: str) -> list[dict[str, Any]]:
     ]
 
 
+def _with_source_column(uri: str) -> None:
+    """Add ``source`` to a drift table written before it existed (its rows read as batch)."""
+    import pandas as pd
+
+    if tables.exists(uri) and "source" not in {c.name for c in tables.describe(uri).columns}:
+        tables.write_pandas(
+            pd.DataFrame({"source": pd.Series([], dtype="string")}),
+            uri,
+            merge_schema=True,
+            metadata=tables.commit_metadata(job="monitoring-drift"),
+        )
+
+
 def write_drift(
-    settings: Settings, report: DriftReport, run_date: str | None = None, job_run: str | None = None
+    settings: Settings,
+    report: DriftReport,
+    run_date: str | None = None,
+    job_run: str | None = None,
+    source: str = "batch",
 ) -> int:
-    """Store ``report`` as the drift of its model version on ``run_date`` (replacing a stored one).
+    """Store ``report`` as the drift of its model version on ``run_date`` (replacing a stored one of ``source``).
 
     Args:
         run_date: ``YYYY-MM-DD`` (default today, UTC).
         job_run: the run that computed it, for the commit metadata.
+        source: ``batch`` (a scoring run) or ``online`` (the inference log).
 
     Returns:
         The version of the drift table.
@@ -246,8 +270,11 @@ def write_drift(
             "the drift report to store names no model version",
             "compare against a profile built with model= and version= (or profile.with_model(NAME, V))",
         )
+    if source not in SOURCES:
+        raise MonitoringError(f"drift source '{source}' is not one of {', '.join(SOURCES)}", "pass batch or online")
     day = parse_run_date(run_date, MonitoringError).isoformat()
     frame = pd.DataFrame(_records(report, day), columns=DRIFT_COLUMNS)
+    frame["source"] = pd.Series([source] * len(frame), dtype="string")
     floats = [
         "null_rate",
         "reference_null_rate",
@@ -263,25 +290,34 @@ def write_drift(
     frame = frame.astype({"rows": "int64", "reference_rows": "int64", "report_rows": "int64"})
     frame["previous_rows"] = frame["previous_rows"].astype("Int64")
     frame["test"] = frame["test"].astype("string")
+    uri = drift_table(settings)
+    _with_source_column(uri)
+    same_source = "(source = 'batch' OR source IS NULL)" if source == "batch" else f"source = {_quote(source)}"
     written = tables.write_pandas(
         frame,
-        drift_table(settings),
+        uri,
         replace_where=(
             f"model = {_quote(report.model)} AND version = {_quote(report.version)} AND run_date = {_quote(day)}"
+            f" AND {same_source}"
         ),
         metadata=tables.commit_metadata(job="monitoring-drift", run_id=job_run),
         description="Drift and data quality per (model, version, run date, feature) against the reference profile.",
     )
-    log.debug("stored drift of model:%s@%s on %s: %s", report.model, report.version, day, report.status)
+    log.debug("stored %s drift of model:%s@%s on %s: %s", source, report.model, report.version, day, report.status)
     return written
 
 
 def read_drift(
-    settings: Settings, model: str, run_date: str | None = None, version: str | int | None = None
+    settings: Settings,
+    model: str,
+    run_date: str | None = None,
+    version: str | int | None = None,
+    source: str | None = "batch",
 ) -> "pd.DataFrame":
     """Stored drift rows of ``model`` (optionally of one run date and version), by run date and feature.
 
     ``counts`` and ``reasons`` are JSON text; an empty frame when nothing is stored.
+    ``source``: ``batch`` (default: scoring runs), ``online`` (the inference log) or None (both).
     """
     import pandas as pd
 
@@ -294,4 +330,7 @@ def read_drift(
     if version is not None:
         filters.append(("version", "=", str(version)))
     rows = tables.to_pandas(uri, filters=filters)
+    rows["source"] = rows["source"].fillna("batch") if "source" in rows else "batch"
+    if source is not None:
+        rows = rows[rows["source"] == source]
     return rows.sort_values(["run_date", "version", "feature"], kind="stable").reset_index(drop=True)
