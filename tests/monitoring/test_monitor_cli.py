@@ -1,9 +1,10 @@
 """``mlp monitor``: the stored drift of a run as a table, JSON and an offline HTML page; bad input in one line.
 
 One home per module, written with ``monitoring.store`` from pandas frames (no Spark):
-model ``churn`` version 1 measured on 2024-06-01 (calm) and 2024-06-02 (one numeric feature
-shifted by one standard deviation, one category mix changed), version 2 measured calm on
-2024-06-02 after it.
+model ``churn`` version 1 measured on 2024-06-01 (calm; online: half a standard deviation
+shifted) and 2024-06-02 (one numeric feature shifted by one standard deviation, one category
+mix changed), version 2 measured calm on 2024-06-02 after it; ``fresh`` profiled and never
+scored; ``batch_only`` scored, never served.
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         write_drift(settings, compare(first, _frame(2), *_outputs(2)), CALM)
         write_drift(settings, compare(first, _frame(3, shift=1.0, mix=True), *_outputs(3), previous_rows=ROWS), SHIFTED)
         write_drift(settings, compare(second, _frame(4), *_outputs(4), previous_rows=ROWS), SHIFTED)
+        write_drift(settings, compare(first, _frame(6, shift=0.5), *_outputs(6)), CALM, source="online")
         write_profile(settings, build_profile(_frame(5), model="fresh", version=1))  # profiled, never scored
+        batch_only = build_profile(_frame(7), model="batch_only", version=1)
+        write_profile(settings, batch_only)
+        write_drift(settings, compare(batch_only, _frame(8)), CALM)
     yield home
 
 
@@ -105,7 +110,12 @@ def test_json_is_every_stored_measure_of_the_run(settings: Any) -> None:
     latest = json.loads(_monitor("churn", "--json").stdout)  # the latest run date, the version measured last
     assert {(r["run_date"], r["version"]) for r in latest} == {(SHIFTED, "2")}
     calm = json.loads(_monitor("churn", "--run-date", CALM, "--json").stdout)
-    assert {(r["version"], r["status"], r["previous_rows"]) for r in calm} == {("1", "ok", None)}
+    assert {(r["version"], r["status"], r["previous_rows"], r["source"]) for r in calm} == {("1", "ok", None, "batch")}
+    online = {r["feature"]: r for r in json.loads(_monitor("churn", "--source", "online", "--json").stdout)}
+    stored = read_drift(settings, "churn", source="online").set_index("feature")
+    assert {(r["run_date"], r["source"]) for r in online.values()} == {(CALM, "online")}
+    assert {f: r["psi"] for f, r in online.items()} == stored["psi"].to_dict()
+    assert online["tenure"]["status"] != "ok"
 
 
 def test_the_table_shows_one_line_per_column_and_the_other_versions(settings: Any) -> None:
@@ -175,10 +185,12 @@ def test_the_html_page_is_offline_and_plots_each_flagged_column(settings: Any, t
             "run_date": ["2024-05-01", "2024-05-02"],
             "metric": "roc_auc",
             "value": [0.81, 0.64],
-            "threshold": 0.7,
+            "threshold": "roc_auc >= 0.7",
             "status": ["ok", "alert"],
             "rows": 500,
             "labelled_rows": [480, 470],
+            "positives": [60, 55],
+            "computed_at": "2024-06-03T00:00:00+00:00",
         }
     )
     tables.write_pandas(performance, performance_table(settings))
@@ -212,7 +224,11 @@ def test_bad_input_is_refused_in_one_line_naming_the_model(settings: Any, monkey
         ),
         (["churn", "--run-date", "06/01/2024"], 1, "run date '06/01/2024' is not a date — write it as YYYY-MM-DD"),
         (["churn", "--version", "9"], 1, "no batch drift measured for model:churn@9 (measured versions: 1, 2)"),
-        (["churn", "--source", "online"], 1, "no online drift measured for model churn — ingest its inference log"),
+        (
+            ["batch_only", "--source", "online"],
+            1,
+            "no online drift measured for model batch_only — ingest its inference log first: mlp monitor ingest",
+        ),
         (["churn", "--html"], 2, "give both --html and -o FILE"),
         (["churn", "--json", "--html", "-o", "x.html"], 2, "pick one of --json and --html"),
     ]

@@ -19,16 +19,13 @@ from mlplatform.config import Settings
 from mlplatform.dates import parse_run_date
 from mlplatform.errors import MonitoringError, NoProfileError
 from mlplatform.monitoring.frames import FEATURE, PREDICTION, PROBABILITY
-from mlplatform.monitoring.store import profiles_table, read_drift
+from mlplatform.monitoring.store import SOURCES, profiles_table, read_drift
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BATCH", "ONLINE", "SOURCES", "MonitorView", "monitor_view", "performance_table", "read_performance"]
+__all__ = ["MonitorView", "monitor_view", "performance_table", "read_performance"]
 
-BATCH = "batch"
-ONLINE = "online"
-SOURCES = (BATCH, ONLINE)
 _COUNTS = ("rows", "reference_rows", "report_rows", "previous_rows")  # read back as floats when a null is stored
 _ROLES = {FEATURE: 0, PREDICTION: 1, PROBABILITY: 2}  # features first, then the outputs
 
@@ -103,12 +100,6 @@ def _numbered(versions: Any) -> list[str]:
     return sorted({str(v) for v in versions}, key=lambda v: (len(v), v))
 
 
-def _of_source(rows: "pd.DataFrame", source: str) -> "pd.DataFrame":
-    if "source" not in rows.columns:
-        return rows if source == BATCH else rows.iloc[0:0]
-    return rows[rows["source"].fillna(BATCH) == source]
-
-
 def _latest_per_date(rows: "pd.DataFrame") -> "pd.DataFrame":
     """Per (run date, feature) the row of the version measured last that day."""
     ordered = rows.sort_values(["run_date", "computed_at"], kind="stable")
@@ -121,7 +112,7 @@ def monitor_view(
     model: str,
     run_date: str | None = None,
     version: str | int | None = None,
-    source: str = BATCH,
+    source: str = "batch",
 ) -> MonitorView:
     """The drift of ``model``'s run on ``run_date`` (default the latest measured) and its PSI over run dates.
 
@@ -133,7 +124,7 @@ def monitor_view(
     if source not in SOURCES:
         raise MonitoringError(f"drift source {source!r} of model {model} is not known", "pick batch or online")
     day = None if run_date is None else parse_run_date(run_date, MonitoringError).isoformat()
-    every = read_drift(settings, model)
+    every = read_drift(settings, model, source=None)
     if every.empty:
         if not _profiled_versions(settings, model):
             raise NoProfileError(
@@ -142,11 +133,11 @@ def monitor_view(
                 "have none: retrain them), then score it",
             )
         raise MonitoringError(f"no drift measured for model {model} yet", _score_hint(model, day))
-    rows = _of_source(every, source)
+    rows = every[every["source"] == source]
     if rows.empty:
         hint = (
             f"ingest its inference log first: mlp monitor ingest {model} --from DIR"
-            if source == ONLINE
+            if source == "online"
             else _score_hint(model, day)
         )
         raise MonitoringError(f"no {source} drift measured for model {model}", hint)

@@ -172,6 +172,15 @@ def _psi_over_time(history: "pd.DataFrame", band: Band) -> str:
     return _img(figure, "drift-over-time", None, caption)
 
 
+def _bar(threshold: Any) -> float | None:
+    """The number of a threshold: a float, or the last word of a recorded bar such as ``"roc_auc >= 0.7"``."""
+    try:
+        value = float(threshold if isinstance(threshold, (int, float)) else str(threshold).split()[-1])
+    except (IndexError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
 def _performance(performance: "pd.DataFrame | None") -> str:
     import pandas as pd
 
@@ -182,10 +191,13 @@ def _performance(performance: "pd.DataFrame | None") -> str:
     for axes, metric in zip(figure.subplots(len(metrics), 1, squeeze=False)[:, 0], metrics):
         rows = performance[performance["metric"] == metric].sort_values("run_date", kind="stable")
         when = pd.to_datetime(rows["run_date"].astype(str))
-        axes.plot(when, rows["value"], marker="o", color=_COLOURS["current"], label=metric)
+        for version, part in rows.groupby("version", sort=True):
+            axes.plot(when[part.index], part["value"], marker="o", label=f"{metric}, version {version}")
         thresholds = rows["threshold"].dropna()
-        if not thresholds.empty:
-            axes.axhline(float(thresholds.iloc[-1]), color="#c0392b", linestyle="--", linewidth=1, label="threshold")
+        bar = _bar(thresholds.iloc[-1]) if not thresholds.empty else None
+        if bar is not None:
+            label = f"threshold {thresholds.iloc[-1]}" if isinstance(thresholds.iloc[-1], str) else "threshold"
+            axes.axhline(bar, color="#c0392b", linestyle="--", linewidth=1, label=label)
         axes.set_ylabel(metric)
         axes.legend(fontsize=8)
         _date_axis(figure, axes, pd.DatetimeIndex(when))
