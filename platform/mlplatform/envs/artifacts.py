@@ -38,8 +38,9 @@ from packaging.utils import canonicalize_name
 
 from mlplatform import __version__, files, storage
 from mlplatform.config import Settings, load_settings
+from mlplatform.envs import portable
 from mlplatform.envs.conda import build_conda, pack_conda
-from mlplatform.envs.interpreters import find_python
+from mlplatform.envs.interpreters import Interpreter, find_python
 from mlplatform.envs.lock import EnvLock, lock
 from mlplatform.envs.piptool import install_requirements, pip
 from mlplatform.envs.spec import NAME_PATTERN, EnvSpec, load_spec
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 ARCHIVE = "env.tar.gz"
 MANIFEST = "manifest.json"
 _UNPACKED_MARKER = ".mlp-env.json"
+ARCHIVE_PYTHON = "./environment/bin/python"  # where an archive that carries its interpreter has it on executors
 
 
 @dataclass(frozen=True)
@@ -156,21 +158,29 @@ def _pip_check(python: str, name: str, provided: frozenset[str]) -> None:
         )
 
 
-def _build_venv(env_lock: EnvLock, prefix: Path, provided: frozenset[str] = frozenset()) -> tuple[dict[str, Any], str]:
-    """python -m venv (no pip inside) + pip install of exactly the lock + venv-pack metadata."""
+def _base_python(env_lock: EnvLock) -> Interpreter:
+    """The base interpreter of the lock's exact Python version."""
     try:
-        interpreter = find_python(env_lock.python_version)
+        return find_python(env_lock.python_version)
     except EnvError as exc:
         raise EnvError(
             f"{exc.message}; the lock of '{env_lock.name}' was made with it",
             f"re-lock for a Python found here: mlp env lock {env_lock.name} --refresh; or {exc.hint}",
         ) from exc
+
+
+def _install_lock(python: str, env_lock: EnvLock, scratch: Path, provided: frozenset[str]) -> None:
+    install_requirements(python, env_lock.requirements(), env_lock.name, scratch)
+    _pip_check(python, env_lock.name, provided)
+
+
+def _build_venv(env_lock: EnvLock, prefix: Path, provided: frozenset[str] = frozenset()) -> tuple[dict[str, Any], str]:
+    """python -m venv (no pip inside) + pip install of exactly the lock + venv-pack metadata."""
+    interpreter = _base_python(env_lock)
     subprocess.run(
         [interpreter.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, capture_output=True
     )
-    python = str(prefix / "bin" / "python")
-    install_requirements(python, env_lock.requirements(), env_lock.name, prefix.parent)
-    _pip_check(python, env_lock.name, provided)
+    _install_lock(str(prefix / "bin" / "python"), env_lock, prefix.parent, provided)
     info = {
         "version": interpreter.version,
         "executable": interpreter.executable,
@@ -178,6 +188,21 @@ def _build_venv(env_lock: EnvLock, prefix: Path, provided: frozenset[str] = froz
         "bundled": False,
     }
     return info, "venv-pack"
+
+
+def _build_portable(env_lock: EnvLock, prefix: Path, provided: frozenset[str]) -> dict[str, Any]:
+    """The base CPython copied into ``prefix``, the lock installed into it, made relocatable (:mod:`.portable`)."""
+    interpreter = _base_python(env_lock)
+    python = portable.copy_interpreter(interpreter, prefix, env_lock.name)
+    _install_lock(str(python), env_lock, prefix.parent, provided)
+    bundled = portable.make_relocatable(prefix, interpreter, env_lock.name)
+    return {
+        "version": interpreter.version,
+        "executable": ARCHIVE_PYTHON,
+        "copied_from": interpreter.executable,
+        "bundled": True,
+        "libraries": bundled,
+    }
 
 
 def _pack_venv(prefix: Path, output: Path) -> None:
@@ -204,9 +229,12 @@ def _make(
     prefix = work / "env"
     if spec.builder == "conda":
         build_conda(env_lock.name, spec.channels, env_lock.conda_pins, env_lock.requirements(), prefix)
-        python = {"version": env_lock.python_version, "executable": "./environment/bin/python", "bundled": True}
+        python = {"version": env_lock.python_version, "executable": ARCHIVE_PYTHON, "bundled": True}
         packer = "conda-pack"
         pack_conda(prefix, work / ARCHIVE)
+    elif spec.builder == "portable":
+        python, packer = _build_portable(env_lock, prefix, provided), "patchelf"
+        portable.pack_portable(prefix, work / ARCHIVE)
     else:
         python, packer = _build_venv(env_lock, prefix, provided)
         _pack_venv(prefix, work / ARCHIVE)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from mlplatform import storage
 from mlplatform.config import Settings, load_settings
-from mlplatform.envs.artifacts import EnvArtifact, resolve, unpack, verify_archive
+from mlplatform.envs.artifacts import ARCHIVE_PYTHON, EnvArtifact, resolve, unpack, verify_archive
 from mlplatform.envs.spec import arrow_requirements
 from mlplatform.errors import EnvError, error_line
 from mlplatform.probe import executor_report
@@ -33,7 +33,6 @@ __all__ = ["spark_conf", "spark_uri", "preflight", "ENV_ID_CONF", "ARCHIVE_PYTHO
 log = logging.getLogger(__name__)
 
 ENV_ID_CONF = "spark.mlplatform.env.id"
-ARCHIVE_PYTHON = "./environment/bin/python"
 
 
 def is_local_master(master: str) -> bool:

@@ -60,7 +60,10 @@ class EnvSpec(StrictModel):
 
     name: str = Field(pattern=NAME_PATTERN, description="Environment name; the file is envs/<name>.yaml.")
     python: str = Field(pattern=r"^3\.\d{1,2}(\.\d{1,2})?$", description="Python version: '3.11' or an exact '3.11.7'.")
-    builder: Literal["venv", "conda"] = Field("venv", description="venv (+ venv-pack) or conda (+ conda-pack).")
+    builder: Literal["venv", "portable", "conda"] = Field(
+        "venv",
+        description="venv (+ venv-pack), portable (the archive carries its CPython) or conda (+ conda-pack).",
+    )
     packages: tuple[str, ...] = Field((), description="pip requirement strings, e.g. 'scikit-learn==1.7.2'.")
     channels: tuple[str, ...] = Field((), description="conda channels (builder: conda only).")
     conda_packages: tuple[str, ...] = Field((), description="conda match specs (builder: conda only).")
