@@ -50,6 +50,7 @@ __all__ = [
     "UnknownModelError",
     "NoChampionError",
     "NoNewDataError",
+    "NotTriggeredError",
     "error_line",
 ]
 
@@ -161,6 +162,12 @@ class NoChampionError(LifecycleError):
 
 class NoNewDataError(LifecycleError):
     """Nothing to retrain on: no fresh labelled rows since the champion's training set."""
+
+    exit_code = EXIT_NO_NEW_DATA
+
+
+class NotTriggeredError(LifecycleError):
+    """Nothing asks for a retrain: the policy retrains on triggers only, and none fired."""
 
     exit_code = EXIT_NO_NEW_DATA
 

@@ -39,8 +39,14 @@ def retrain(
     threshold and beats the champion by the margin.
 
     \b
+    First brings the realized performance of MODEL's past scores up to date and checks the
+    retraining triggers of conf/lifecycle.yaml (drift, realized performance, cooldown); a
+    fired trigger is the recorded reason of the retrain.
+
+    \b
     Exit codes: 0 done (promoted, kept, or already done for this run date),
-    1 error, 3 unknown model, 4 no champion, 99 no new labelled data (nothing to do).
+    1 error, 3 unknown model, 4 no champion, 99 nothing to do: no new labelled
+    data, or no trigger fired for a model retrained on triggers only.
     """
     from mlplatform.errors import PlatformError
     from mlplatform.lifecycle.retrain import retrain as run

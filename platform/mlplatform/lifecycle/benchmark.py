@@ -81,6 +81,7 @@ class BenchmarkReport:
     challenger: Evaluation
     decision: Decision
     mlflow_run_id: str
+    trigger: str | None = None  # why monitoring asked for the retrain this benchmark judges
 
     @property
     def verdict(self) -> str:
@@ -197,6 +198,7 @@ def _markdown(report: BenchmarkReport) -> str:
         f"Holdout `{report.holdout}`: {report.champion.rows} rows, {report.champion.positives} positives. "
         f"Run date {report.run_date}.",
         "",
+        *([f"Why this retrain: {report.trigger}.", ""] if report.trigger else []),
         f"| metric | champion {report.champion.model_id} | challenger {report.challenger.model_id} |",
         "|---|---|---|",
     ]
@@ -220,6 +222,7 @@ def _as_dict(report: BenchmarkReport) -> dict[str, Any]:
         "run_date": report.run_date,
         "holdout": report.holdout,
         "decision": report.verdict,
+        "trigger": report.trigger,
         "primary_metric": report.decision.primary,
         "margin": report.decision.margin,
         "checks": [
@@ -267,6 +270,8 @@ def _log_report(
         "margin": report.decision.margin, "run_date": report.run_date,
     }  # fmt: skip
     tags = {"mlp.decision": report.verdict, "mlp.reasons": json.dumps(report.decision.reasons)[:5000]}
+    if report.trigger:
+        tags["mlp.trigger"] = report.trigger[:5000]
     client.log_batch(
         run_id,
         metrics=metrics,
@@ -301,7 +306,7 @@ def _write_row(
         "champion_primary": float(report.champion.metrics.get(primary, float("nan"))),
         "challenger_primary": float(report.challenger.metrics.get(primary, float("nan"))),
         "decision": report.verdict,
-        "reasons": json.dumps(report.decision.reasons),
+        "reasons": json.dumps(([report.trigger] if report.trigger else []) + report.decision.reasons),
         "metrics": json.dumps(
             {"champion": report.champion.metrics, "challenger": report.challenger.metrics}, sort_keys=True
         ),
@@ -328,11 +333,13 @@ def run_benchmark(
     margin: float,
     run_date: str,
     job_run: str,
+    trigger: str | None = None,
 ) -> BenchmarkReport:
     """Evaluate both versions on ``holdout``, apply the gates, write the report everywhere.
 
     The gates are the challenger's recorded definitions (``mlp.metrics``): its
-    thresholds and primary metric, with ``margin``.
+    thresholds and primary metric, with ``margin``. ``trigger``: why monitoring asked for
+    the retrain (kept in the report, the benchmarks table's reasons and the lineage).
     """
     from mlflow import MlflowClient
 
@@ -376,6 +383,7 @@ def run_benchmark(
                 new,
                 decide(old.metrics, new.metrics, gates),
                 run_id,
+                trigger,
             )
             _log_report(client, run_id, report, champion, challenger, work / "benchmark")
     except BaseException:
@@ -391,7 +399,13 @@ def run_benchmark(
         edges,
         action="benchmark",
         job_run=job_run,
-        details={"model": champion.name, "decision": report.verdict, "primary": gates.primary, "mlflow_run": run_id},
+        details={
+            "model": champion.name,
+            "decision": report.verdict,
+            "primary": gates.primary,
+            "mlflow_run": run_id,
+            **({"trigger": trigger} if trigger else {}),
+        },
     )
     log.info("benchmark %s: %s", report.benchmark_id, report.decision.summary())
     return report

@@ -21,17 +21,51 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from mlplatform.config import conf_dir
 from mlplatform.errors import LifecycleError
+from mlplatform.features.definitions import parse_duration
 from mlplatform.specfiles import StrictModel, problems, read_mapping
 from mlplatform.training.spec import Threshold
 
-__all__ = ["Check", "Decision", "Gates", "decide", "ModelPolicy", "LifecycleConfig", "load_config"]
+__all__ = [
+    "Check",
+    "Decision",
+    "Gates",
+    "decide",
+    "DriftTrigger",
+    "TriggerPolicy",
+    "ModelPolicy",
+    "LifecycleConfig",
+    "load_config",
+]
+
+
+class DriftTrigger(StrictModel):
+    """Drift that retrains: PSI at or over ``psi`` on at least ``features`` features, or on an output."""
+
+    psi: float = Field(0.25, gt=0, description="PSI against the reference profile that counts as drifted.")
+    features: int = Field(2, ge=1, description="How many drifted features fire the trigger.")
+    outputs: bool = Field(True, description="A drifted prediction or probability fires it on its own.")
+
+
+class TriggerPolicy(StrictModel):
+    """When production monitoring asks for a retrain (``triggers:`` of a policy)."""
+
+    drift: DriftTrigger | None = Field(
+        default_factory=DriftTrigger, description="Drift of the champion's latest measured run (null: off)."
+    )
+    performance: bool = Field(
+        True, description="A realized metric of the champion under its recorded threshold fires the trigger."
+    )
+    cooldown_days: int = Field(
+        7, ge=0, description="After a triggered retrain, triggers are ignored for this many run dates."
+    )
 
 
 class ModelPolicy(StrictModel):
@@ -44,6 +78,26 @@ class ModelPolicy(StrictModel):
         30, ge=1, description="The benchmark holdout: labels of the last N days up to the run date."
     )
     min_holdout_rows: int = Field(50, ge=1, description="Fewer fresh labelled rows than this means 'no new data'.")
+    retrain_on: Literal["labels", "triggers"] = Field(
+        "labels",
+        description="labels: whenever fresh labels exist (a fired trigger is recorded as a reason); "
+        "triggers: only when a trigger fires.",
+    )
+    triggers: TriggerPolicy = Field(default_factory=TriggerPolicy, description="What monitoring result retrains.")
+    label_window: str = Field(
+        "1d", description="Realized performance: a label judges the latest score at most this long before it."
+    )
+
+    @field_validator("label_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_duration(value) is None:
+            raise ValueError(f"label_window '{value}' must be a duration such as 1d or 12h")
+        return value
+
+    @property
+    def label_window_delta(self) -> timedelta:
+        return parse_duration(self.label_window)  # type: ignore[return-value]
 
 
 class LifecycleConfig(StrictModel):
@@ -73,7 +127,8 @@ def load_config(path: str | Path | None = None) -> LifecycleConfig:
     except ValidationError as exc:
         raise LifecycleError(
             f"lifecycle config {file}: {problems(exc)}",
-            "known keys: default, nightly, models.<name>: margin, holdout_days, min_holdout_rows",
+            "known keys: default, nightly, models.<name>: margin, holdout_days, min_holdout_rows, retrain_on, "
+            "triggers (drift: psi, features, outputs; performance; cooldown_days), label_window",
         ) from exc
 
 

@@ -36,13 +36,17 @@ from mlplatform import features, tables
 from mlplatform.config import Settings, load_settings
 from mlplatform.errors import (
     LifecycleError,
+    MonitoringError,
     NoNewDataError,
+    NotTriggeredError,
     PlatformError,
     UnknownModelError,
 )
+from mlplatform.lifecycle import realized, triggers
 from mlplatform.lifecycle.benchmark import history, run_benchmark
 from mlplatform.lifecycle.gates import ModelPolicy, load_config
 from mlplatform.lifecycle.models import champion_version, promote
+from mlplatform.lifecycle.triggers import TriggerCheck
 from mlplatform.lineage.edges import record
 from mlplatform.lineage.trainsets import trainset_edges
 from mlplatform.tracking import model_registry
@@ -77,6 +81,7 @@ class RetrainOutcome:
     benchmark_id: str | None = None
     mlflow_run_id: str | None = None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    trigger: str | None = None  # why monitoring asked for this retrain, when it did
 
     def lines(self) -> list[str]:
         """A human summary, one fact per line."""
@@ -87,6 +92,7 @@ class RetrainOutcome:
                 f"{self.model} {self.run_date}: {self.decision.upper()} "
                 f"(champion before: {self.champion}, challenger: {self.challenger or 'none'})"
             ]
+        out += [f"  {self.trigger}"] if self.trigger else []
         out += [f"  {r}" for r in self.reasons]
         if self.training_set:
             out.append(
@@ -213,10 +219,20 @@ class _Run:
     champion: Any
     job_run: str
     settings: Settings
+    trigger: TriggerCheck | None = None
 
     @property
     def run_date(self) -> str:
         return self.day.isoformat()
+
+    @property
+    def trigger_reason(self) -> str | None:
+        return self.trigger.reason if self.trigger and self.trigger.fired else None
+
+    def close_trigger(self) -> None:
+        """A fired trigger that led to a decision: its audit event starts the cooldown."""
+        if self.trigger_reason and self.trigger:
+            triggers.record_fired(self.settings, self.trigger, self.job_run, self.champion.id)
 
 
 def retrain(
@@ -247,6 +263,7 @@ def retrain(
     earlier = None if force else _previous(model, run.run_date, settings)
     if earlier is not None:
         return _already_done(run, earlier)
+    run = _watch(run, policy)
     ts_spec = features.load_trainset_spec(spec.training_set.name)
     window = _fresh_window(run, ts_spec, policy)
     holdout, training = _build_sets(run, ts_spec, window, spark)
@@ -254,6 +271,26 @@ def retrain(
     if result.misses:
         return _keep_unregistered(run, result, training, holdout)
     return _benchmark(run, spec, result, training, holdout, margin)
+
+
+def _watch(run: _Run, policy: ModelPolicy) -> _Run:
+    """Realized performance brought up to date, then the triggers: the run, knowing what monitoring says.
+
+    Raises:
+        NotTriggeredError: the policy retrains on triggers only and none fired (exit code 99).
+    """
+    try:
+        realized.measure(run.model, run.settings, policy.label_window_delta, job_run=run.job_run)
+    except MonitoringError as exc:
+        log.info("realized performance of %s not measured: %s", run.model, exc.message)
+    check = triggers.evaluate(run.settings, run.model, int(run.champion.version), run.day, policy.triggers)
+    if policy.retrain_on == "triggers" and not check.fired:
+        held = f" ({check.cooldown})" if check.cooldown else ""
+        raise NotTriggeredError(
+            f"model '{run.model}' on {run.day}: no retraining trigger fired for {run.champion.id}{held}",
+            "nothing to do tonight: conf/lifecycle.yaml retrains it on triggers only (retrain_on: triggers)",
+        )
+    return _Run(run.model, run.day, run.champion, run.job_run, run.settings, check)
 
 
 def _already_done(run: _Run, earlier: dict[str, Any]) -> RetrainOutcome:
@@ -323,8 +360,10 @@ def _keep_unregistered(run: _Run, result: TrainResult, training: Any, holdout: A
         "reason": "; ".join(reasons),
         "training_run": result.run_id,
         "run_date": run.run_date,
+        **({"trigger": run.trigger_reason} if run.trigger_reason else {}),
     }
     record(run.settings, [], action="keep", job_run=run.job_run, subject=run.champion.id, details=details)
+    run.close_trigger()
     return RetrainOutcome(
         run.model,
         run.run_date,
@@ -336,6 +375,7 @@ def _keep_unregistered(run: _Run, result: TrainResult, training: Any, holdout: A
         training_set=training.id,
         holdout=holdout.id,
         holdout_rows=holdout.rows,
+        trigger=run.trigger_reason,
     )
 
 
@@ -346,9 +386,22 @@ def _benchmark(
     model, champion, settings, job_run = run.model, run.champion, run.settings, run.job_run
     challenger = model_registry.resolve(f"{model}@{result.version}", settings)
     rows = features.read_trainset(holdout.name, holdout.version, settings=settings)
-    report = run_benchmark(champion, challenger, rows, holdout.id, spec.label, settings, margin, run.run_date, job_run)
+    report = run_benchmark(
+        champion,
+        challenger,
+        rows,
+        holdout.id,
+        spec.label,
+        settings,
+        margin,
+        run.run_date,
+        job_run,
+        trigger=run.trigger_reason,
+    )
     reasons = tuple(report.decision.reasons)
     facts = {"benchmark": report.benchmark_id, "run_date": run.run_date, "mlflow_run": report.mlflow_run_id}
+    if run.trigger_reason:
+        facts["trigger"] = run.trigger_reason
     if report.decision.promote:
         promote(model, challenger.version, settings, reason=report.decision.summary(), job_run=job_run, details=facts)
     else:
@@ -360,6 +413,7 @@ def _benchmark(
             **facts,
         }
         record(settings, [], action="keep", job_run=job_run, subject=champion.id, details=details)
+    run.close_trigger()
     return RetrainOutcome(
         model,
         run.run_date,
@@ -374,4 +428,5 @@ def _benchmark(
         benchmark_id=report.benchmark_id,
         mlflow_run_id=report.mlflow_run_id,
         metrics={"champion": report.champion.metrics, "challenger": report.challenger.metrics},
+        trigger=run.trigger_reason,
     )

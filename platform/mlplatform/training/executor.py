@@ -55,6 +55,7 @@ __all__ = [
     "build_estimator",
     "encode_frame",
     "decode_frame",
+    "metric_values",
     "run_task",
     "run_partition",
     "environment_report",
@@ -152,11 +153,24 @@ def _metrics(
     model: Any, X: Any, y: Any, names: Iterable[str], scored: tuple[Any, Any] | None = None
 ) -> dict[str, float]:
     """Every metric in ``names``; ``scored`` is ``_scores(model, X)`` when the caller has it already."""
+    score, proba = scored if scored is not None else _scores(model, X)
+    return metric_values(names, y, model.predict(X), score, proba, model.classes_)
+
+
+def metric_values(
+    names: Iterable[str], y: Any, predicted: Any, score: Any, proba: Any, classes: Any
+) -> dict[str, float]:
+    """Every metric in ``names`` from a binary model's outputs, as training measures them.
+
+    Args:
+        y: the true labels; ``predicted``: the model's predictions.
+        score: the positive class's probability (or decision function); ``proba``: the class
+            probability matrix (None without predict_proba: log_loss and brier are NaN).
+        classes: the model's classes, the positive one second.
+    """
     from sklearn import metrics as skm
 
-    score, proba = scored if scored is not None else _scores(model, X)
-    predicted = model.predict(X)
-    positive = model.classes_[1]
+    positive = classes[1]
     out: dict[str, float] = {}
     for name in names:
         if name == "roc_auc":
@@ -174,7 +188,7 @@ def _metrics(
         elif name == "f1":
             value = skm.f1_score(y, predicted, pos_label=positive, zero_division=0)
         elif name == "log_loss":
-            value = skm.log_loss(y, proba, labels=model.classes_) if proba is not None else float("nan")
+            value = skm.log_loss(y, proba, labels=classes) if proba is not None else float("nan")
         elif name == "brier":
             value = skm.brier_score_loss(y, score, pos_label=positive) if proba is not None else float("nan")
         else:
