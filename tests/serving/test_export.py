@@ -1,14 +1,14 @@
 """The Docker build context: Dockerfile structure, files, dependency set, CLI and refusals.
 
-No Docker engine runs here; the context is checked by parsing it, and
-``test_context_venv.py`` runs its entrypoint in a venv of its dependency set.
+The context is checked here by parsing it; ``test_context_venv.py`` runs its entrypoint
+in a venv of its dependency set, and ``test_docker_image.py`` (``docker`` tier) builds
+and runs the image with a real engine.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -33,45 +33,68 @@ def copy_sources(value: str) -> list[str]:
 
 def test_dockerfile_parses_and_has_the_required_parts(context, store):
     from mlplatform import envs
+    from mlplatform.scoring.images import BASE_IMAGE
 
     parser = DockerfileParser(fileobj=open(context / "Dockerfile", "rb"))
     artifact = envs.resolve(store.env_id, _settings(store))
-    assert parser.baseimage == f"python:{artifact.python_version}-slim"
+    assert parser.baseimage == BASE_IMAGE
     steps = instructions(context)
+    assert [v for i, v in steps if i == "FROM"] == [f"{BASE_IMAGE} AS env", BASE_IMAGE]
     users = [v for i, v in steps if i == "USER"]
-    assert users[-1] == "mlp" and not re.match(r"^(root|0)(:|$)", users[-1])
+    assert users[-1] == "10001:10001"
     assert any("useradd" in v and "--uid 10001" in v for i, v in steps if i == "RUN")
     healthcheck = [v for i, v in steps if i == "HEALTHCHECK"]
     assert len(healthcheck) == 1 and "/ping" in healthcheck[0] and "CMD" in healthcheck[0]
     assert json.loads(parser.cmd) == list(ENTRYPOINT)
     assert [v for i, v in steps if i == "WORKDIR"] == ["/app"]
+    assert parser.labels == {
+        "org.mlplatform.model.id": f"model:{store.name}@{store.version}",
+        "org.mlplatform.env.id": store.env_id,
+        "org.mlplatform.env.sha256": artifact.sha256,
+    }
 
 
 def test_dockerfile_references_only_files_in_the_context(context):
-    sources = [src for i, v in instructions(context) if i in ("COPY", "ADD") for src in copy_sources(v)]
+    sources = [
+        src
+        for i, v in instructions(context)
+        if i in ("COPY", "ADD") and not v.startswith("--from=")
+        for src in copy_sources(v)
+    ]
     assert sources, "no COPY instruction"
     for src in sources:
         assert (context / src).exists(), f"COPY {src} is not in the context"
     assert (context / "model" / "MLmodel").is_file() and (context / "model" / "model.pkl").is_file()
     copied = {Path(s).as_posix().rstrip("/") for s in sources}
-    assert {"model", "serving.json", "mlp_scoring_server.py", "gunicorn.conf.py", "requirements.server.txt"} <= copied
+    assert {"model", "serving.json", "mlp_scoring_server.py", "gunicorn.conf.py", "wheels"} <= copied
 
 
-def test_dockerfile_installs_exactly_the_env_lock_plus_gunicorn(context, store):
+def test_dockerfile_installs_exactly_the_env_lock_plus_gunicorn_from_hashed_wheels(context, store):
     from importlib.metadata import version
 
+    from packaging.utils import parse_wheel_filename
+
     from mlplatform import envs
+    from mlplatform.files import sha256_file
 
     artifact = envs.resolve(store.env_id, _settings(store))
     lock = {f"{name}=={v}" for name, v in artifact.packages.items()}
     runs = " ".join(v for i, v in instructions(context) if i == "RUN")
-    pinned = set(re.findall(r"(?<![\w.-])([A-Za-z0-9][A-Za-z0-9_.-]*==[^\s\\]+)", runs))
-    assert pinned == lock
-    assert "--no-deps" in runs
+    assert "--no-index" in runs and "--require-hashes" in runs and "--no-deps" in runs
     server = (context / "requirements.server.txt").read_text().split()
     assert server == [f"gunicorn=={version('gunicorn')}"]
     assert set((context / "requirements.lock.txt").read_text().split()) == lock
-    everything = " ".join([runs, *server, *lock]).lower()
+    hashed = dict(
+        line.split(" --hash=sha256:") for line in (context / "wheels/requirements.txt").read_text().splitlines()
+    )
+    assert set(hashed) == lock | set(server)
+    wheels = {parse_wheel_filename(p.name)[:2]: p for p in (context / "wheels").glob("*.whl")}
+    assert len(wheels) == len(hashed)
+    for pin, digest in hashed.items():
+        name, _, pinned = pin.partition("==")
+        wheel = next(p for (n, v), p in wheels.items() if n == name and str(v) == pinned)
+        assert sha256_file(wheel) == digest, pin
+    everything = " ".join([runs, *hashed]).lower()
     for banned in ("mlflow", "flask", "pyspark", "mlplatform"):
         assert banned not in everything
 

@@ -1,4 +1,4 @@
-"""``mlp serve``: run a model's scoring server locally with the image's entrypoint."""
+"""``mlp serve``: run a model's scoring server locally with the image's entrypoint, or its image (``--docker``)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ import click
 @click.option(
     "--print", "print_only", is_flag=True, help="Write the context and print the command instead of running it."
 )
+@click.option(
+    "--docker",
+    "docker",
+    is_flag=True,
+    help="Build (Docker caches it) and run the model's image, --network host, read-only; Ctrl-C removes it.",
+)
+@click.option("--base-image", help="Base of the image with --docker (default: mlp-base:bookworm).")
 def serve(
     ref: str,
     port: int,
@@ -42,10 +49,11 @@ def serve(
     python: str | None,
     context_dir: str | None,
     print_only: bool,
+    docker: bool,
+    base_image: str | None,
 ) -> None:
     """Serve REF on HOST:PORT with the exported image's entrypoint (gunicorn + WSGI app)."""
     from mlplatform.config import load_settings
-    from mlplatform.scoring.export import serve_command
 
     options = {
         "MLP_HOST": host,
@@ -55,13 +63,17 @@ def serve(
         "MLP_TIMEOUT": timeout,
         "MLP_MAX_BODY_BYTES": max_body_bytes,
     }
-    command = serve_command(
-        ref,
-        load_settings(),
-        {k: str(v) for k, v in options.items() if v is not None},
-        python=python,
-        context=context_dir,
-    )
+    variables = {k: str(v) for k, v in options.items() if v is not None}
+    if docker:
+        from mlplatform.scoring.docker_serve import serve_docker
+        from mlplatform.scoring.images import BASE_IMAGE, require_engine
+
+        require_engine()
+        click.echo(f"serving {ref} from its image on http://{host}:{port} (Ctrl-C stops it)", err=True)
+        sys.exit(serve_docker(ref, load_settings(), variables, base_image or BASE_IMAGE, context_dir))
+    from mlplatform.scoring.export import serve_command
+
+    command = serve_command(ref, load_settings(), variables, python=python, context=context_dir)
     if print_only:
         click.echo(command.render())
         return

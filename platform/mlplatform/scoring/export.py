@@ -3,8 +3,10 @@
 ``export_docker("churn@champion", "build/churn")`` writes::
 
     build/churn/
-      Dockerfile                slim Python of the env, lock layer, gunicorn, non-root, HEALTHCHECK
-      requirements.lock.txt     the environment lock, installed exactly (pip --no-deps)
+      Dockerfile                base image, the env, gunicorn, non-root, HEALTHCHECK, labels
+      wheels/                   venv envs: the wheels of exactly lock + server, hashed (requirements.txt)
+      env.tar.gz                envs that carry their interpreter: the very archive the executors run
+      requirements.lock.txt     the environment lock
       requirements.server.txt   gunicorn, pinned, and nothing else
       model/                    the registered MLflow model directory (MLmodel, model.pkl, ...)
       serving.json              model name, version, env id, signature, limits
@@ -12,8 +14,11 @@
       mlp_server_metrics.py     its /metrics (server_metrics.py), mlp_inference_spool.py its inference log
       gunicorn.conf.py          server settings, all from MLP_* variables
 
-``docker build build/churn`` makes the image; ``mlp serve`` runs :data:`ENTRYPOINT`
-from the same context without Docker.
+The context builds with ``docker build --network none``: everything the image installs is
+in it (no registry, no package index). Its base is ``mlp-base:bookworm`` by default (a
+debootstrap'd Debian root, :func:`mlplatform.scoring.images.build_base_image`); the
+archive's sha256 is checked against its manifest on export and again in the build.
+``mlp serve`` runs :data:`ENTRYPOINT` from the same context without Docker.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlplatform import envs
+from mlplatform import envs, storage
 from mlplatform.config import Settings
+from mlplatform.envs.docker import ENV_DIR
 from mlplatform.envs.interpreters import find_python
 from mlplatform.errors import ScoringError
 from mlplatform.files import replacing
+from mlplatform.scoring.images import BASE_IMAGE
+from mlplatform.scoring.wheelhouse import REQUIREMENTS, SUMS, wheelhouse
 from mlplatform.tracking.model_registry import (
     MODEL_PICKLE,
     ModelVersionInfo,
@@ -51,6 +59,7 @@ __all__ = [
     "LOCK_FILE",
     "SERVER_REQUIREMENTS_FILE",
     "export_docker",
+    "export_version",
     "write_context",
     "render_dockerfile",
     "serving_config",
@@ -58,6 +67,7 @@ __all__ = [
     "serve_command",
     "ServeCommand",
     "context_venv",
+    "default_context",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +80,9 @@ LOCK_FILE = "requirements.lock.txt"
 SERVER_REQUIREMENTS_FILE = "requirements.server.txt"
 CONFIG_FILE = "serving.json"
 MODEL_DIR = "model"
+WHEELS_DIR = "wheels"
+ARCHIVE_FILE = "env.tar.gz"
+SERVER_LIBS = "/opt/mlp/server"
 APP_DIR = "/app"
 PORT = 8080
 UID = 10001
@@ -86,19 +99,23 @@ class DependencySet:
     Attributes:
         env_id: ``env:<name>@<hash12>`` of the environment.
         python_version: the environment's exact Python.
-        base_image: the image the dependency layer sits on (``python:<version>-slim``).
-        layer: Dockerfile lines from :func:`mlplatform.envs.dockerfile_dependency_layer`;
-            they install the lock into a venv that comes first on ``PATH``.
+        base_image: the image the environment sits on (default :data:`~mlplatform.scoring.images.BASE_IMAGE`).
         lock: the same pins as ``name==version`` lines (pip packages only for conda envs).
-        builder: ``venv`` or ``conda``.
+        builder: the env builder (``venv``, ``conda``, ``portable``...).
+        bundled: the archive carries its interpreter: the image unpacks it instead of
+            installing the lock into a venv of the base's Python.
+        archive_uri: where the environment's archive is.
+        archive_sha256: its sha256, as its manifest records (checked on export).
     """
 
     env_id: str
     python_version: str
     base_image: str
-    layer: str
     lock: tuple[str, ...]
     builder: str = "venv"
+    bundled: bool = False
+    archive_uri: str = ""
+    archive_sha256: str = ""
 
 
 def _canonical(name: str) -> str:
@@ -111,8 +128,13 @@ def _lock_names(lock: tuple[str, ...]) -> set[str]:
     return {_canonical(Requirement(line).name) for line in lock}
 
 
-def dependency_set(info: ModelVersionInfo, settings: Settings) -> DependencySet:
-    """The dependency set of a model version, from the environment its ``mlp.env_id`` tag names."""
+def dependency_set(info: ModelVersionInfo, settings: Settings, base_image: str = BASE_IMAGE) -> DependencySet:
+    """The dependency set of a model version, from the environment its ``mlp.env_id`` tag names.
+
+    Raises:
+        ScoringError: no env id on the version.
+        EnvError: the environment is not published, or its archive differs from its manifest.
+    """
 
     if not info.env_id:
         raise ScoringError(
@@ -120,13 +142,16 @@ def dependency_set(info: ModelVersionInfo, settings: Settings) -> DependencySet:
             "register models through 'mlp train', or set the tag to the env id the model was trained in",
         )
     artifact = envs.resolve(info.env_id, settings)
+    envs.verify_archive(artifact, settings)
     return DependencySet(
         env_id=artifact.id,
         python_version=artifact.python_version,
-        base_image=envs.docker_base_image(artifact),
-        layer=envs.dockerfile_dependency_layer(artifact),
+        base_image=base_image,
         lock=tuple(f"{name}=={version}" for name, version in sorted(artifact.packages.items())),
         builder=artifact.builder,
+        bundled=artifact.carries_interpreter,
+        archive_uri=artifact.uri,
+        archive_sha256=artifact.sha256,
     )
 
 
@@ -197,6 +222,8 @@ def serving_config(model_dir: Path, info: ModelVersionInfo, deps: DependencySet)
         "env_id": deps.env_id,
         "python_version": deps.python_version,
         "env_builder": deps.builder,
+        "env_sha256": deps.archive_sha256,
+        "base_image": deps.base_image,
         "run_id": info.run_id,
         "model_dir": MODEL_DIR,
         "model_file": pickled,
@@ -207,33 +234,40 @@ def serving_config(model_dir: Path, info: ModelVersionInfo, deps: DependencySet)
 
 
 def render_dockerfile(config: dict[str, Any], deps: DependencySet, server_reqs: tuple[str, ...]) -> str:
-    """The Dockerfile text of a context."""
+    """The Dockerfile text of a context: a build stage makes ``/opt/mlp``, the image copies it onto the base.
+
+    Every file the build installs is in the context, so ``docker build --network none`` works.
+    """
     cmd = json.dumps(list(ENTRYPOINT))
     probe = (
         "import os, urllib.request; "
         "urllib.request.urlopen('http://127.0.0.1:%s/ping' % os.environ.get('MLP_PORT', '8080'), timeout=3)"
     )
-    healthcheck = json.dumps(["python", "-c", probe])
+    healthcheck = json.dumps([f"{ENV_DIR}/bin/python", "-c", probe])
+    labels = {
+        "org.mlplatform.model.id": f"model:{config['model_name']}@{config['model_version']}",
+        "org.mlplatform.env.id": deps.env_id,
+        "org.mlplatform.env.sha256": deps.archive_sha256,
+    }
+    label_lines = " \\\n      ".join(f"{k}={json.dumps(v)}" for k, v in labels.items())
+    tag = f"mlp-{config['model_name'].lower()}:{config['model_version']}"
     files = json.dumps([CONFIG_FILE, f"{SERVER_MODULE}.py", *SERVER_HELPERS.values(), GUNICORN_CONF, f"{APP_DIR}/"])
     return f"""\
 # Online scoring image for model:{config["model_name"]}@{config["model_version"]}
 # environment {deps.env_id}; written by `mlp export docker` (mlplatform).
-# Build: docker build -t {config["model_name"]}:{config["model_version"]} .
-# Run:   docker run -p 8080:8080 {config["model_name"]}:{config["model_version"]}
+# Build (no network needed): docker build --network none -t {tag} .
+# Run:   docker run --read-only --tmpfs /tmp -p 8080:8080 {tag}
+FROM {deps.base_image} AS env
+USER root
+{_env_stage(deps, server_reqs)}
 FROM {deps.base_image}
 USER root
-
 ENV PYTHONDONTWRITEBYTECODE=1 \\
     PYTHONUNBUFFERED=1 \\
-    PIP_NO_CACHE_DIR=1 \\
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-
-{deps.layer.rstrip()}
-
-# The WSGI server: {", ".join(server_reqs) or "already in the lock"}.
-COPY {SERVER_REQUIREMENTS_FILE} {APP_DIR}/{SERVER_REQUIREMENTS_FILE}
-RUN python -m pip install --no-deps -r {APP_DIR}/{SERVER_REQUIREMENTS_FILE}
-
+    MLP_ENV_ID="{deps.env_id}" \\
+    VIRTUAL_ENV={ENV_DIR} \\
+    {f"PYTHONPATH={SERVER_LIBS} " if deps.bundled else ""}PATH="{ENV_DIR}/bin:$PATH"
+COPY --from=env /opt/mlp/ /opt/mlp/
 RUN groupadd --system --gid {UID} mlp \\
  && useradd --system --uid {UID} --gid mlp --no-create-home --home-dir {APP_DIR} --shell /usr/sbin/nologin mlp
 
@@ -242,21 +276,63 @@ WORKDIR {APP_DIR}
 COPY {MODEL_DIR}/ {APP_DIR}/{MODEL_DIR}/
 COPY {files}
 
-USER mlp
+USER {UID}:{UID}
 ENV MLP_HOST=0.0.0.0 MLP_PORT={PORT}
 EXPOSE {PORT}
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD {healthcheck}
+LABEL {label_lines}
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD {healthcheck}
 CMD {cmd}
 """
 
 
+def _env_stage(deps: DependencySet, server_reqs: tuple[str, ...]) -> str:
+    """The build stage's steps: ``/opt/mlp/env`` (and the server's libraries) from the context's files only."""
+    py = f"{ENV_DIR}/bin/python"
+    if deps.bundled:
+        return f"""\
+# {deps.env_id} carries its interpreter: the image runs the very archive the executors run.
+COPY {ARCHIVE_FILE} /tmp/{ARCHIVE_FILE}
+COPY {WHEELS_DIR}/ /tmp/{WHEELS_DIR}/
+RUN echo "{deps.archive_sha256}  /tmp/{ARCHIVE_FILE}" | sha256sum --check --quiet - \\
+ && mkdir -p {ENV_DIR} {SERVER_LIBS} && tar -xzf /tmp/{ARCHIVE_FILE} -C {ENV_DIR} \\
+ && cd /tmp/{WHEELS_DIR} && sha256sum --check --quiet {SUMS} \\
+ && for wheel in /tmp/{WHEELS_DIR}/*.whl; do {py} -m zipfile -e "$wheel" {SERVER_LIBS}; done \\
+ && PYTHONPATH={SERVER_LIBS} {py} -c "import gunicorn"
+"""
+    minor = ".".join(deps.python_version.split(".")[:2])
+    check = (
+        "import sys; v = '%d.%d' % sys.version_info[:2]; "
+        f"sys.exit(None if v == '{minor}' else 'the base image has Python ' + v + ', {deps.env_id} needs {minor}: "
+        "pass --base-image with that Python')"
+    )
+    keep = _lock_names(deps.lock)
+    tools = " ".join(name for name in ("pip", "setuptools") if name not in keep)
+    strip = f" \\\n && {py} -m pip uninstall --yes --quiet {tools}" if tools else ""
+    return f"""\
+# {deps.env_id}: a venv of the base's Python with exactly the lock and the server
+# ({", ".join(server_reqs) or "already in the lock"}), from the context's wheels, hashes checked.
+COPY {WHEELS_DIR}/ /tmp/{WHEELS_DIR}/
+RUN python3 -c {shlex.quote(check)} \\
+ && python3 -m venv {ENV_DIR} \\
+ && {py} -m pip install --no-index --require-hashes --no-deps --no-cache-dir --disable-pip-version-check \\
+        --find-links /tmp/{WHEELS_DIR} -r /tmp/{WHEELS_DIR}/{REQUIREMENTS} \\
+ && {py} -m pip check{strip}
+"""
+
+
 def write_context(
-    model_dir: str | os.PathLike[str], info: ModelVersionInfo, deps: DependencySet, out: str | os.PathLike[str]
+    model_dir: str | os.PathLike[str],
+    info: ModelVersionInfo,
+    deps: DependencySet,
+    out: str | os.PathLike[str],
+    settings: Settings | None = None,
 ) -> Path:
     """Write the build context for a downloaded model directory into ``out`` (created or emptied).
 
-    The context is assembled in a temporary sibling folder and renamed into place,
-    so a failure leaves no half-written context behind.
+    The wheels it installs are downloaded here (the lock's and the server's for a venv env,
+    the server's alone next to the archive of an env that carries its interpreter). The
+    context is assembled in a temporary sibling folder and renamed into place, so a failure
+    leaves no half-written context behind.
     """
     model_dir, out = Path(model_dir), Path(out)
     forbidden = sorted(_lock_names(deps.lock) & set(_FORBIDDEN))
@@ -280,6 +356,10 @@ def write_context(
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         (staging / LOCK_FILE).write_text("".join(f"{line}\n" for line in deps.lock))
         (staging / SERVER_REQUIREMENTS_FILE).write_text("".join(f"{line}\n" for line in server_reqs))
+        wanted = server_reqs if deps.bundled else deps.lock + server_reqs
+        wheelhouse(wanted, deps.python_version, staging / WHEELS_DIR, deps.env_id)
+        if deps.bundled:
+            storage.get(deps.archive_uri, staging / ARCHIVE_FILE, settings)
         (staging / "Dockerfile").write_text(render_dockerfile(config, deps, server_reqs))
         (staging / ".dockerignore").write_text("**/__pycache__\n")
         if out.exists():
@@ -288,18 +368,25 @@ def write_context(
     return out
 
 
-def export_docker(ref: str, out: str | os.PathLike[str], settings: Settings) -> Path:
+def export_docker(ref: str, out: str | os.PathLike[str], settings: Settings, base_image: str = BASE_IMAGE) -> Path:
     """Resolve ``ref`` (``NAME@ALIAS|VERSION``) and write its Docker build context to ``out``."""
 
-    return _export(resolve(ref, settings), out, settings)
+    return export_version(resolve(ref, settings), out, settings, base_image)
 
 
-def _export(info: ModelVersionInfo, out: str | os.PathLike[str], settings: Settings) -> Path:
-
-    deps = dependency_set(info, settings)
+def export_version(
+    info: ModelVersionInfo, out: str | os.PathLike[str], settings: Settings, base_image: str = BASE_IMAGE
+) -> Path:
+    """Write the Docker build context of a resolved model version to ``out``."""
+    deps = dependency_set(info, settings, base_image)
     with tempfile.TemporaryDirectory(prefix="mlp-export-") as tmp:
         model_dir = download(info, tmp, settings)
-        return write_context(model_dir, info, deps, out)
+        return write_context(model_dir, info, deps, out, settings)
+
+
+def default_context(info: ModelVersionInfo, settings: Settings) -> Path:
+    """Where ``mlp serve`` writes a version's context: ``<home>/serving/<model>/<version>``."""
+    return Path(settings.home) / "serving" / info.name / str(info.version)
 
 
 @dataclass(frozen=True)
@@ -336,8 +423,7 @@ def serve_command(
     """
 
     info = resolve(ref, settings)
-    target = Path(context) if context else Path(settings.home) / "serving" / info.name / str(info.version)
-    written = _export(info, target, settings).resolve()
+    written = export_version(info, context or default_context(info, settings), settings).resolve()
     if python is None:
         log.info("preparing the image's dependency set for %s (built once, then reused)", info.id)
         python = str(context_venv(written, Path(settings.home) / "serving" / "venvs") / "bin" / "python")
