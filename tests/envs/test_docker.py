@@ -1,7 +1,9 @@
 """The Dockerfile dependency layer: parsed with dockerfile-parse, and its RUN step executed here.
 
-No Docker engine runs on this machine, so the layer's RUN command is run with the
-environment's base interpreter standing in for the image's ``python``.
+The layer sits on ``python:<version>-slim``, which no registry here serves, so its RUN
+command is run with the environment's base interpreter standing in for the image's
+``python``. The scoring image (hermetic, on a debootstrap'd base) is built by a real
+engine in tests/serving/test_docker_image.py.
 """
 
 from __future__ import annotations

@@ -173,6 +173,11 @@ def test_cli_serve_print_shows_the_image_entrypoint(mlp, store, tmp_path):
     assert line.endswith(shlex.join([sys.executable, *ENTRYPOINT[1:]]))
 
 
+def test_cli_serve_docker_refuses_python_and_print(mlp, store):
+    res = mlp(["serve", "--docker", store.ref, "--print"], env=store.env)
+    assert res.returncode == 2 and "--docker runs the model's image: --python and --print do not apply" in res.stderr
+
+
 def test_export_rewrites_an_earlier_context_and_leaves_no_staging_folder(use_store, tmp_path):
     from mlplatform.config import load_settings
     from mlplatform.scoring.export import export_docker

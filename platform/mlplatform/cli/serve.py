@@ -64,6 +64,8 @@ def serve(
         "MLP_MAX_BODY_BYTES": max_body_bytes,
     }
     variables = {k: str(v) for k, v in options.items() if v is not None}
+    if docker and (python or print_only):
+        raise click.UsageError("--docker runs the model's image: --python and --print do not apply to it")
     if docker:
         from mlplatform.scoring.docker_serve import serve_docker
         from mlplatform.scoring.images import BASE_IMAGE, require_engine

@@ -297,6 +297,7 @@ RUN echo "{deps.archive_sha256}  /tmp/{ARCHIVE_FILE}" | sha256sum --check --quie
  && mkdir -p {ENV_DIR} {SERVER_LIBS} && tar -xzf /tmp/{ARCHIVE_FILE} -C {ENV_DIR} \\
  && cd /tmp/{WHEELS_DIR} && sha256sum --check --quiet {SUMS} \\
  && for wheel in /tmp/{WHEELS_DIR}/*.whl; do {py} -m zipfile -e "$wheel" {SERVER_LIBS}; done \\
+ && if [ -x {ENV_DIR}/bin/conda-unpack ]; then {ENV_DIR}/bin/conda-unpack; fi \\
  && PYTHONPATH={SERVER_LIBS} {py} -c "import gunicorn"
 """
     minor = ".".join(deps.python_version.split(".")[:2])
