@@ -24,10 +24,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO, run_mlp
 
-from mlplatform import tables
 from mlplatform.cli.main import cli
 from mlplatform.monitoring import build_profile, compare
-from mlplatform.monitoring.report import performance_table
+from mlplatform.monitoring.performance import RealizedMetric, write_performance
 from mlplatform.monitoring.store import read_drift, write_drift, write_profile
 
 ROWS = 12_000  # above the small-sample limit (10,000), so the PSI bands count on their own
@@ -178,22 +177,14 @@ def test_the_html_page_is_offline_and_plots_each_flagged_column(settings: Any, t
     text = " ".join(page.text)
     assert "no labels yet" in text and all(f in text for f in stored["feature"])
 
-    performance = pd.DataFrame(
-        {
-            "model": "churn",
-            "version": "1",
-            "run_date": ["2024-05-01", "2024-05-02"],
-            "metric": "roc_auc",
-            "value": [0.81, 0.64],
-            "threshold": "roc_auc >= 0.7",
-            "status": ["ok", "alert"],
-            "rows": 500,
-            "labelled_rows": [480, 470],
-            "positives": [60, 55],
-            "computed_at": "2024-06-03T00:00:00+00:00",
-        }
+    write_performance(
+        settings,
+        "churn",
+        [
+            RealizedMetric("churn", "1", day, "roc_auc", value, "roc_auc >= 0.7", status, 500, 480, 60, "2024-06-03")
+            for day, value, status in (("2024-05-01", 0.81, "ok"), ("2024-05-02", 0.64, "alert"))
+        ],
     )
-    tables.write_pandas(performance, performance_table(settings))
     calm = tmp_path / "calm.html"
     assert _monitor("churn", "--run-date", CALM, "--html", "-o", str(calm)).exit_code == 0
     page = _page(calm)

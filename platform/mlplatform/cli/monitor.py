@@ -149,7 +149,7 @@ def _echo_table(view: MonitorView) -> None:
 def _write_html(settings: Settings, view: MonitorView, output: str) -> None:
     from mlplatform.files import write_atomic
     from mlplatform.monitoring.config import model_thresholds
-    from mlplatform.monitoring.report import read_performance
+    from mlplatform.monitoring.performance import read_performance
     from mlplatform.monitoring.report_html import render_html
     from mlplatform.monitoring.store import read_profile
 

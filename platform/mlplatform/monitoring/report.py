@@ -2,10 +2,9 @@
 
 :func:`monitor_view` picks the run (the latest run date measured unless one is named; the
 version measured last on that date unless one is named; batch rows unless ``source`` says
-otherwise, once the drift table has a ``source`` column) and refuses, in one line naming the
-model, what it cannot show. :func:`read_performance` reads
-``<warehouse>/_platform/monitoring/performance`` (None while no labels have been joined).
-Reads go through :mod:`mlplatform.monitoring.store` and :mod:`mlplatform.tables` (deltalake, no Spark).
+otherwise) and refuses, in one line naming the model, what it cannot show. Realized
+performance is :func:`mlplatform.monitoring.performance.read_performance`'s. Reads go
+through :mod:`mlplatform.monitoring.store` and :mod:`mlplatform.tables` (deltalake, no Spark).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from mlplatform.monitoring.store import SOURCES, profiles_table, read_drift
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MonitorView", "monitor_view", "performance_table", "read_performance"]
+__all__ = ["MonitorView", "monitor_view"]
 
 _COUNTS = ("rows", "reference_rows", "report_rows", "previous_rows")  # read back as floats when a null is stored
 _ROLES = {FEATURE: 0, PREDICTION: 1, PROBABILITY: 2}  # features first, then the outputs
@@ -167,17 +166,3 @@ def monitor_view(
     rows = rows[rows["version"] == chosen].assign(_order=order).sort_values(["_order", "feature"], kind="stable")
     rows = rows.drop(columns="_order").reset_index(drop=True)
     return MonitorView(model, chosen, day, source, rows, history.reset_index(drop=True), others)
-
-
-def performance_table(settings: Settings) -> str:
-    """URI of the realized-performance table."""
-    return tables.table_uri(settings, "_platform", "monitoring", "performance")
-
-
-def read_performance(settings: Settings, model: str) -> "pd.DataFrame | None":
-    """Realized performance of ``model`` by run date and metric (None when the table does not exist yet)."""
-    uri = performance_table(settings)
-    if not tables.exists(uri):
-        return None
-    rows = tables.to_pandas(uri, filters=[("model", "=", model)])
-    return rows.sort_values(["run_date", "version", "metric"], kind="stable").reset_index(drop=True)

@@ -2,7 +2,7 @@
 
 Pure rendering (pandas and matplotlib, no Delta): the caller reads the data
 (:func:`mlplatform.monitoring.report.monitor_view`, the reference profile,
-:func:`~mlplatform.monitoring.report.read_performance`). Every figure is a matplotlib PNG
+:func:`mlplatform.monitoring.performance.read_performance`). Every figure is a matplotlib PNG
 embedded as a ``data:`` URI and the style sheet is inline, so the page needs no network.
 
 - a summary table of every feature and output of the run, coloured by status;
@@ -243,7 +243,7 @@ def render_html(
     Args:
         view: the run and its history.
         profile_columns: the reference profile's columns by name (features and outputs).
-        performance: realized performance rows of the model (None or empty: no labels yet).
+        performance: realized performance rows of the model (empty or None: no labels yet).
         psi_band: the PSI band drawn on the PSI-over-time plot.
     """
     rows = view.rows.assign(reasons=[", ".join(json.loads(r or "[]")) for r in view.rows["reasons"]])
