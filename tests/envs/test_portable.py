@@ -186,6 +186,13 @@ def test_local_cluster_executors_run_the_portable_archive(portable_env, mlp_home
         assert report["packages"] == {"scikit-learn": TEST_SKLEARN}
 
 
+def test_shipping_turns_the_user_site_off(portable_env, settings):
+    conf = envs.spark_conf(portable_env, {"spark.master": "local-cluster[2,1,1024]"}, settings)
+    assert conf["spark.archives"] == f"file://{portable_env.uri}#environment"
+    assert conf["spark.pyspark.python"] == "./environment/bin/python"
+    assert conf["spark.executorEnv.PYTHONNOUSERSITE"] == "1"
+
+
 def _spec(python: str) -> tuple[EnvSpec, EnvLock]:
     spec = EnvSpec(name="badportable", python=python, builder="portable")
     return spec, EnvLock("badportable", spec.digest(), python, "portable", ())

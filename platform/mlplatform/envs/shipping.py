@@ -85,6 +85,9 @@ def spark_conf(
     if not cluster_mode:
         # spark-submit would otherwise start the driver with spark.pyspark.python too.
         out["spark.pyspark.driver.python"] = sys.executable
+    if artifact.carries_interpreter:
+        # A venv ignores the node user's ~/.local site-packages; an env with its own Python must be told to.
+        out["spark.executorEnv.PYTHONNOUSERSITE"] = "1"
     if is_local_master(master):
         out["spark.pyspark.python"] = str(unpack(artifact, settings) / "bin" / "python")
         return out
