@@ -36,7 +36,7 @@ import sys
 import sysconfig
 import tarfile
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from mlplatform.envs.elf import is_elf, read_dynamic
 from mlplatform.envs.interpreters import Interpreter
@@ -140,7 +140,7 @@ def _layout(interpreter: Interpreter, name: str) -> dict[str, str]:
     return layout
 
 
-def _ignore_stdlib(stdlib: Path, sysconfigdata: str):  # type: ignore[no-untyped-def]
+def _ignore_stdlib(stdlib: Path, sysconfigdata: str) -> Callable[[str, list[str]], set[str]]:
     def ignore(folder: str, names: list[str]) -> set[str]:
         here = Path(folder)
         skipped = {n for n in names if n in _SKIP_ANYWHERE}
@@ -195,8 +195,7 @@ def copy_interpreter(interpreter: Interpreter, prefix: Path, name: str) -> Path:
     """
     patchelf = find_patchelf(name)
     layout = _layout(interpreter, name)
-    minor, stdlib_src = layout["minor"], Path(layout["stdlib"])
-    python_name = f"python{minor}"
+    stdlib_src, python_name = Path(layout["stdlib"]), f"python{layout['minor']}"
     lib, stdlib = prefix / "lib", prefix / "lib" / python_name
     (prefix / "bin").mkdir(parents=True)
     lib.mkdir()
@@ -208,15 +207,15 @@ def copy_interpreter(interpreter: Interpreter, prefix: Path, name: str) -> Path:
     (stdlib / "site-packages").mkdir()
     if Path(layout["include"]).is_dir():
         shutil.copytree(layout["include"], prefix / "include" / Path(layout["include"]).name)
-    _rewrite_sysconfigdata(stdlib / f"{layout['sysconfigdata']}.py", interpreter.prefix)
+    sysconfigdata = stdlib / f"{layout['sysconfigdata']}.py"
+    _rewrite_sysconfigdata(sysconfigdata, interpreter.prefix)
     python = prefix / "bin" / python_name
     _set_runpath(patchelf, python, [_origin(python, lib)])
     _set_runpath(patchelf, lib / layout["soname"], ["$ORIGIN"])
     for module in (stdlib / "lib-dynload").iterdir():
         if module.suffix == ".so":
             _set_runpath(patchelf, module, [_origin(module, lib)])
-    rewritten = str(stdlib / f"{layout['sysconfigdata']}.py")
-    subprocess.run([str(python), "-I", "-m", "py_compile", rewritten], check=True, capture_output=True)
+    subprocess.run([str(python), "-I", "-m", "py_compile", str(sysconfigdata)], check=True, capture_output=True)
     return prefix / "bin" / "python"
 
 
@@ -306,7 +305,7 @@ def check_relocatable(prefix: Path, forbidden: Sequence[str], name: str) -> None
             what = f"its RPATH/RUNPATH {runpath}"
         else:
             data = path.read_bytes()
-            hits = [p for p, n in zip(forbidden, needles) if b"\0" not in data and n in data]
+            hits = [] if b"\0" in data else [p for p, n in zip(forbidden, needles) if n in data]
             what = "its text"
         if hits:
             raise EnvError(
@@ -324,8 +323,7 @@ def make_relocatable(prefix: Path, interpreter: Interpreter, name: str) -> list[
         the sonames copied into ``prefix/lib``.
     """
     patchelf = find_patchelf(name)
-    forbidden = [str(prefix), str(Path(prefix).resolve()), interpreter.prefix]
-    forbidden = list(dict.fromkeys(forbidden))
+    forbidden = list(dict.fromkeys([str(prefix), str(prefix.resolve()), interpreter.prefix]))
     bundled = _bundle_libraries(prefix, patchelf, forbidden)
     _relative_scripts(prefix, f"python{interpreter.minor}", forbidden)
     check_relocatable(prefix, forbidden, name)
