@@ -72,7 +72,7 @@ def _reference_join(scores: pd.DataFrame, labels: pd.DataFrame, window: pd.Timed
     return pd.DataFrame(out)
 
 
-def test_realized_performance_equals_sklearn_on_the_joined_rows(settings, register, toy_data):
+def test_realized_performance_equals_sklearn_on_the_joined_rows(settings, register, toy_data, mlp):
     from mlplatform.lifecycle.realized import measure
     from mlplatform.monitoring.performance import read_performance
 
@@ -97,12 +97,18 @@ def test_realized_performance_equals_sklearn_on_the_joined_rows(settings, regist
         assert (got["labelled_rows"] == len(rows)).all() and (got["rows"] == ENTITIES).all()
         assert got.loc["roc_auc", "threshold"] == "roc_auc >= 0.7" and set(got["status"]) == {"ok"}
 
+    shown = mlp(["monitor", "performance", "churn", "--json"])
+    assert shown.returncode == 0, shown.stderr
+    assert sorted((r["run_date"], r["metric"], r["value"]) for r in json.loads(shown.stdout)) == sorted(
+        zip(stored["run_date"], stored["metric"], stored["value"])
+    )
+
     # a window too short for the month-end run: nothing is judged, the table empties for the model
     assert measure("churn", settings, timedelta(microseconds=0)) == []
     assert read_performance(settings, "churn").empty
 
 
-def test_a_metric_under_its_threshold_is_an_alert_and_fires_the_performance_trigger(settings, register, toy_data):
+def test_a_metric_under_its_threshold_is_an_alert_and_fires_the_performance_trigger(settings, register, toy_data, mlp):
     from mlplatform.lifecycle.gates import TriggerPolicy
     from mlplatform.lifecycle.realized import measure
     from mlplatform.lifecycle.triggers import evaluate, record_fired
@@ -121,6 +127,13 @@ def test_a_metric_under_its_threshold_is_an_alert_and_fires_the_performance_trig
     check = evaluate(settings, "churn", version, DAYS[-1], policy)
     assert check.fired and check.signals[0].startswith(f"realized performance on {DAYS[-1]}")
     assert "needs roc_auc >= 0.7" in check.reason
+
+    from mlplatform.lifecycle import models
+
+    models.promote("churn", version, settings)
+    shown = mlp(["monitor", "triggers", "churn", "--run-date", DAYS[-1].isoformat()])
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [f"trigger fired for model:churn@{version}:", f"  {check.signals[0]}"]
 
     # once a triggered retrain is recorded, the cooldown holds the next nights, then lets go
     record_fired(settings, check, "job-1", f"model:churn@{version}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -256,3 +257,59 @@ def test_nightly_exit_code_aggregation():
     assert exit_code(outcomes(99, 99)) == 99
     assert exit_code(outcomes(0, 4, 99)) == 1
     assert exit_code([]) == 0
+
+
+@pytest.mark.slow
+def test_a_fired_trigger_retrains_with_its_reason_and_the_cooldown_holds_the_next_night(
+    churn_home, mlp_home, tmp_path, monkeypatch, spark
+):
+    """retrain_on: triggers. No drift: exit 99. Drift on two features: retrain, benchmark, reason kept
+    everywhere. The next night the same drift is held by the cooldown: exit 99 again."""
+    from mlflow import MlflowClient
+
+    from mlplatform import features
+    from mlplatform.errors import NotTriggeredError
+    from mlplatform.lifecycle.benchmark import history
+    from mlplatform.lifecycle.retrain import retrain
+    from mlplatform.lineage.audit import audit
+    from mlplatform.monitoring import compare
+    from mlplatform.monitoring.store import read_profile, write_drift
+
+    settings = make_project(churn_home, mlp_home, tmp_path / "project", monkeypatch)
+    policy = {"margin": 0.5, "holdout_days": 45, "min_holdout_rows": 50, "retrain_on": "triggers"}
+    (tmp_path / "project" / "conf" / "lifecycle.yaml").write_text(yaml.safe_dump({"default": policy}))
+    version = first_champion(settings, spark)
+
+    with pytest.raises(NotTriggeredError) as quiet:
+        retrain("churn", "2024-10-30", settings, spark=spark)
+    assert quiet.value.exit_code == 99 and "no retraining trigger fired for model:churn@1" in quiet.value.message
+
+    # the nightly scoring of 2024-10-30 measured drift: two features shifted by two standard deviations
+    profile = read_profile(settings, "churn", version)
+    rows = features.read_trainset("churn", settings=settings)[list(profile.features)]
+    numeric = [name for name, column in profile.features.items() if column.kind == "numeric"][:2]
+    for name in numeric:
+        rows[name] = rows[name] + 2 * rows[name].std()
+    write_drift(settings, compare(profile, rows), run_date="2024-10-30")
+
+    outcome = retrain("churn", "2024-10-31", settings, spark=spark, code_version="git:triggered")
+    assert outcome.decision == "kept" and outcome.trigger.startswith("triggered: drift on 2024-10-30")
+    assert all(name in outcome.trigger for name in numeric)
+    assert outcome.lines()[1].strip() == outcome.trigger
+    (row,) = history(settings, model="churn")
+    assert json.loads(row["reasons"])[0] == outcome.trigger
+    report = MlflowClient().download_artifacts(outcome.mlflow_run_id, "benchmark/report.md", str(tmp_path))
+    assert f"Why this retrain: {outcome.trigger}." in Path(report).read_text()
+    events = {e.action: e for e in audit(settings, model="churn")}
+    assert events["keep"].details["trigger"] == outcome.trigger
+    assert events["benchmark"].details["trigger"] == outcome.trigger
+    assert events["trigger"].details == {
+        "model": "churn",
+        "version": 1,
+        "run_date": "2024-10-31",
+        "reason": outcome.trigger,
+    }
+
+    with pytest.raises(NotTriggeredError) as held:
+        retrain("churn", "2024-11-01", settings, spark=spark)
+    assert "a triggered retrain on 2024-10-31; triggers fire again from 2024-11-07" in held.value.message

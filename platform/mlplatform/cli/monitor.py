@@ -29,6 +29,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "ingest",
         "Append a scoring server's inference-log spool to the model's inference table.",
     ),
+    "performance": (
+        "mlplatform.cli.monitor_performance",
+        "performance",
+        "Realized performance: MODEL's past scores joined to the labels that landed, per run date.",
+    ),
+    "triggers": (
+        "mlplatform.cli.monitor_performance",
+        "triggers",
+        "Would monitoring retrain MODEL's champion on a run date (drift, performance, cooldown)?",
+    ),
 }
 
 _TABLE_COLUMNS = [
