@@ -116,15 +116,20 @@ def test_serving_config_names_model_version_env_and_signature(context, store):
 
 
 def test_server_module_imports_only_stdlib_numpy_pandas_cloudpickle(context):
-    source = (context / "mlp_scoring_server.py").read_text()
-    assert source == (Path(__import__("mlplatform.scoring.server").scoring.server.__file__)).read_text()
-    imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            imported.add(node.module.split(".")[0])
-    assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
+    from mlplatform.scoring.export import SERVER_HELPERS
+
+    here = Path(__import__("mlplatform.scoring.server").scoring.server.__file__).parent
+    helpers = {name.removesuffix(".py") for name in SERVER_HELPERS.values()}
+    for source_file, copied in {"server.py": "mlp_scoring_server.py", **SERVER_HELPERS}.items():
+        source = (context / copied).read_text()
+        assert source == (here / source_file).read_text()
+        imported = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+        assert imported <= ALLOWED_IMPORTS | helpers, (copied, imported - ALLOWED_IMPORTS)
 
 
 def _settings(store):

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 if __package__:  # mlplatform.scoring.server
-    from mlplatform.scoring import inference_spool, server_metrics
+    from . import inference_spool, server_metrics
 else:  # the image's top-level mlp_scoring_server, its helpers beside it
     import mlp_inference_spool as inference_spool  # type: ignore[no-redef]
     import mlp_server_metrics as server_metrics  # type: ignore[no-redef]
