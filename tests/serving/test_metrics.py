@@ -121,8 +121,10 @@ def test_metrics_count_every_request_over_workers_and_survive_a_killed_worker(me
     for _ in range(3):
         assert request(server.port, "/invocations", bodies[0])[0] == 200
     eventually(
-        lambda: value(scrape(server.port), "mlp_requests_total", endpoint="/invocations", status="200", **labels)
-        == len(GOOD_SIZES) + 3
+        lambda: (
+            value(scrape(server.port), "mlp_requests_total", endpoint="/invocations", status="200", **labels)
+            == len(GOOD_SIZES) + 3
+        )
     )
 
 
