@@ -279,6 +279,7 @@ def test_a_fired_trigger_retrains_with_its_reason_and_the_cooldown_holds_the_nex
     policy = {"margin": 0.5, "holdout_days": 45, "min_holdout_rows": 50, "retrain_on": "triggers"}
     (tmp_path / "project" / "conf" / "lifecycle.yaml").write_text(yaml.safe_dump({"default": policy}))
     version = first_champion(settings, spark)
+    _check_profile_backfill(settings, version, mlp_home)
 
     with pytest.raises(NotTriggeredError) as quiet:
         retrain("churn", "2024-10-30", settings, spark=spark)
@@ -313,3 +314,26 @@ def test_a_fired_trigger_retrains_with_its_reason_and_the_cooldown_holds_the_nex
     with pytest.raises(NotTriggeredError) as held:
         retrain("churn", "2024-11-01", settings, spark=spark)
     assert "a triggered retrain on 2024-10-31; triggers fire again from 2024-11-07" in held.value.message
+
+
+def _check_profile_backfill(settings, version: int, home: Path) -> None:
+    """A lost profile row comes back from the run's artifact; rebuilt from the training set it equals the original."""
+    from deltalake import DeltaTable
+
+    from mlplatform.errors import NoProfileError
+    from mlplatform.lifecycle.profiles import backfill
+    from mlplatform.monitoring.store import profiles_table, read_profile
+
+    def columns(profile) -> dict:
+        return {name: column.to_dict() for name, column in {**profile.features, **profile.outputs}.items()}
+
+    original = read_profile(settings, "churn", version)
+    DeltaTable(profiles_table(settings)).delete("model = 'churn'")
+    with pytest.raises(NoProfileError):
+        read_profile(settings, "churn", version)
+    (restored,) = backfill("churn", settings)
+    assert restored.how == "artifact" and columns(read_profile(settings, "churn", version)) == columns(original)
+    assert [b.how for b in backfill("churn", settings)] == ["kept"]
+    (rebuilt,) = backfill("churn", settings, version=version, force=True)
+    assert rebuilt.how == "rebuilt" and rebuilt.outputs == len(original.outputs) > 0
+    assert columns(read_profile(settings, "churn", version)) == columns(original)

@@ -30,14 +30,19 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "Append a scoring server's inference-log spool to the model's inference table.",
     ),
     "performance": (
-        "mlplatform.cli.monitor_performance",
+        "mlplatform.cli.monitor_lifecycle",
         "performance",
         "Realized performance: MODEL's past scores joined to the labels that landed, per run date.",
     ),
     "triggers": (
-        "mlplatform.cli.monitor_performance",
+        "mlplatform.cli.monitor_lifecycle",
         "triggers",
         "Would monitoring retrain MODEL's champion on a run date (drift, performance, cooldown)?",
+    ),
+    "profile": (
+        "mlplatform.cli.monitor_lifecycle",
+        "profile",
+        "Backfill reference profiles of versions registered before profiles were kept.",
     ),
 }
 

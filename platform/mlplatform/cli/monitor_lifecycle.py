@@ -1,4 +1,4 @@
-"""``mlp monitor performance MODEL`` and ``mlp monitor triggers MODEL``: realized performance, retraining triggers."""
+"""``mlp monitor`` commands built on the lifecycle: realized performance, retraining triggers, profile backfill."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 
 from mlplatform.cli.textfmt import table
 
-__all__ = ["performance", "triggers"]
+__all__ = ["performance", "triggers", "profile"]
 
 _COLUMNS = ["version", "run_date", "metric", "value", "threshold", "status", "labelled_rows", "rows"]
 
@@ -65,3 +65,20 @@ def triggers(model: str, run_date: str, lifecycle_conf: str | None) -> None:
     check = evaluate(settings, model, champion_version(model, settings), day, policy.triggers)
     for line in check.lines():
         click.echo(line)
+
+
+@click.command()
+@click.argument("model")
+@click.option("--version", type=int, help="One version (default: every version of MODEL without a stored profile).")
+@click.option("--force", is_flag=True, help="Rebuild from the training set even when a profile is stored.")
+def profile(model: str, version: int | None, force: bool) -> None:
+    """Backfill the reference profile of MODEL's versions registered before profiles were kept.
+
+    A version's run artifact monitoring/profile.json is stored as it is; without one the profile
+    is rebuilt from the version's own training set, its outputs computed in its own environment.
+    """
+    from mlplatform.config import load_settings
+    from mlplatform.lifecycle.profiles import backfill
+
+    for done in backfill(model, load_settings(), version=version, force=force):
+        click.echo(done.line())

@@ -67,6 +67,7 @@ class Evaluation:
     rows: int
     positives: int
     environment: dict[str, Any]
+    outputs: dict[str, list[Any]] | None = None  # prediction and probability per row, when asked for
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,17 @@ def _env_python(info: ModelVersionInfo, settings: Settings) -> str:
 
 
 def evaluate(
-    info: ModelVersionInfo, holdout: Any, label: str, metrics: list[str], settings: Settings, workdir: Path
+    info: ModelVersionInfo,
+    holdout: Any,
+    label: str,
+    metrics: list[str],
+    settings: Settings,
+    workdir: Path,
+    outputs: bool = False,
 ) -> Evaluation:
     """Evaluate model version ``info`` on the pandas frame ``holdout`` in the model's environment.
+
+    ``outputs``: also return the model's prediction and probability per holdout row.
 
     Raises:
         LifecycleError: the holdout lacks a column of the model's signature or the label,
@@ -136,6 +145,7 @@ def evaluate(
         "label": label,
         "metrics": metrics,
         "output": str(output),
+        "outputs": outputs,
     }
     request_file = workdir / f"request-{info.version}.json"
     request_file.write_text(json.dumps(request))
@@ -164,6 +174,7 @@ def evaluate(
         int(result["rows"]),
         int(result["positives"]),
         result["environment"],
+        result.get("outputs"),
     )
 
 

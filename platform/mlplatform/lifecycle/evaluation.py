@@ -9,10 +9,13 @@ the driver never unpickles the model.
 The request is JSON::
 
     {"model": "<dir>/model.pkl", "data": "<holdout>.arrows", "features": [...],
-     "label": "churned", "metrics": ["roc_auc", ...], "output": "<result>.json"}
+     "label": "churned", "metrics": ["roc_auc", ...], "output": "<result>.json",
+     "outputs": false}
 
 and the result written to ``output`` is the training evaluation (metrics, ROC/PR curve
-points, confusion matrix, rows, positives) plus ``environment`` (python, packages).
+points, confusion matrix, rows, positives) plus ``environment`` (python, packages) and,
+with ``"outputs": true``, the model's ``prediction`` and ``probability`` per row
+(``outputs``: what a reference profile is built from).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ def evaluate_request(request: dict[str, Any]) -> dict[str, Any]:
     frame = executor.decode_frame(Path(request["data"]).read_bytes())
     features, label = list(request["features"]), request["label"]
     result = executor.evaluation(model, frame[features], frame[label], list(request["metrics"]), features)
+    if request.get("outputs"):
+        result["outputs"] = executor.model_outputs(model, frame[features])
     result["environment"] = executor.environment_report(["scikit-learn", "numpy", "pandas", "pyarrow", "cloudpickle"])
     return result
 

@@ -46,6 +46,7 @@ __all__ = [
     "list_models",
     "describe",
     "champion_version",
+    "version_numbers",
     "promote",
     "rollback",
 ]
@@ -245,6 +246,13 @@ def describe(name: str, settings: Settings) -> ModelDescription:
     return ModelDescription(
         summary, registered.description or "", tuple(rows), tuple(_history(registered)), definitions
     )
+
+
+def version_numbers(name: str, settings: Settings) -> list[int]:
+    """Every version number of registered model ``name``, oldest first (UnknownModelError when none)."""
+    mlflow_client = client(settings)
+    _registered(mlflow_client, name)
+    return [int(mv.version) for mv in _versions(mlflow_client, name)]
 
 
 def champion_version(name: str, settings: Settings, alias: str = ALIAS_CHAMPION) -> int:

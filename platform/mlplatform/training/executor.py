@@ -56,6 +56,7 @@ __all__ = [
     "encode_frame",
     "decode_frame",
     "metric_values",
+    "model_outputs",
     "run_task",
     "run_partition",
     "environment_report",
@@ -140,7 +141,7 @@ def _scores(model: Any, X: Any) -> tuple[Any, Any]:
     return model.decision_function(X), None
 
 
-def _outputs(model: Any, X: Any) -> dict[str, list[Any]]:
+def model_outputs(model: Any, X: Any) -> dict[str, list[Any]]:
     """The model's predictions (and probabilities: the positive class's, or one list per row) on ``X``."""
     out: dict[str, list[Any]] = {"prediction": [_plain(v) for v in model.predict(X)]}
     if hasattr(model, "predict_proba"):
@@ -376,7 +377,7 @@ def run_task(task: dict[str, Any], payload: dict[str, Any], frame: Any) -> dict[
                 model = with_threshold(model, task["threshold"])
             result["evaluation"] = evaluation(model, test[features], test[label], names, features)
             result["metrics"] = result["evaluation"]["metrics"]
-            result["holdout_outputs"] = _outputs(model, test[features])
+            result["holdout_outputs"] = model_outputs(model, test[features])
             example = train[features].head(_EXAMPLE_ROWS)
             result["example_predictions"] = [_plain(v) for v in model.predict(example)]
             result["model_bytes"] = _pickle_model(model)
