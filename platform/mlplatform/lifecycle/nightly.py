@@ -6,8 +6,12 @@ environment, per model), so one failing model does not stop the others. One log 
 per step goes to stderr; each model's full output goes to
 ``<home>/logs/nightly-retrain/<run date>/<model>.log``.
 
-Exit code: 0 when every model finished (promoted, kept, already done, or skipped for
-lack of new data), 99 when every model was skipped for lack of new data (Airflow marks
+Each ``mlp retrain`` first brings the model's realized performance up to date and
+evaluates its retraining triggers (``conf/lifecycle.yaml``): with ``retrain_on: triggers``
+a model retrains only when one fires; a fired trigger leads its log line.
+
+Exit code: 0 when every model finished (promoted, kept, already done, or skipped), 99
+when every model was skipped — no new labelled data, or no trigger fired (Airflow marks
 the task skipped), 1 when any model failed, 2 for a bad run date or configuration.
 A run date already benchmarked is not retrained again: re-running is safe.
 """
@@ -77,7 +81,8 @@ def _retrain_one(model: str, day: str, logs: Path, config_file: str | None) -> O
         code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode
     result = json.loads(summary.read_text()) if summary.is_file() else {}
     if result.get("ok"):
-        detail = f"{result['decision']}: " + "; ".join(result.get("reasons") or [])
+        reasons = [result["trigger"]] if result.get("trigger") else []
+        detail = f"{result['decision']}: " + "; ".join(reasons + list(result.get("reasons") or []))
     else:
         detail = result.get("error") or f"mlp retrain exited with code {code}; see {job_log}"
     return Outcome(model, code, detail, time.monotonic() - started)
