@@ -262,3 +262,25 @@ def test_context_venv_refuses_a_conda_env_and_a_wrong_python(context, tmp_path):
     with pytest.raises(ScoringError, match=r"needs Python 3\.99"):
         context_venv(future, tmp_path / "venvs", python=sys.executable)
     assert not (tmp_path / "venvs").exists() or not any((tmp_path / "venvs").iterdir())
+
+
+def test_an_env_that_carries_its_interpreter_is_unpacked_from_its_archive_with_its_sha256_checked(
+    context, store, tmp_path
+):
+    from dataclasses import replace
+
+    from mlplatform.scoring.export import DependencySet, render_dockerfile
+
+    config = json.loads((context / "serving.json").read_text())
+    deps = DependencySet(
+        store.env_id, "3.11.7", "mlp-base:bare", ("numpy==2.0.0",), "portable", True, "/a/env.tar.gz", "ab" * 32
+    )
+    text = render_dockerfile(config, deps, ("gunicorn==23.0.0",))
+    parser = DockerfileParser(path=str(tmp_path / "Dockerfile"))
+    parser.content = text
+    runs = " ".join(s["value"] for s in parser.structure if s["instruction"] == "RUN")
+    assert f'echo "{"ab" * 32}  /tmp/env.tar.gz" | sha256sum --check' in runs
+    assert "tar -xzf /tmp/env.tar.gz -C /opt/mlp/env" in runs and "pip" not in runs and "python3" not in runs
+    assert parser.envs["PYTHONPATH"] == "/opt/mlp/server" and parser.baseimage == "mlp-base:bare"
+    venv_text = render_dockerfile(config, replace(deps, bundled=False, builder="venv"), ())
+    assert "env.tar.gz" not in venv_text and "--require-hashes" in venv_text
