@@ -1,13 +1,14 @@
 """A current sample's :class:`~mlplatform.monitoring.summary.Summary` from one Spark aggregation pass.
 
-Every count the drift check reads, for every column at once, is one aggregate of a single
-``DataFrame.agg`` (no group, one result row, no raw rows collected): per column the non-null
-count (NaN counts as null, as in pandas), a conditional count per reference bin (numeric:
-right-closed ``lo < x <= hi``; categorical: per top category by its string form, "other"
-being the rest), and the count outside the reference (numeric: outside [min, max];
-categorical: a category the profile does not name). Only the numeric columns with at most
-``small_sample_rows`` non-null values — whose KS test needs them — are then collected, in one
-more query over just those columns' non-null values.
+Every count the drift check reads, for every column at once, comes from one projection and a
+single ``DataFrame.agg`` over it (no group, one result row, no raw rows collected): per column
+the projection gives its reference bin (numeric: right-closed on the edges; categorical: the
+position of its top category, past them for "other") and whether it lies outside the
+reference (numeric: outside [min, max]; categorical: a category the profile does not name);
+the aggregation counts the non-null values (NaN counts as null, as in pandas), each bin, and
+those outside. Only the numeric columns with at most ``small_sample_rows`` non-null values —
+whose KS test needs them — are then collected, in one more query over just those columns'
+non-null values.
 
 Categories are compared by their string form, as :mod:`mlplatform.monitoring.frames` does:
 booleans as ``True`` / ``False`` (Python's ``str``), other types by Spark's cast to string
@@ -17,7 +18,6 @@ booleans as ``True`` / ``False`` (Python's ``str``), other types by Spark's cast
 from __future__ import annotations
 
 import logging
-import math
 import operator
 from functools import reduce
 from typing import TYPE_CHECKING, Any, Callable
@@ -138,33 +138,92 @@ def _cleaned(frame: "DataFrame", profile: Profile, outputs: dict[str, "Column"])
     columns = {name: F.col(name) for name in profile.features}
     columns.update(outputs)
     references = {c.name: c for c in profile.columns()}
-    return {name: _clean(frame, name, column, references[name]) for name, column in columns.items()}
+    types = [f.dataType for f in frame.select(*columns.values()).schema]
+    return {
+        name: _clean(name, column, data_type, references[name])
+        for (name, column), data_type in zip(columns.items(), types)
+    }
 
 
 def _aggregation(
     frame: "DataFrame", profile: Profile, cleaned: dict[str, "Column"]
 ) -> tuple["DataFrame", Callable[[Any], dict[str, _Counts]]]:
+    """One projection (per column its bin index and whether it is outside the reference), then one aggregation.
+
+    Projecting first keeps every aggregate a count over a plain column: the generated code
+    stays small (a count per bin over the raw value expression took twice as long to compile).
+    """
     from pyspark.sql import functions as F
 
     references = {c.name: c for c in profile.columns()}
+    projected = []
     exprs = [F.count(F.lit(1)).alias(_ROWS)]
     readers: dict[str, Callable[[Any], _Counts]] = {}
     for i, (name, value) in enumerate(cleaned.items()):
-        aggregates, readers[name] = _column_aggregates(references[name], value, f"c{i}")
-        exprs.extend(aggregates)
+        reference = references[name]
+        index, outside = _bin_index(reference, value), _outside(reference, value)
+        projected += [index.alias(f"b{i}"), outside.alias(f"o{i}")]
+        bins = len(reference.counts) - (0 if reference.kind == NUMERIC else 1)  # categorical "other": the rest
+        names = [f"c{i}_{j}" for j in range(bins + 2)]
+        exprs += [
+            F.count(F.col(f"b{i}")).alias(names[0]),
+            *(F.count(F.when(F.col(f"b{i}") == j, 1)).alias(n) for j, n in enumerate(names[1:-1])),
+            F.count(F.when(F.col(f"o{i}"), 1)).alias(names[-1]),
+        ]
+        readers[name] = _reader(names, reference.kind == NUMERIC)
 
     def read(row: Any) -> dict[str, _Counts]:
         return {name: reader(row) for name, reader in readers.items()}
 
-    return frame.agg(*exprs), read
+    return frame.select(*projected).agg(*exprs), read
 
 
-def _clean(frame: "DataFrame", name: str, column: "Column", reference: ColumnProfile) -> "Column":
+def _reader(names: list[str], numeric: bool) -> Callable[[Any], _Counts]:
+    def read(row: Any) -> _Counts:
+        got = [int(row[n]) for n in names]
+        non_null, counts, outside = got[0], got[1:-1], got[-1]
+        if not numeric:
+            counts = [*counts, non_null - sum(counts)]
+        return non_null, tuple(counts), outside
+
+    return read
+
+
+def _bin_index(reference: ColumnProfile, value: "Column") -> "Column":
+    """The reference bin of ``value`` (null for a null): numeric right-closed on the edges; categorical by position.
+
+    A categorical value that is no top category gets the index past them ("other", not counted apart).
+    """
+    from pyspark.sql import functions as F
+
+    if reference.kind == NUMERIC:
+        inner = reference.edges[1:-1]
+        index = F.when(value.isNotNull(), F.lit(len(inner)))
+        for j in reversed(range(len(inner))):
+            index = F.when(value <= inner[j], F.lit(j)).otherwise(index)
+        return index
+    index = F.when(value.isNotNull(), F.lit(len(reference.categories)))
+    for j in reversed(range(len(reference.categories))):
+        index = F.when(value == reference.categories[j], F.lit(j)).otherwise(index)
+    return index
+
+
+def _outside(reference: ColumnProfile, value: "Column") -> "Column":
+    """Whether a non-null ``value`` lies outside the reference: its [min, max], or the categories it names."""
+
+    if reference.kind == NUMERIC:
+        if reference.minimum is None or reference.maximum is None:
+            return value.isNotNull()
+        return (value < reference.minimum) | (value > reference.maximum)
+    known = sorted(reference.known_categories())
+    return ~value.isin(known) if known else value.isNotNull()
+
+
+def _clean(name: str, column: "Column", data_type: Any, reference: ColumnProfile) -> "Column":
     """The column as the drift check sees it: numeric as double with NaN as null, categorical as a string."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import BooleanType, DoubleType, FloatType, NumericType
 
-    data_type = frame.select(column).schema[0].dataType
     floating = isinstance(data_type, (DoubleType, FloatType))
     if reference.kind == NUMERIC:
         if not isinstance(data_type, (NumericType, BooleanType)):
@@ -179,47 +238,6 @@ def _clean(frame: "DataFrame", name: str, column: "Column", reference: ColumnPro
     if floating:
         return F.when(~F.isnan(column), column.cast("string"))
     return column.cast("string")
-
-
-def _column_aggregates(
-    reference: ColumnProfile, value: "Column", prefix: str
-) -> tuple[list["Column"], Callable[[Any], _Counts]]:
-    from pyspark.sql import functions as F
-
-    if reference.kind == NUMERIC:
-        bins = [_in_bin(value, lo, hi) for lo, hi in zip(reference.edges[:-1], reference.edges[1:])]
-        if reference.minimum is not None and reference.maximum is not None:
-            outside = F.count(F.when((value < reference.minimum) | (value > reference.maximum), 1))
-        else:
-            outside = F.count(value)
-        exprs = [F.count(value), *(F.count(F.when(b, 1)) for b in bins), outside]
-    else:
-        known = sorted(reference.known_categories())
-        tops = [F.count(F.when(value == category, 1)) for category in reference.categories]
-        unseen = F.count(F.when(~value.isin(known), 1)) if known else F.count(value)
-        exprs = [F.count(value), *tops, unseen]
-    names = [f"{prefix}_{j}" for j in range(len(exprs))]
-    numeric = reference.kind == NUMERIC
-
-    def read(row: Any) -> _Counts:
-        got = [int(row[n]) for n in names]
-        non_null, counts, outside = got[0], got[1:-1], got[-1]
-        if not numeric:
-            counts = [*counts, non_null - sum(counts)]
-        return non_null, tuple(counts), outside
-
-    return [e.alias(n) for e, n in zip(exprs, names)], read
-
-
-def _in_bin(value: "Column", lo: float, hi: float) -> "Column":
-    """``lo < value <= hi`` (an infinite edge is no bound)."""
-    if math.isinf(lo) and math.isinf(hi):
-        return value.isNotNull()
-    if math.isinf(lo):
-        return value <= hi
-    if math.isinf(hi):
-        return value > lo
-    return (value > lo) & (value <= hi)
 
 
 def _small_values(frame: "DataFrame", columns: dict[str, "Column"]) -> dict[str, tuple[float, ...]]:
