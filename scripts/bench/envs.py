@@ -12,9 +12,12 @@ first by downloading the locked wheels, so no side pays for the network):
   is committed beside the spec), and cold including resolving the lock
 - ``mlp env build`` warm (same spec + lock: the published artifact is reused),
   as a whole CLI process and as the library call
+- the same spec with ``builder: portable`` (the archive carries its CPython), cold
+  with the lock present and warm, against the venv builder's rows
 
 Targets (issue 3): cold within 10% of by hand, warm under 2 s, archive no
-larger than venv-pack's default output.
+larger than venv-pack's default output. Issue 19: the portable archive at most
+1.3x the venv-pack one.
 """
 
 from __future__ import annotations
@@ -89,6 +92,16 @@ def ours_cold(work: Path, spec: Path, with_lock: bool) -> tuple[float, int, Path
     return seconds, archive.stat().st_size, home
 
 
+def portable_spec(spec: Path, folder: Path) -> Path:
+    """The same spec with ``builder: portable``, locked beside it (same pins: the lock resolves the same way)."""
+    folder.mkdir()
+    lines = [line for line in spec.read_text().splitlines() if not line.startswith("builder:")]
+    target = folder / spec.name
+    target.write_text("\n".join([*lines, "builder: portable"]) + "\n")
+    _run([MLP, "env", "lock", str(target)], {"MLP_PROJECT": str(REPO)})
+    return target
+
+
 def ours_warm(spec: Path, home: Path) -> tuple[float, float]:
     env = {"MLP_HOME": str(home), "MLP_PROJECT": str(REPO)}
     cli = _run([MLP, "env", "build", str(spec)], env)
@@ -122,14 +135,16 @@ def main() -> int:
         pins = [line for line in lock.read_text().splitlines() if line and not line.startswith("#")]
         _run([PY, "-m", "pip", "download", "-q", "--no-deps", "-d", str(root / "wheels"), *pins])
         packages = _spec_packages(spec)
+        portable = portable_spec(spec, root / "portable-spec")
 
         rows: dict[str, list[float]] = {
             "by hand (venv + pip + venv-pack)": [],
             "mlp env build, cold, lock present": [],
             "mlp env build, cold, resolving the lock": [],
+            "portable: env build, cold, lock present": [],
         }
         sizes: dict[str, int] = {}
-        warm_home = None
+        warm_home = portable_home = None
         for i in range(args.repeat):
             work = root / f"hand-{i}"
             work.mkdir()
@@ -145,8 +160,15 @@ def main() -> int:
             seconds, _, _ = ours_cold(work, spec, with_lock=False)
             rows["mlp env build, cold, resolving the lock"].append(seconds)
             shutil.rmtree(work)
-        assert warm_home is not None
+            work = root / f"portable-{i}"
+            work.mkdir()
+            seconds, sizes["portable"], portable_home = ours_cold(work, portable, with_lock=True)
+            rows["portable: env build, cold, lock present"].append(seconds)
+        assert warm_home is not None and portable_home is not None
         warm_cli, warm_call = ours_warm(root / f"ours-{args.repeat - 1}" / "specs" / spec.name, warm_home)
+        portable_cli, portable_call = ours_warm(
+            root / f"portable-{args.repeat - 1}" / "specs" / spec.name, portable_home
+        )
 
         hand = statistics.median(rows["by hand (venv + pip + venv-pack)"])
         print(f"\nEnvironment build + pack: {spec.stem} ({len(pins)} locked packages)")
@@ -161,10 +183,14 @@ def main() -> int:
             print(f"| {name:<42} | {median:8.1f} | {median / hand:9.2f}x |")
         print(f"| {'mlp env build, warm (whole CLI process)':<42} | {warm_cli:8.2f} | {'':>10} |")
         print(f"| {'envs.build(), warm (library call)':<42} | {warm_call:8.3f} | {'':>10} |")
+        print(f"| {'portable: mlp env build, warm (CLI)':<42} | {portable_cli:8.2f} | {'':>10} |")
+        print(f"| {'portable: envs.build(), warm (library)':<42} | {portable_call:8.3f} | {'':>10} |")
         print(
             f"\narchive size: by hand {sizes['by hand'] / 1e6:.1f} MB, "
             f"mlp env build {sizes['mlp env build'] / 1e6:.1f} MB "
-            f"({sizes['mlp env build'] / sizes['by hand']:.2f}x; ours has no pip/setuptools inside)"
+            f"({sizes['mlp env build'] / sizes['by hand']:.2f}x; ours has no pip/setuptools inside), "
+            f"portable {sizes['portable'] / 1e6:.1f} MB ({sizes['portable'] / sizes['mlp env build']:.2f}x "
+            "the venv-pack archive of mlp env build; it carries CPython, its stdlib and bundled libraries)"
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)
