@@ -75,8 +75,10 @@ def test_default_population_and_values_match_merge_asof_of_each_feature_set(trai
         if d.created_timestamp:
             known = known[known[d.created_timestamp] <= as_of]
         ttl = d.ttl_delta
-        window = known if ttl is None else known[known[d.event_timestamp] >= as_of - ttl]
-        population |= set(window["customer_id"])
+        if ttl is not None:  # a set without a TTL (customer_profile) does not make its entities active
+            population |= set(known[known[d.event_timestamp] >= as_of - ttl]["customer_id"])
+        else:
+            every = set(known["customer_id"])
         left = expected.assign(t=pd.Timestamp(as_of)).sort_values("t")
         right = known.rename(columns={d.event_timestamp: "t"}).sort_values("t")
         columns = [c for c in info["columns"] if c in built.columns]
@@ -89,6 +91,7 @@ def test_default_population_and_values_match_merge_asof_of_each_feature_set(trai
         )
         expected = merged.drop(columns="t")
     assert set(built["customer_id"]) == population and len(population) > 500
+    assert population < every  # customers without recent activity or contacts are not scored
     cols = list(expected.columns)
     pd.testing.assert_frame_equal(canonical(built[cols], cols), canonical(expected, cols), check_dtype=False)
     assert late["contact_time"] <= as_of < late["known_at"]  # a row in the TTL window, not known yet: left out

@@ -17,7 +17,9 @@ was trained on.
   model's ``max_staleness``) is refused: most entities would get nulls;
 - the entities come from a table with the key columns (checked by name and type), or,
   without one, are every entity with a row within its TTL in any of the model's feature
-  sets keyed like the model; an empty population is refused.
+  sets keyed like the model and bounded by a TTL (sets without one, static attributes,
+  count only when no set has a TTL: they would keep every entity ever seen "active");
+  an empty population is refused.
 
 :func:`build` then joins, in process (deltalake + Arrow) or on Spark.
 """
@@ -251,23 +253,38 @@ def _explicit_population(subject: str, entities: EntityTable, keys: list[str], t
     return tables.to_arrow(entities.uri, columns=keys, version=entities.version, where=entities.where, distinct=True)
 
 
+def population_sets(sets: list[SetInput], keys: list[str]) -> list[SetInput]:
+    """The feature sets that define the default population: keyed like the model and bounded by a TTL.
+
+    A set without a TTL (static attributes such as a customer profile) keeps every entity it
+    ever saw, so it would make every churned or closed entity "active" forever; such sets
+    count only when no set keyed like the model has a TTL.
+    """
+    keyed = [s for s in sets if sorted(s.join.keys) == sorted(keys)]
+    bounded = [s for s in keyed if s.join.ttl is not None]
+    return bounded or keyed
+
+
 def _default_population(subject: str, sets: list[SetInput], keys: list[str], as_of: datetime) -> "pa.Table":
-    """Every entity with a row within its TTL, known at ``as_of``, in a feature set keyed like the model."""
+    """Every entity with a row within its TTL, known at ``as_of``, in a TTL-bound feature set keyed like the model."""
     import pyarrow as pa
 
-    parts = []
-    for s in sets:
-        if sorted(s.join.keys) != sorted(keys):
-            continue
-        parts.append(
-            tables.to_arrow(s.table, columns=keys, filters=_window(s, as_of), version=s.version, distinct=True)
-        )
-    if not parts:
+    chosen = population_sets(sets, keys)
+    if not chosen:
         raise FeatureError(
             f"{subject}: none of its feature sets is keyed by exactly {', '.join(keys)}, so there is no default "
             "population",
             "pass --entities TABLE (or entities: in conf/scoring.yaml) with the key columns",
         )
+    log.info(
+        "%s: default population from %s (entities with a row within the TTL)",
+        subject,
+        ", ".join(f"fs:{s.join.name}@v{s.version}" for s in chosen),
+    )
+    parts = [
+        tables.to_arrow(s.table, columns=keys, filters=_window(s, as_of), version=s.version, distinct=True)
+        for s in chosen
+    ]
     union = pa.concat_tables([p.cast(parts[0].schema) for p in parts])
     return union.group_by(keys).aggregate([]).select(keys)
 
