@@ -284,6 +284,7 @@ def _watch(run: _Run, policy: ModelPolicy) -> _Run:
     except MonitoringError as exc:
         log.info("realized performance of %s not measured: %s", run.model, exc.message)
     check = triggers.evaluate(run.settings, run.model, int(run.champion.version), run.day, policy.triggers)
+    log.info("retrain %s for %s: %s", run.model, run.day, " ".join(line.strip() for line in check.lines()))
     if policy.retrain_on == "triggers" and not check.fired:
         held = f" ({check.cooldown})" if check.cooldown else ""
         raise NotTriggeredError(

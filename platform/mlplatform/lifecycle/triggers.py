@@ -127,8 +127,7 @@ def evaluate(settings: Settings, model: str, version: int, day: date, policy: Tr
     )
     cooldown = _cooldown(settings, model, day, policy.cooldown_days) if signals else None
     check = TriggerCheck(model, version, day.isoformat(), signals, cooldown)
-    for line in check.lines():
-        log.info("%s", line.strip())
+    log.debug("%s", " ".join(line.strip() for line in check.lines()))
     return check
 
 
