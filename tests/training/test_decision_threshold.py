@@ -156,6 +156,36 @@ def test_f1_threshold_equals_sklearn_and_clears_a_recall_bar_that_0_5_misses(
     assert "threshold" in header.split() and f"{result.decision.threshold:.4f}" in row.split()
 
 
+def test_isotonic_calibration_equals_sklearn_and_is_plotted(spark, imbalanced, settings, tmp_path) -> None:
+    """calibration: isotonic: every trial and the refit fit CalibratedClassifierCV; the threshold is tuned on it."""
+    from sklearn import metrics as skm
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import TunedThresholdClassifierCV
+
+    from mlplatform.training.prepare import cv_splits
+
+    spec = _spec(calibration="isotonic", search={"strategy": "grid", "space": {"C": [1.0]}})
+    assert spec.calibration is not None and spec.calibration.folds == 3
+    result = train(spec, settings=settings, spark=spark, data=TrainingData(imbalanced), code_version="t")
+    train_rows, held_out = _split(spec, imbalanced)
+    calibrated = CalibratedClassifierCV(LogisticRegression(max_iter=500, C=1.0), method="isotonic", cv=3)
+    reference = TunedThresholdClassifierCV(calibrated, scoring="f1", cv=cv_splits(spec)).fit(
+        train_rows[FEATURES], train_rows["label"]
+    )
+    assert result.decision.threshold == pytest.approx(reference.best_threshold_, abs=1e-12)
+
+    info, model = _registered(settings, "imbalanced", tmp_path)
+    X, y = held_out[FEATURES], held_out["label"]
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba, reference.predict_proba(X), rtol=0, atol=1e-12)
+    assert result.holdout_metrics["brier"] == pytest.approx(skm.brier_score_loss(y, proba[:, 1]), abs=1e-12)
+    run = _client(settings).get_run(info.run_id)
+    assert run.data.params["calibration"] == "isotonic, 3 folds"
+    artifacts = {f.path for f in _client(settings).list_artifacts(info.run_id, "plots")}
+    assert "plots/reliability.png" in artifacts
+
+
 def test_without_a_decision_the_same_recall_bar_is_missed(spark, imbalanced, settings) -> None:
     result = train(
         _spec(decision=None), settings=settings, spark=spark, data=TrainingData(imbalanced), code_version="t"

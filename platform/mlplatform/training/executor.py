@@ -107,11 +107,19 @@ def resolve_estimator(path: str) -> Callable[[], Any]:
     return target
 
 
-def build_estimator(path: str, params: dict[str, Any]) -> Any:
-    """A fresh estimator from ``path`` (class or no-argument factory) with ``params`` set."""
+def build_estimator(path: str, params: dict[str, Any], calibration: dict[str, Any] | None = None) -> Any:
+    """A fresh estimator from ``path`` (class or no-argument factory) with ``params`` set.
+
+    ``calibration`` (``{"method": "isotonic" | "sigmoid", "folds": 3}``) wraps it in
+    ``CalibratedClassifierCV``: the parameters stay those of the estimator inside.
+    """
     estimator = resolve_estimator(path)()
     if params:
         estimator.set_params(**params)
+    if calibration:
+        from sklearn.calibration import CalibratedClassifierCV
+
+        estimator = CalibratedClassifierCV(estimator, method=calibration["method"], cv=calibration["folds"])
     return estimator
 
 
@@ -284,9 +292,12 @@ def with_threshold(model: Any, threshold: float) -> Any:
 
 
 def unwrap(model: Any) -> Any:
-    """The fitted model inside a threshold wrapper (the model itself otherwise)."""
+    """The fitted model inside a threshold wrapper, and inside a calibration's first fold (else the model)."""
     inner = getattr(model, "estimator_", None)
-    return inner if inner is not None and type(model).__name__.endswith("ThresholdClassifier") else model
+    if inner is not None and type(model).__name__.endswith("ThresholdClassifier"):
+        model = inner
+    calibrated = getattr(model, "calibrated_classifiers_", None)
+    return calibrated[0].estimator if calibrated else model
 
 
 def _thin(*columns: Any) -> list[list[float]]:
@@ -312,11 +323,19 @@ def _importances(model: Any, features: list[str]) -> list[dict[str, Any]] | None
     return [{"feature": features[i], "importance": float(values[i])} for i in order]
 
 
+def _reliability(positive: Any, score: Any, bins: int = 10) -> dict[str, list[float]]:
+    """Reliability diagram points: per quantile bin of the probability, its mean and the observed positive rate."""
+    from sklearn.calibration import calibration_curve
+
+    observed, predicted = calibration_curve(positive, score, n_bins=bins, strategy="quantile")
+    return {"predicted": predicted.tolist(), "observed": observed.tolist()}
+
+
 def evaluation(model: Any, X: Any, y: Any, names: list[str], features: list[str]) -> dict[str, Any]:
     """Held-out metrics, ROC/PR curve points, confusion matrix and importances."""
     from sklearn import metrics as skm
 
-    score, _ = _scores(model, X)
+    score, proba = _scores(model, X)
     positive = model.classes_[1]
     fpr, tpr, roc_thr = skm.roc_curve(y, score, pos_label=positive)
     precision, recall, pr_thr = skm.precision_recall_curve(y, score, pos_label=positive)
@@ -328,6 +347,7 @@ def evaluation(model: Any, X: Any, y: Any, names: list[str], features: list[str]
         "roc_curve": roc,
         "pr_curve": pr,
         "confusion_matrix": {"labels": [_plain(c) for c in model.classes_], "matrix": matrix.tolist()},
+        "reliability": _reliability(y == positive, score) if proba is not None else None,
         "feature_importances": _importances(model, features),
         "rows": int(len(y)),
         "positives": int((y == positive).sum()),
@@ -358,7 +378,7 @@ def run_task(task: dict[str, Any], payload: dict[str, Any], frame: Any) -> dict[
     try:
         features, label = payload["features"], payload["label"]
         params = {**payload.get("fixed_params", {}), **task["params"]}
-        model = build_estimator(payload["estimator"], params)
+        model = build_estimator(payload["estimator"], params, payload.get("calibration"))
         if task["kind"] == "refit":
             train = frame[~frame[HOLDOUT_COLUMN]]
             test = frame[frame[HOLDOUT_COLUMN]]

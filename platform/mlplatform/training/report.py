@@ -97,6 +97,19 @@ def _confusion(evaluation: dict[str, Any], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def _reliability(evaluation: dict[str, Any], path: Path, title: str) -> None:
+    points, brier = evaluation["reliability"], evaluation["metrics"].get("brier", float("nan"))
+    _curve(
+        path,
+        points["predicted"],
+        points["observed"],
+        f"Brier {brier:.4f}",
+        f"Reliability — {title}",
+        ("mean predicted probability", "observed positive rate"),
+        ("diagonal", "perfectly calibrated"),
+    )
+
+
 def _importances(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt, (fig, ax) = _figure()
     shown = rows[:20][::-1]
@@ -123,6 +136,10 @@ def write_evaluation(evaluation: dict[str, Any], folder: str | Path, title: str)
         draw(evaluation, plots / f"{name}.png", title)
         (data / f"{name}.json").write_text(json.dumps(evaluation[name], indent=1))
         written += [plots / f"{name}.png", data / f"{name}.json"]
+    if evaluation.get("reliability"):
+        _reliability(evaluation, plots / "reliability.png", title)
+        (data / "reliability.json").write_text(json.dumps(evaluation["reliability"], indent=1))
+        written += [plots / "reliability.png", data / "reliability.json"]
     if evaluation.get("feature_importances"):
         _importances(evaluation["feature_importances"], plots / "feature_importances.png", title)
         (data / "feature_importances.json").write_text(json.dumps(evaluation["feature_importances"], indent=1))

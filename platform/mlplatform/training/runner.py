@@ -131,6 +131,7 @@ class _Broadcaster:
             "label": prepared.label,
             "metrics": spec.metrics.names(),
             "decision": spec.decision.payload() if spec.decision is not None else None,
+            "calibration": spec.calibration.payload() if spec.calibration is not None else None,
             "packages": list(REPORTED_PACKAGES),
         }
         self.size = len(payload["data"])

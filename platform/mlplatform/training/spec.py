@@ -20,6 +20,7 @@ Example::
       primary: roc_auc
       thresholds: ["roc_auc >= 0.75", "recall >= 0.6"]
     decision: {objective: f1}              # the default; or balanced_accuracy, cost: {fp: 1, fn: 5}, fixed: 0.3
+    calibration: isotonic                  # optional: isotonic | sigmoid | {method: sigmoid, folds: 5}
     env: churn                             # env name or id env:<name>@<hash12>
 
 ``decision`` sets the decision threshold of a binary classifier: ``predict`` returns the
@@ -256,6 +257,25 @@ class DecisionSpec(StrictModel):
         return out
 
 
+class CalibrationSpec(StrictModel):
+    """Probability calibration of a binary classifier (scikit-learn's ``CalibratedClassifierCV``).
+
+    Every trial and the refit fit ``CalibratedClassifierCV(estimator, method, cv=folds)``, so the CV
+    scores, the decision threshold and the registered model all see calibrated probabilities.
+    """
+
+    method: Literal["isotonic", "sigmoid"] = Field(description="isotonic (non-parametric) or sigmoid (Platt).")
+    folds: int = Field(3, ge=2, description="Internal folds: each fits the estimator and its calibrator.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"method": value} if isinstance(value, str) else value
+
+    def payload(self) -> dict[str, Any]:
+        return {"method": self.method, "folds": self.folds}
+
+
 class ModelSpec(StrictModel):
     """A model: its data, estimator, search, validation, bars and environment."""
 
@@ -275,6 +295,9 @@ class ModelSpec(StrictModel):
         default_factory=DecisionSpec,
         description="Decision threshold of a binary classifier (default: tuned for f1 on the CV folds); "
         "null keeps the estimator's own predict.",
+    )
+    calibration: CalibrationSpec | None = Field(
+        None, description="Calibrate probabilities (isotonic or sigmoid, in every trial and the refit); default none."
     )
     env: str | None = Field(None, description="Environment name or id; None runs trials in the driver's Python.")
 

@@ -257,6 +257,7 @@ def _flat_params(spec: ModelSpec) -> dict[str, Any]:
         "primary_metric": spec.metrics.primary,
         "thresholds": "; ".join(spec.metrics.thresholds),
         "decision": spec.decision.describe() if spec.decision is not None else "none (the estimator's predict)",
+        "calibration": f"{spec.calibration.method}, {spec.calibration.folds} folds" if spec.calibration else "none",
         "search_space": json.dumps(spec.model_dump(mode="json")["search"]["space"], sort_keys=True),
     }
     out.update({f"fixed.{k}": v for k, v in spec.params.items()})
