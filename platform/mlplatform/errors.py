@@ -13,6 +13,8 @@ trace) to the one line such a message quotes.
 fix the call / the model |
 | 3 | unknown id, model or version, or a version without a reference profile | fix the call / configuration |
 | 4 | the model has no champion (or no previous one to roll back to) | promote a first version |
+| 5 | ``mlp audit verify``: the audit log's hash chain is broken (a row edited, deleted or moved) | \
+alert: investigate who altered the log |
 | 99 | no new labelled data since the champion was trained: nothing to do | \
 mark the run skipped (Airflow's default ``skip_on_exit_code``) |
 """
@@ -29,6 +31,7 @@ __all__ = [
     "EXIT_THRESHOLD_MISSED",
     "EXIT_NOT_FOUND",
     "EXIT_NO_CHAMPION",
+    "EXIT_AUDIT_BROKEN",
     "EXIT_NO_NEW_DATA",
     "PlatformError",
     "ConfigError",
@@ -47,6 +50,7 @@ __all__ = [
     "HadoopError",
     "StorageError",
     "UnknownIdError",
+    "AuditChainError",
     "UnknownModelError",
     "NoChampionError",
     "NoNewDataError",
@@ -60,6 +64,7 @@ EXIT_USAGE = 2
 EXIT_THRESHOLD_MISSED = 2
 EXIT_NOT_FOUND = 3
 EXIT_NO_CHAMPION = 4
+EXIT_AUDIT_BROKEN = 5
 EXIT_NO_NEW_DATA = 99
 
 
@@ -146,6 +151,12 @@ class UnknownIdError(LineageError):
     """The id is malformed or not in the lineage table."""
 
     exit_code = EXIT_NOT_FOUND
+
+
+class AuditChainError(LineageError):
+    """The audit log's hash chain does not verify: a row was edited, deleted or moved."""
+
+    exit_code = EXIT_AUDIT_BROKEN
 
 
 class UnknownModelError(LifecycleError):

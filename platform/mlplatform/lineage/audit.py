@@ -3,7 +3,8 @@
 Every commit to the lineage table is one event: an action (build, register, promote,
 rollback, score, export, benchmark, ...) by an actor in a job run, with the edges it
 recorded. Edge-less events (a promotion, a rollback) carry their subject in a
-self-referencing ``audit`` row.
+self-referencing ``audit`` row. :func:`verify` walks the log's hash chain
+(:mod:`mlplatform.lineage.chain`) and raises when a row was edited, deleted or moved.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from mlplatform.config import Settings
-from mlplatform.errors import LineageError
-from mlplatform.lineage.edges import GraphEdge
+from mlplatform.errors import AuditChainError, LineageError
+from mlplatform.lineage import chain
+from mlplatform.lineage.edges import COLUMNS, GraphEdge, lineage_table
 from mlplatform.lineage.graph import AUDIT_RELATION, edge_from_record, load_frame
 
-__all__ = ["Event", "parse_since", "events", "audit"]
+__all__ = ["Event", "parse_since", "events", "audit", "verify"]
 
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -127,3 +129,19 @@ def audit(
     if artifact:
         found = [e for e in found if artifact in e.ids()]
     return found[-limit:] if limit else found
+
+
+def verify(settings: Settings) -> chain.ChainReport:
+    """Walk the audit log's hash chain; the report when it is intact.
+
+    Raises:
+        AuditChainError: the first row that does not match (edited, deleted or moved); exit code 5.
+    """
+    report = chain.verify(lineage_table(settings), COLUMNS)
+    if report.broken is not None:
+        raise AuditChainError(
+            f"audit log {report.table}: chain broken at {report.broken.describe()}",
+            "the log was altered after it was written: compare with a backup or the Delta history "
+            "('mlp tables history _platform/lineage') and find who changed it",
+        )
+    return report

@@ -4,12 +4,13 @@ An edge reads "``from_id`` is the ``relation`` of ``to_id``": upstream on the le
 the product on the right, e.g. ``Edge("fs:activity@v3", "feature_set", "ts:churn@v1")``.
 Relations used by the platform: ``feature_set``, ``label_source``, ``training_set``,
 ``environment``, ``code``, ``model``, ``input``, ``promoted``.
-Each row also says which action of which job run wrote it, by whom and when.
+Each row also says which action of which job run wrote it, by whom (the authenticated
+user, :func:`mlplatform.identity.current_actor`) and when, and carries its place in the
+audit log's hash chain (:mod:`mlplatform.lineage.chain`).
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from typing import Any, Mapping, Sequence
 
 from mlplatform import tables
 from mlplatform.config import Settings
+from mlplatform.identity import current_actor
+from mlplatform.lineage import chain
 from mlplatform.tables import table_uri
 
 __all__ = ["Edge", "GraphEdge", "record", "lineage_table", "COLUMNS"]
@@ -66,6 +69,9 @@ def record(
 ) -> int:
     """Append ``edges`` (or, with none, one audit row about ``subject``) in one commit.
 
+    The rows are linked after the head of the audit log's hash chain (retrying when a
+    concurrent writer moved it); ``actor`` is the authenticated user, never an argument.
+
     Args:
         action: what happened: build, register, promote, rollback, score, export, ...
         job_run: the run that did it (an MLflow run id or a job run key).
@@ -75,31 +81,23 @@ def record(
     Returns:
         The Delta version of the lineage table after the commit.
     """
-    import pandas as pd
-
     at = datetime.now(timezone.utc)
-    actor = getpass.getuser()
+    actor = current_actor()
     info = json.dumps(dict(details or {}), sort_keys=True, default=str)
-    rows = [(e.from_id, e.relation, e.to_id) for e in edges] or [(subject or "", "audit", subject or "")]
-    frame = pd.DataFrame(
-        [
-            {
-                "from_id": f,
-                "relation": r,
-                "to_id": t,
-                "action": action,
-                "job_run": job_run,
-                "actor": actor,
-                "at": at,
-                "details": info,
-            }
-            for f, r, t in rows
-        ],
-        columns=COLUMNS,
-    )
-    frame["at"] = pd.to_datetime(frame["at"], utc=True)
-    version = tables.write_pandas(
-        frame, lineage_table(settings), mode="append", metadata=tables.commit_metadata(job=action, run_id=job_run)
-    )
+    pairs = [(e.from_id, e.relation, e.to_id) for e in edges] or [(subject or "", "audit", subject or "")]
+    rows = [
+        {
+            "from_id": f,
+            "relation": r,
+            "to_id": t,
+            "action": action,
+            "job_run": job_run,
+            "actor": actor,
+            "at": at,
+            "details": info,
+        }
+        for f, r, t in pairs
+    ]
+    version = chain.append(lineage_table(settings), rows, COLUMNS, tables.commit_metadata(job=action, run_id=job_run))
     log.debug("lineage: %s recorded %d edge(s) at version %d", action, len(edges), version)
     return version
