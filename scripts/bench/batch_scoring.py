@@ -36,6 +36,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+import benchlib
+
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = [f"f{i}" for i in range(10)]
 MODEL = "bench_hgb"
@@ -78,14 +80,6 @@ tables.write(out, tables.table_uri(settings, "scores", "floor"), replace_where="
              partition_by=["run_date"])
 spark.stop()
 """
-
-
-def _hardware() -> str:
-    cores = os.cpu_count()
-    with open("/proc/meminfo") as fh:
-        mem_gb = int(fh.readline().split()[1]) / 1024 / 1024
-    load = os.getloadavg()[0]
-    return f"{cores} cores, {mem_gb:.0f} GB RAM, load average at start {load:.1f} (the machine is shared)"
 
 
 def _fit(rows: int) -> Any:
@@ -226,17 +220,15 @@ def _job(argv: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "-"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="500,000 rows, 2 warm passes, 1 job each")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--passes", type=int, default=None, help="warm passes per method")
     parser.add_argument("--jobs", type=int, default=None, help="nightly jobs per method (alternating)")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
+    watch = benchlib.LoadWatch.from_args(args).start()
     rows = args.rows or (500_000 if args.quick else 5_000_000)
     passes = args.passes or (2 if args.quick else 3)
     jobs = args.jobs or (1 if args.quick else 3)
@@ -250,7 +242,8 @@ def main() -> int:
 
     settings = load_settings()
     print(f"batch scoring benchmark: {rows:,} rows x {len(FEATURES)} features, HistGradientBoosting (100 iterations)")
-    print(f"hardware: {_hardware()}; Spark profile local (local[*])", flush=True)
+    hw = benchlib.hardware(("pyspark", "mlflow", "scikit-learn"), {"Spark profile": "local (local[*])"})
+    print(f"hardware: {benchlib.hardware_line(hw)}; load average at start {watch.max_load:.1f}", flush=True)
     model = _fit(200_000)
     _register(settings, model)
     _write_input(settings, rows)
@@ -284,6 +277,14 @@ def main() -> int:
         times["udf"].append(_job(udf_job, env))
         times["floor"].append(_job(floor_job, env))
     ours_s, udf_s, floor_s = (statistics.median(times[k]) for k in ("ours", "udf", "floor"))
+    watch.stop()
+    ratios = {
+        "ours_warm_vs_one_process": watch.ratio(ours_warm, limit),
+        "ours_warm_vs_udf_warm": watch.ratio(ours_warm, udf_warm),
+        "ours_cold_vs_udf_cold": watch.ratio(ours_cold, udf_cold),
+        "udf_job_vs_ours": watch.ratio(udf_s, ours_s),
+        "udf_above_floor_vs_ours": watch.ratio(udf_s - floor_s, ours_s - floor_s),
+    }
 
     print()
     print(f"{'throughput (rows/s)':<44}{'cold':>12}{'warm (best)':>14}")
@@ -291,9 +292,9 @@ def main() -> int:
     print(f"{'ours: mapInArrow (batch.plan)':<44}{ours_cold:>12,.0f}{ours_warm:>14,.0f}")
     print(f"{'mlflow.pyfunc.spark_udf(env_manager=local)':<44}{udf_cold:>12,.0f}{udf_warm:>14,.0f}")
     print(
-        f"ours warm / one process = {_ratio(ours_warm, limit)} (target >= 0.85x); "
-        f"ours warm / spark_udf warm = {_ratio(ours_warm, udf_warm)} (target >= 1.1x); "
-        f"cold: {_ratio(ours_cold, udf_cold)}"
+        f"ours warm / one process = {watch.cell(ratios['ours_warm_vs_one_process'])} (target >= 0.85x); "
+        f"ours warm / spark_udf warm = {watch.cell(ratios['ours_warm_vs_udf_warm'])} (target >= 1.1x); "
+        f"cold: {watch.cell(ratios['ours_cold_vs_udf_cold'])}"
     )
     print()
     print(f"{'nightly job, fresh process (s)':<44}{'median':>12}  runs")
@@ -301,10 +302,29 @@ def main() -> int:
     print(f"{'the same job with spark_udf':<44}{udf_s:>12.1f}  {'  '.join(f'{t:.1f}' for t in times['udf'])}")
     print(f"{'floor: the same job with no model':<44}{floor_s:>12.1f}  {'  '.join(f'{t:.1f}' for t in times['floor'])}")
     print(
-        f"spark_udf job / ours = {_ratio(udf_s, ours_s)} (target >= 1.5x); "
+        f"spark_udf job / ours = {watch.cell(ratios['udf_job_vs_ours'])} (target >= 1.5x); "
         f"time above the floor: ours {ours_s - floor_s:.1f} s, spark_udf {udf_s - floor_s:.1f} s "
-        f"({_ratio(udf_s - floor_s, ours_s - floor_s)})"
+        f"({watch.cell(ratios['udf_above_floor_vs_ours'])})"
     )
+    print(watch.summary())
+    benchlib.write_json(
+        args.json,
+        {
+            "rows": rows,
+            "passes": passes,
+            "jobs": jobs,
+            "throughput_rows_s": {
+                "one_process": limit,
+                "ours": {"cold": ours_cold, "warm": ours_warm},
+                "spark_udf": {"cold": udf_cold, "warm": udf_warm},
+            },
+            "job_s": {"runs": times, "median": {"ours": ours_s, "udf": udf_s, "floor": floor_s}},
+            "ratios": ratios,
+        },
+        watch,
+        hw,
+    )
+    print(f"figures written to {args.json}")
     print(f"\n(everything the benchmark wrote is under {home})")
     return 0
 

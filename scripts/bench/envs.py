@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -32,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import benchlib
 
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -119,7 +120,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller spec: cloudpickle, numpy, pandas, pyarrow")
     parser.add_argument("--repeat", type=int, default=1, help="cold runs of each method (default 1)")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
+    watch = benchlib.LoadWatch.from_args(args).start()
 
     root = Path(tempfile.mkdtemp(prefix="mlp-bench-envs-"))
     try:
@@ -170,17 +173,17 @@ def main() -> int:
             root / f"portable-{args.repeat - 1}" / "specs" / spec.name, portable_home
         )
 
+        watch.stop()
         hand = statistics.median(rows["by hand (venv + pip + venv-pack)"])
+        hw = benchlib.hardware(("pip", "venv-pack"))
         print(f"\nEnvironment build + pack: {spec.stem} ({len(pins)} locked packages)")
-        print(
-            f"hardware: {os.cpu_count()} cores, 24 GB, {platform.machine()}, Python {platform.python_version()}; "
-            f"pip cache warm for both; median of {args.repeat} cold run(s); machine shared with other jobs\n"
-        )
+        print(f"hardware: {benchlib.hardware_line(hw)}; pip cache warm for both; median of {args.repeat} cold run(s)\n")
         print(f"| {'method':<42} | {'seconds':>8} | {'vs by hand':>10} |")
         print(f"|{'-' * 44}|{'-' * 10}|{'-' * 12}|")
-        for name, values in rows.items():
-            median = statistics.median(values)
-            print(f"| {name:<42} | {median:8.1f} | {median / hand:9.2f}x |")
+        medians = {name: statistics.median(values) for name, values in rows.items()}
+        vs_hand = {name: watch.ratio(median, hand) for name, median in medians.items()}
+        for name, median in medians.items():
+            print(f"| {name:<42} | {median:8.1f} | {watch.cell(vs_hand[name]):>10} |")
         print(f"| {'mlp env build, warm (whole CLI process)':<42} | {warm_cli:8.2f} | {'':>10} |")
         print(f"| {'envs.build(), warm (library call)':<42} | {warm_call:8.3f} | {'':>10} |")
         print(f"| {'portable: mlp env build, warm (CLI)':<42} | {portable_cli:8.2f} | {'':>10} |")
@@ -192,6 +195,29 @@ def main() -> int:
             f"portable {sizes['portable'] / 1e6:.1f} MB ({sizes['portable'] / sizes['mlp env build']:.2f}x "
             "the venv-pack archive of mlp env build; it carries CPython, its stdlib and bundled libraries)"
         )
+        print(watch.summary())
+        warm = {
+            "cli_s": warm_cli,
+            "call_s": warm_call,
+            "portable_cli_s": portable_cli,
+            "portable_call_s": portable_call,
+        }
+        benchlib.write_json(
+            args.json,
+            {
+                "spec": spec.stem,
+                "locked_packages": len(pins),
+                "repeat": args.repeat,
+                "cold_s": rows,
+                "cold_median_s": medians,
+                "cold_vs_by_hand": vs_hand,
+                "warm": warm,
+                "archive_bytes": sizes,  # sizes do not depend on the load: their ratios are not guarded
+            },
+            watch,
+            hw,
+        )
+        print(f"figures written to {args.json}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -35,7 +35,6 @@ import hashlib
 import http.client
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -44,10 +43,12 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Iterator
+
+import benchlib
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "serving"))
@@ -221,11 +222,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests and a smaller model")
     parser.add_argument("--skip-size", action="store_true", help="do not build the MLflow venv for the size comparison")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
+    watch = benchlib.LoadWatch.from_args(args).start()
     sys.path.insert(0, str(REPO / "platform"))
     from mlplatform.scoring.export import ENTRYPOINT, context_venv
 
-    cores = len(os.sched_getaffinity(0))
+    cores = benchlib.usable_cores()
     home = Path(tempfile.mkdtemp(prefix="mlp-bench-online-"))
     try:
         print("setting up: environment, model, export, venv of the image's dependency set ...", flush=True)
@@ -331,21 +334,39 @@ def main() -> None:
             sizes[f"mlflow build-docker set (mlflow=={version('mlflow')} + model requirements)"] = site_packages_size(
                 mlflow_venv(context / "model")
             )
-        report(cells, cold, sizes, args.quick, cores)
+        watch.stop()
+        hw = benchlib.hardware(("mlflow", "gunicorn", "scikit-learn"), {"network": "loopback"})
+        ratios = report(cells, cold, sizes, args.quick, watch, hw)
+        benchlib.write_json(
+            args.json,
+            {
+                "quick": args.quick,
+                "cells": [asdict(c) for c in cells],
+                "cold_start_s": cold,
+                "installed": {name: {"bytes": size, "packages": count} for name, (size, count) in sizes.items()},
+                "ratios": ratios,
+            },
+            watch,
+            hw,
+        )
+        print(f"figures written to {args.json}")
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
 
 def report(
-    cells: list[Cell], cold: dict[str, float], sizes: dict[str, tuple[int, int]], quick: bool, cores: int
-) -> None:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cells: list[Cell],
+    cold: dict[str, float],
+    sizes: dict[str, tuple[int, int]],
+    quick: bool,
+    watch: benchlib.LoadWatch,
+    hw: dict[str, Any],
+) -> dict[str, float | None]:
+    """Print the tables and the ratios against MLflow; returns the ratios (None: not reported, see ``watch``)."""
     print()
     print(
         f"Online scoring, {'--quick, ' if quick else ''}HistGradientBoosting on {len(FEATURES)} features; "
-        f"{cores} cores, {mem:.0f} GB, {platform.python_implementation()} {platform.python_version()}, "
-        "loopback, same run; "
-        f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every figure)"
+        f"same run; {benchlib.hardware_line(hw)}"
     )
     print(f"{'server':<40} {'rows':>4} {'conc':>4} {'reqs':>5} {'p50 ms':>7} {'p99 ms':>7} {'req/s':>7}")
     for c in cells:
@@ -366,18 +387,23 @@ def report(
     theirs = [name for name in cold if name != ours]
     print()
     print("ratios, ours against the better MLflow configuration:")
+    ratios: dict[str, float | None] = {}
     for rows in (1, 100):
         best_p50 = min(by[(t, rows, 1)].p50_ms for t in theirs)
         best_rps = max(by[(t, rows, 8)].rps for t in theirs)
+        p50 = ratios[f"p50_c1_{rows}_rows"] = watch.ratio(by[(ours, rows, 1)].p50_ms, best_p50)
+        rps = ratios[f"rps_c8_{rows}_rows"] = watch.ratio(by[(ours, rows, 8)].rps, best_rps)
         print(
-            f"  {rows:>3} rows: p50 at concurrency 1 = {by[(ours, rows, 1)].p50_ms / best_p50:.2f} x MLflow's "
+            f"  {rows:>3} rows: p50 at concurrency 1 = {watch.cell(p50, suffix=' x')} MLflow's "
             "(target <= 0.33 for 1 row); "
-            f"req/s at concurrency 8 = {by[(ours, rows, 8)].rps / best_rps:.1f} x MLflow's (target >= 2)"
+            f"req/s at concurrency 8 = {watch.cell(rps, '.1f', ' x')} MLflow's (target >= 2)"
         )
     print(f"  cold start {cold[ours]:.2f} s (target < 2 s)")
     if len(sizes) == 2:
         (a, _), (b, _) = sizes.values()
         print(f"  installed size {a / 1e6:.0f} MB against {b / 1e6:.0f} MB ({a / b:.0%})")
+    print(watch.summary())
+    return ratios
 
 
 if __name__ == "__main__":

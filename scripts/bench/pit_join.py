@@ -23,38 +23,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
 import sys
 import time
 from pathlib import Path
+
+import benchlib
 
 BENCH = dict(customers=100_000, activity_rate=1.3, contacts_per_year=70.0, label_frequency="SMS")
 QUICK = dict(customers=3_000, activity_rate=1.3, contacts_per_year=70.0, label_frequency="SMS")
 SETS = ["account_activity", "activity_rollups", "support_contacts"]
 FEATURES = ["account_activity:*", "activity_rollups:*", "support_contacts:*"]
-
-
-def hardware() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem = int(
-            next(
-                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
-            ).split()[1]
-        )
-        mem_gb = f"{mem / 1024**2:.0f} GB"
-    except (OSError, StopIteration):
-        mem_gb = "? GB"
-    import pyspark
-
-    return (
-        f"{model}, {os.cpu_count()} cores, {mem_gb} RAM; Python {platform.python_version()}, "
-        f"pyspark {pyspark.__version__} local[2]; load average at start {os.getloadavg()[0]:.1f}"
-    )
 
 
 def prepare(home: Path, sizes: dict, spark) -> None:  # type: ignore[no-untyped-def]
@@ -151,7 +129,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3k customers instead of 100k")
     parser.add_argument("--home", type=Path, help="where the data lives (default /tmp/mlp-bench-pit[-quick])")
     parser.add_argument("--repeat", type=int, default=2, help="runs per method (first = cold)")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
+    watch = benchlib.LoadWatch.from_args(args).start()
     sizes = QUICK if args.quick else BENCH
     home = args.home or Path(f"/tmp/mlp-bench-pit{'-quick' if args.quick else ''}")
     os.environ["MLP_HOME"] = str(home)
@@ -162,7 +142,8 @@ def main() -> int:
     from mlplatform.features.trainsets import _run_pandas, _run_spark, canonical, choose_engine, plan
     from mlplatform.launch.session import session
 
-    print(hardware(), flush=True)
+    hw = benchlib.hardware(("pyspark",), {"spark": "local[2]"})
+    print(f"{benchlib.hardware_line(hw)}; load average at start {watch.max_load:.1f}", flush=True)
     spark = session(
         app_name="bench-pit-join",
         conf={
@@ -224,13 +205,16 @@ def main() -> int:
     same = {k: canonical(v, columns).equals(reference) for k, v in checks.items()}
     matched = int(reference[p.sets[0].join.columns[0][1]].notna().sum())
     spark.stop()
+    watch.stop()
+    best_wall = {name: min(w for w, _ in runs) for name, runs in results.items()}
+    naive_vs_spark = watch.ratio(best_wall["Spark naive join + filter + row_number"], best_wall["ours: Spark engine"])
 
     print()
     print(
         f"Point-in-time join, {rows['labels']:,} labels x 3 feature sets "
         f"({', '.join(f'{rows[s]:,}' for s in SETS)} rows), TTL 30d/30d/90d"
     )
-    print(hardware())
+    print(benchlib.hardware_line(hw))
     print()
     print(f"| {'method':<42} | {'wall, cold':>10} | {'wall, best':>10} | {'CPU, best':>9} |")
     print(f"|{'-' * 44}|{'-' * 12}|{'-' * 12}|{'-' * 11}|")
@@ -249,6 +233,23 @@ def main() -> int:
         + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items())
         + f"; {matched:,} labels matched in {SETS[0]}"
     )
+    print(f"Spark naive / ours, Spark engine = {watch.cell(naive_vs_spark)} wall, best runs (target >= 2x)")
+    print(watch.summary())
+    benchlib.write_json(
+        args.json,
+        {
+            "rows": rows,
+            "repeat": args.repeat,
+            "runs": {name: [{"wall_s": w, "cpu_s": c} for w, c in runs] for name, runs in results.items()},
+            "best_wall_s": best_wall,
+            "naive_vs_spark_engine": naive_vs_spark,
+            "same_rows": same,
+            "matched": matched,
+        },
+        watch,
+        hw,
+    )
+    print(f"figures written to {args.json}")
     return 0 if all(same.values()) else 1
 
 

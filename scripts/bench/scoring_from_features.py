@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -55,6 +54,8 @@ import warnings
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
+
+import benchlib
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "churn_bench"
@@ -91,44 +92,6 @@ for s in cfg["sets"]:
 out.write.format("delta").mode("overwrite").save(cfg["output"])
 spark.stop()
 """
-
-
-# --------------------------------------------------------------------------- machine
-
-
-def hardware() -> dict[str, Any]:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line)
-    import pyspark
-
-    return {
-        "cpu": model,
-        "cpu_count": os.cpu_count(),
-        "ram_gb": round(mem_kb / 1024**2, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "pyspark": pyspark.__version__,
-        "spark_profile": "local (local[*], driver 2g: conf/spark/local.conf)",
-    }
-
-
-def hardware_line(hw: dict[str, Any]) -> str:
-    return (
-        f"{hw['cpu']}, {hw['cpu_count']} cores, {hw['ram_gb']:.0f} GB RAM, {hw['platform']}; "
-        f"Python {hw['python']}, pyspark {hw['pyspark']}, Spark profile {hw['spark_profile']}"
-    )
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def load_line(values: list[float]) -> str:
-    return f"{values[0]:.2f} / {values[1]:.2f} / {values[2]:.2f} (1 / 5 / 15 min)"
 
 
 # --------------------------------------------------------------------------- data
@@ -479,8 +442,16 @@ def builds(settings: Any, info: dict[str, Any], repeat: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
+def _verdict(ok: bool | None) -> str:
+    return "n/r" if ok is None else "PASS" if ok else "MISS"
+
+
+def _at_least(value: float | None, target: float) -> bool | None:
+    return None if value is None else value >= target
+
+
+def _at_most(value: float | None, target: float) -> bool | None:
+    return None if value is None else value <= target
 
 
 def main() -> int:
@@ -491,10 +462,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="end-to-end runs per method, alternating (default 1)")
     parser.add_argument("--repeat", type=int, default=3, help="in-process builds per method (default 3)")
     parser.add_argument("--prepare-only", action="store_true", help="prepare the data in --home and stop (no timing)")
-    parser.add_argument("--json", type=Path, default=REPO / ".mlp" / "bench" / "scoring_from_features.json")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
 
-    load_start = load()
+    watch = benchlib.LoadWatch.from_args(args).start()
     if args.prepare_only and not args.home:
         parser.error("--prepare-only keeps the data: give --home DIR")
     scratch = None if args.home else Path(tempfile.mkdtemp(prefix="mlp-bench-sff-"))
@@ -504,10 +475,10 @@ def main() -> int:
         {"MLP_HOME": str(home), "MLP_PROJECT": str(REPO), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     )
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
-    hw = hardware()
+    hw = benchlib.hardware(("pyspark",), {"Spark profile": "local (local[*], driver 2g: conf/spark/local.conf)"})
     print(f"scoring from the feature repository: {args.entities:,} entities x 4 feature sets, one nightly run")
-    print(f"hardware: {hardware_line(hw)}")
-    print(f"load average at start: {load_line(load_start)} (the machine is shared)", flush=True)
+    print(f"hardware: {benchlib.hardware_line(hw)}")
+    print(f"load average at start: {watch.max_load:.2f} (1 min)", flush=True)
     print(
         f"data: datagen with {args.entities:,} customers over {args.days} days"
         + (
@@ -534,17 +505,18 @@ def main() -> int:
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    load_end = load()
+    watch.stop()
 
     med = {
         k: {f: statistics.median(r[f] for r in runs) for f, v in runs[0].items() if not isinstance(v, str)}
         for k, runs in times.items()
     }
     ours_s, alt_s = med["ours"]["wall"], med["alt"]["wall"]
-    speedup = alt_s / ours_s
+    speedup = watch.ratio(alt_s, ours_s)
+    cpu_ratio = watch.ratio(med["alt"]["cpu"], med["ours"]["cpu"])
     best = {k: min(built[k]) for k in ("scoring_set", "trainset_build", "trainset_join_arrow")}
-    ratio = best["scoring_set"] / best["trainset_build"]
-    ratio_arrow = best["scoring_set"] / best["trainset_join_arrow"]
+    ratio = watch.ratio(best["scoring_set"], best["trainset_build"])
+    ratio_arrow = watch.ratio(best["scoring_set"], best["trainset_join_arrow"])
 
     n = info["entities"]
     fr = info["feature_rows"]
@@ -555,8 +527,8 @@ def main() -> int:
         + f" rows; {info['days']} days of data), model {info['trainset']} -> HistGradientBoosting "
         f"({ITERATIONS} iterations), run date {info['run_date']}"
     )
-    print(f"hardware: {hardware_line(hw)}")
-    print(f"load average: start {load_line(load_start)}; end {load_line(load_end)} (the machine is shared)")
+    print(f"hardware: {benchlib.hardware_line(hw)}")
+    print(watch.summary())
     print()
     runs_note = f"median of {args.runs}" if args.runs > 1 else "1 run"
     print(f"| {'end to end, fresh processes (' + runs_note + ')':<58} | {'wall':>8} | {'CPU':>8} |")
@@ -574,8 +546,8 @@ def main() -> int:
         " workers — sampled from /proc: what the run costs, whatever else runs on the machine)"
     )
     print(
-        f"alternative / ours = {speedup:.2f}x wall, {alt['cpu'] / med['ours']['cpu']:.2f}x CPU"
-        f" (target >= 2x wall): {_verdict(speedup >= 2.0)}"
+        f"alternative / ours = {watch.cell(speedup)} wall, {watch.cell(cpu_ratio)} CPU"
+        f" (target >= 2x wall): {_verdict(_at_least(speedup, 2.0))}"
     )
     print()
     print(
@@ -601,17 +573,22 @@ def main() -> int:
         f"set, entity table — then build {built['scoring_set_build'][fastest]:.2f}s)"
     )
     print(
-        f"scoring set / training-set build = {ratio:.2f}x (target <= 1.2x): {_verdict(ratio <= 1.2)}; "
-        f"against the Arrow-only join {ratio_arrow:.2f}x: {_verdict(ratio_arrow <= 1.2)}; "
+        f"scoring set / training-set build = {watch.cell(ratio)} (target <= 1.2x): {_verdict(_at_most(ratio, 1.2))}; "
+        f"against the Arrow-only join {watch.cell(ratio_arrow)}: {_verdict(_at_most(ratio_arrow, 1.2))}; "
         f"same rows as the training set at the as-of time: {'yes' if built['same_rows_as_trainset'] else 'NO'}"
     )
 
     payload = {
         "benchmark": "scoring_from_features",
-        "hardware": hw,
-        "load_average": {"start": load_start, "end": load_end},
         "data": info,
-        "end_to_end": {"runs": times, "median": med, "speedup": speedup, "target": 2.0, "pass": speedup >= 2.0},
+        "end_to_end": {
+            "runs": times,
+            "median": med,
+            "speedup": speedup,
+            "cpu_ratio": cpu_ratio,
+            "target": 2.0,
+            "pass": _at_least(speedup, 2.0),
+        },
         "checks": checks,
         "builds": {
             **built,
@@ -619,12 +596,11 @@ def main() -> int:
             "ratio": ratio,
             "ratio_arrow": ratio_arrow,
             "target": 1.2,
-            "pass": ratio <= 1.2,
-            "pass_arrow": ratio_arrow <= 1.2,
+            "pass": _at_most(ratio, 1.2),
+            "pass_arrow": _at_most(ratio_arrow, 1.2),
         },
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    benchlib.write_json(args.json, payload, watch, hw)
     print(f"\nfigures written to {args.json}" + (f"; the data is in {home}" if scratch is None else ""))
     return 0 if checks["ok"] and checks["same_feature_vectors"] and built["same_rows_as_trainset"] else 1
 

@@ -19,35 +19,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+import benchlib
 
 ROWS, QUICK_ROWS = 5_000_000, 200_000
 
 
-def hardware() -> str:
-    """CPU model, cores, memory, versions and the load when the run started."""
-    import deltalake
-    import pyarrow
-    import pyspark
-
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    model = next(
-        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
-        platform.processor() or "unknown CPU",
-    )
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return (
-        f"{model}, {os.cpu_count()} cores, {pages / 1024**3:.0f} GB RAM; Python {platform.python_version()}, "
-        f"pyspark {pyspark.__version__} local[*], deltalake {deltalake.__version__}, pyarrow {pyarrow.__version__}; "
-        f"load average at start {os.getloadavg()[0]:.1f}"
-    )
+def hardware() -> dict[str, Any]:
+    """The machine and the versions the figures depend on."""
+    return benchlib.hardware(("pyspark", "deltalake", "pyarrow"), {"spark": "local[*]"})
 
 
 def timed(call: Callable[[], object]) -> float:
@@ -62,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", default=None, help="scratch folder (default: a temporary one, removed after)")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args(argv)
+    watch = benchlib.LoadWatch.from_args(args).start()
     rows = args.rows or (QUICK_ROWS if args.quick else ROWS)
     scratch = Path(args.dir or tempfile.mkdtemp(prefix="mlp-bench-tables-"))
     os.environ.setdefault("MLP_HOME", str(scratch / ".mlp"))
@@ -73,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from mlplatform import tables
     from mlplatform.launch.session import session
 
-    print(hardware(), flush=True)
+    hw = hardware()
+    print(benchlib.hardware_line(hw), flush=True)
     spark = session(app_name="bench-tables", conf={"spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "4"})
     df = (
         spark.range(rows, numPartitions=4)
@@ -167,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         spark.stop()
         if not args.dir:
             shutil.rmtree(scratch, ignore_errors=True)
+    watch.stop()
 
     median = {k: statistics.median(v) for k, v in results.items()}
     lines = [
@@ -218,12 +209,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("-" * len(header))
+    speeds = []
     for operation, ours, alternative, t_ours, t_alt, target in lines:
-        ratio = t_alt / t_ours
+        ratio = watch.ratio(t_alt, t_ours)
+        met = "-" if ratio is None else ("yes" if ratio >= target else "NO")
         print(
             f"{operation:<29} {ours:<22} {t_ours:7.2f}   {alternative:<20} {t_alt:7.2f}   "
-            f"{ratio:11.2f}x  {target:6.1f}x  {'yes' if ratio >= target else 'NO'}"
+            f"{watch.cell(ratio):>12}  {target:6.1f}x  {met}"
         )
+        speeds.append(
+            {"operation": operation, "ours_s": t_ours, "alternative_s": t_alt, "speed": ratio, "target": target}
+        )
+    print(watch.summary())
+    benchlib.write_json(
+        args.json,
+        {
+            "rows": rows,
+            "repeat": args.repeat,
+            "warm_up_s": warm,
+            "median_s": median,
+            "runs_s": results,
+            "speeds": speeds,
+        },
+        watch,
+        hw,
+    )
+    print(f"figures written to {args.json}")
     return 0
 
 

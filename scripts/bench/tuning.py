@@ -26,12 +26,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
+
+import benchlib
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "platform"))
@@ -175,7 +176,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="8 trials on 2k rows")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=2, help="runs per contender; the fastest is reported")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
+    watch = benchlib.LoadWatch.from_args(args).start()
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
     os.environ.setdefault("MLP_HOME", str(REPO / ".mlp" / "bench-tuning"))
@@ -194,19 +197,13 @@ def main() -> int:
         f"\nhyperparameter search: {trials} trials x 3 folds, RandomForestClassifier, "
         f"{len(X)} training rows x {X.shape[1]} features, best of {args.repeat} runs"
     )
-    print(
-        f"machine: {CORES} cores, 24 GB ({platform.machine()}); python {platform.python_version()}; "
-        f"load average at start {os.getloadavg()[0]:.1f}"
-    )
-    print(f"\n{'contender':40} {'wall s':>8} {'fit s':>8} {'efficiency':>10} {'best roc_auc':>12}", flush=True)
+    hw = benchlib.hardware(("pyspark", "scikit-learn"), {"spark": f"local[{CORES}]"})
+    print(f"machine: {benchlib.hardware_line(hw)}; load average at start {watch.max_load:.1f}", flush=True)
+    results: dict[str, tuple[float, float, float] | str] = {}
 
     def row(name: str, run: Callable[[], tuple[float, float, float]]) -> None:
-        value = _best_of(args.repeat, run)
-        if isinstance(value, str):
-            print(f"{name:40} {value}", flush=True)
-            return
-        wall, fit, best = value
-        print(f"{name:40} {wall:8.1f} {fit:8.1f} {fit / CORES / wall:10.2f} {best:12.4f}", flush=True)
+        results[name] = value = _best_of(args.repeat, run)
+        print(f"  {name}: {value if isinstance(value, str) else f'{value[0]:.1f} s wall'}", flush=True)
 
     def joblib_spark() -> tuple[float, float, float]:
         from joblibspark import register_spark
@@ -214,12 +211,39 @@ def main() -> int:
         register_spark()
         return _sklearn("grid", X, y, folds, grid, backend="spark")
 
-    row("mlplatform run_search, local[2]", lambda: _ours(spark, frame, grid))
+    ours = "mlplatform run_search, local[2]"
+    row(ours, lambda: _ours(spark, frame, grid))
     row("GridSearchCV(n_jobs=2)", lambda: _sklearn("grid", X, y, folds, grid))
     row("RandomizedSearchCV(n_jobs=2)", lambda: _sklearn("random", X, y, folds, grid))
     row("GridSearchCV on joblib-spark (2)", joblib_spark)
     row("hyperopt SparkTrials(parallelism=2)", lambda: _hyperopt(X, y, folds, grid, trials))
-    print(f"load average at end {os.getloadavg()[0]:.1f}")
+    watch.stop()
+
+    print(f"\n{'contender':40} {'wall s':>8} {'fit s':>8} {'efficiency':>10} {'best roc_auc':>12}")
+    figures: dict[str, Any] = {}
+    for name, value in results.items():
+        if isinstance(value, str):
+            print(f"{name:40} {value}")
+            figures[name] = value
+            continue
+        wall, fit, best = value
+        efficiency = watch.ratio(fit / CORES, wall)
+        print(f"{name:40} {wall:8.1f} {fit:8.1f} {watch.cell(efficiency, suffix=''):>10} {best:12.4f}")
+        figures[name] = {"wall_s": wall, "fit_s": fit, "efficiency": efficiency, "best_roc_auc": best}
+    walls = {name: f["wall_s"] for name, f in figures.items() if isinstance(f, dict)}
+    faster = {name: watch.ratio(wall, walls[ours]) for name, wall in walls.items() if name != ours}
+    print(
+        "wall of each alternative / ours (target > 1): "
+        + "; ".join(f"{name} {watch.cell(r)}" for name, r in faster.items())
+    )
+    print(watch.summary())
+    benchlib.write_json(
+        args.json,
+        {"trials": trials, "folds": 3, "rows": len(X), "repeat": args.repeat, "contenders": figures, "vs_ours": faster},
+        watch,
+        hw,
+    )
+    print(f"figures written to {args.json}")
     spark.stop()
     return 0
 

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchlib
+
 REPO = Path(__file__).resolve().parents[2]
 JOB_FLAG = "--as-job"
 FRESH = "mlp submit, fresh cluster (uploads once)"
@@ -101,10 +103,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one run of each (default: 3 repeats)")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--tasks", type=int, default=4)
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
     if args.job_out:
         job(args.job_out, args.tasks)
         return 0
+    watch = benchlib.LoadWatch.from_args(args).start()
     repeats = args.repeats or (1 if args.quick else 3)
 
     from mlplatform.config import load_settings
@@ -136,20 +140,44 @@ def main() -> int:
         finally:
             minicluster.down(settings)
 
-    load = os.getloadavg()[1]
+    watch.stop()
+    hw = benchlib.hardware(("pyspark",), {"hadoop": minicluster.hadoop_version()})
     print(
         f"\nYARN submit latency — one-machine Hadoop {minicluster.hadoop_version()}, pyspark client mode, "
-        f"{args.tasks} tasks on 2 executors; machine: {os.cpu_count()} cores, 24 GB, 5-min load average {load:.1f} "
-        f"(shared); cluster start {startup:.1f} s"
+        f"{args.tasks} tasks on 2 executors; cluster start {startup:.1f} s"
     )
+    print(f"machine: {benchlib.hardware_line(hw)}")
     print(f"{'submit':<44} {'runs':>4} {'to first task s':>16} {'to job end s':>13} {'MB to HDFS':>11}")
+    medians = {
+        name: {key: statistics.median(float(r[key]) for r in runs) for key in ("first_task", "end", "mb")}
+        for name, runs in rows.items()
+    }
     for name, runs in rows.items():
-        first = statistics.median(float(r["first_task"]) for r in runs)
-        end = statistics.median(float(r["end"]) for r in runs)
-        written = statistics.median(float(r["mb"]) for r in runs)
-        print(f"{name:<44} {len(runs):>4} {first:>16.1f} {end:>13.1f} {written:>11.1f}")
+        m = medians[name]
+        print(f"{name:<44} {len(runs):>4} {m['first_task']:>16.1f} {m['end']:>13.1f} {m['mb']:>11.1f}")
     print(f"{'mlp submit --print (checks, cache lookups)':<44} {1:>4} {'':>16} {checks:>13.1f}")
     print("(medians; MB to HDFS: bytes the DataNode wrote during the run: uploads, staging, job output)")
+    ratios = {key: watch.ratio(medians[PLAIN][key], medians[REPEAT][key]) for key in ("first_task", "end")}
+    print(
+        f"plain spark-submit / mlp submit repeat = {watch.cell(ratios['first_task'])} to the first task, "
+        f"{watch.cell(ratios['end'])} to the job end"
+    )
+    print(watch.summary())
+    benchlib.write_json(
+        args.json,
+        {
+            "tasks": args.tasks,
+            "repeats": repeats,
+            "cluster_start_s": startup,
+            "runs": rows,
+            "median": medians,
+            "print_checks_s": checks,
+            "plain_vs_repeat": ratios,
+        },
+        watch,
+        hw,
+    )
+    print(f"figures written to {args.json}")
     return 0
 
 
