@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 from online_scoring import CACHE, mlflow_venv, setup_model, site_packages_size  # noqa: E402  (same model)
 
 from mlplatform.config import load_settings  # noqa: E402
@@ -87,8 +87,10 @@ def image_sizes() -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-mlflow", action="store_true", help="do not build the MLflow venv for the comparison")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
     require_engine()
+    watch = benchlib.LoadWatch.from_args(args).start()
     home = Path(tempfile.mkdtemp(prefix="mlp-bench-docker-"))
     try:
         print("setting up: environment, model, base image ...", flush=True)
@@ -107,7 +109,30 @@ def main() -> None:
         image, env_layer = image_sizes()
         starts = [cold_start(port) for port in (18601, 18602, 18603)]
         mlflow = None if args.skip_mlflow else site_packages_size(mlflow_venv(context / "model"))
-        report(base, base_seconds, export_seconds, cold, warm, image, env_layer, starts, mlflow)
+        watch.stop()
+        driver = subprocess.run(["docker", "info", "--format", "{{.Driver}}"], capture_output=True, text=True).stdout
+        hw = benchlib.hardware(("mlflow",), {"storage driver": driver.strip()})
+        report(base, base_seconds, export_seconds, cold, warm, image, env_layer, starts, mlflow, hw)
+        print(watch.summary())
+        benchlib.write_json(
+            args.json,
+            {
+                "base_image": base,
+                "base_image_s": base_seconds,
+                "export_s": export_seconds,
+                "build_cold_s": cold,
+                "build_warm_s": warm,
+                "image_bytes": image,
+                "env_layer_bytes": env_layer,
+                "cold_start_s": starts,
+                "mlflow_set": None if mlflow is None else {"bytes": mlflow[0], "packages": mlflow[1]},
+                # a size ratio: the load does not change it, so it is not guarded
+                "env_layer_vs_mlflow": None if mlflow is None else env_layer / mlflow[0],
+            },
+            watch,
+            hw,
+        )
+        print(f"figures written to {args.json}")
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -122,15 +147,10 @@ def report(
     env_layer: int,
     starts: list[float],
     mlflow: tuple[int, int] | None,
+    hw: dict[str, object],
 ) -> None:
-    cores = len(os.sched_getaffinity(0))
-    driver = subprocess.run(["docker", "info", "--format", "{{.Driver}}"], capture_output=True, text=True).stdout
     print()
-    print(
-        f"Scoring image, HistGradientBoosting (online_scoring --quick model); {cores} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}, storage driver {driver.strip()}, "
-        f"load average {os.getloadavg()[0]:.1f} (other work on the machine inflates every time)"
-    )
+    print(f"Scoring image, HistGradientBoosting (online_scoring --quick model); {benchlib.hardware_line(hw)}")
     rows = [
         (f"base image {base} (cached root tarball; first run debootstraps)", f"{base_seconds:.1f} s"),
         ("export (context + wheel download)", f"{export_seconds:.1f} s"),
