@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -29,19 +28,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import benchlib
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _hardware() -> str:
-    import deltalake
-
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown CPU")
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return (
-        f"{model}, {os.cpu_count()} cores, {pages / 1024**3:.0f} GB RAM; Python {platform.python_version()}, "
-        f"deltalake {deltalake.__version__}"
-    )
 
 
 def _timed(call: Callable[[], object]) -> float:
@@ -111,17 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--appends", type=int, default=100, help="timed appends of each kind, per table size")
     parser.add_argument("--verify-rows", type=int, default=100_000)
     parser.add_argument("--home", type=Path, help="platform home for the run (default: a temporary one, removed)")
-    parser.add_argument("--json", type=Path, default=REPO / ".mlp" / "bench" / "audit_chain.json")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args(argv)
 
-    load_start = os.getloadavg()
-    if load_start[0] > (os.cpu_count() or 1):
-        print(
-            f"WARNING: load average {load_start[0]:.1f} exceeds the {os.cpu_count()} cores before starting: "
-            "other work is running and every time below is inflated",
-            file=sys.stderr,
-            flush=True,
-        )
+    watch = benchlib.LoadWatch.from_args(args).start()
     home = args.home or Path(tempfile.mkdtemp(prefix="mlp-bench-audit-"))
     home.mkdir(parents=True, exist_ok=True)
     os.environ["MLP_HOME"] = str(home / ".mlp")
@@ -130,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     from mlplatform.lineage.audit import verify
     from mlplatform.tables import table_uri
 
-    hardware = _hardware()
-    print(f"hardware: {hardware}", flush=True)
+    hw = benchlib.hardware(("deltalake",))
+    print(f"hardware: {benchlib.hardware_line(hw)}; load average at start {watch.max_load:.1f}", flush=True)
     settings = load_settings()
     plain_uri = table_uri(settings, "_bench", "plain_lineage")
     try:
@@ -145,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.home is None:
             shutil.rmtree(home, ignore_errors=True)
-    load_end = os.getloadavg()
+    watch.stop()
 
     med = {
         "fresh_chained": statistics.median(fresh["chained"]),
@@ -163,30 +145,24 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     for name, ours, plain, target in lines:
-        ratio = ours / plain
-        print(
-            f"{name:<28} {ours * 1000:11.1f} {plain * 1000:9.1f} {ratio:6.2f}x {target:6.1f}x  "
-            f"{'yes' if ratio <= target else 'NO'}"
-        )
+        ratio = watch.ratio(ours, plain)
+        met = "-" if ratio is None else "yes" if ratio <= target else "NO"
+        print(f"{name:<28} {ours * 1000:11.1f} {plain * 1000:9.1f} {watch.cell(ratio):>7} {target:6.1f}x  {met}")
     ok = report.ok and report.head_seq == args.verify_rows + 3 + args.appends
     print(
         f"verify of {report.rows:,} chained rows: {med['verify']:.2f} s (median of 3; target < 5 s: "
         f"{'yes' if med['verify'] < 5 else 'NO'}); chain intact: {ok}"
     )
-    print(f"load average before {load_start[0]:.1f}, after {load_end[0]:.1f} (1 min)")
+    print(watch.summary())
     payload = {
-        "hardware": hardware,
-        "load_before": load_start,
-        "load_after": load_end,
         "appends": args.appends,
         "verify_rows": report.rows,
         "median_s": med,
-        "ratio_small": med["fresh_chained"] / med["fresh_plain"],
-        "ratio_long": med["long_chained"] / med["long_plain"],
+        "ratio_small": watch.ratio(med["fresh_chained"], med["fresh_plain"]),
+        "ratio_long": watch.ratio(med["long_chained"], med["long_plain"]),
         "chain_intact": ok,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    benchlib.write_json(args.json, payload, watch, hw)
     return 0
 
 
