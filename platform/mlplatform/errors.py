@@ -46,6 +46,7 @@ __all__ = [
     "LineageError",
     "LifecycleError",
     "MonitoringError",
+    "GovernanceError",
     "NoProfileError",
     "HadoopError",
     "StorageError",
@@ -133,6 +134,10 @@ class LineageError(PlatformError):
 
 class LifecycleError(PlatformError):
     """Retrain, benchmark, promote, rollback."""
+
+
+class GovernanceError(PlatformError):
+    """Owners, approvers and promotion requests (``conf/governance.yaml``): a refused or malformed approval."""
 
 
 class MonitoringError(PlatformError):

@@ -1,4 +1,4 @@
-"""``mlp models list | describe | promote | rollback``: the registry and the champion alias."""
+"""``mlp models list | describe | promote | rollback | request-promotion | approve | reject | requests``."""
 
 from __future__ import annotations
 
@@ -139,10 +139,84 @@ def promote(name: str, version: int, reason: str) -> None:
 @models.command()
 @click.argument("name")
 @click.option("--to", "to", type=int, help="Roll back to this version (default: the previous champion).")
-@click.option("--reason", default="manual rollback", show_default=True, help="Why: kept in the audit log.")
-def rollback(name: str, to: int | None, reason: str) -> None:
+@click.option("--reason", help="Why: kept in the audit log (required with --break-glass).")
+@click.option(
+    "--break-glass",
+    is_flag=True,
+    help="An owner's emergency rollback where conf/governance.yaml requires approval: done now, approval owed.",
+)
+def rollback(name: str, to: int | None, reason: str | None, break_glass: bool) -> None:
     """Restore the previous champion of NAME."""
     from mlplatform.config import load_settings
     from mlplatform.lifecycle.models import rollback as do_rollback
 
-    click.echo(do_rollback(name, load_settings(), to=to, reason=reason).describe())
+    if break_glass and not (reason or "").strip():
+        raise click.UsageError("--break-glass needs --reason TEXT: the audit log must say why")
+    change = do_rollback(name, load_settings(), to=to, reason=reason or "manual rollback", break_glass=break_glass)
+    click.echo(change.describe())
+
+
+@models.command("request-promotion")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--reason", required=True, help="Why this version should serve: kept with the request.")
+def request_promotion(name: str, version: int, reason: str) -> None:
+    """Ask for VERSION to become the champion of NAME; an approver decides."""
+    from mlplatform.config import load_settings
+    from mlplatform.lifecycle.approvals import request_promotion as do_request
+
+    found = do_request(name, version, load_settings(), reason)
+    click.echo(
+        f"request {found.request_id}: promote {found.subject} (by {found.requester}), "
+        f"pending until {found.expires_at:%Y-%m-%d %H:%M} UTC; an approver runs: mlp models approve {name} {version}"
+    )
+
+
+@models.command()
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--note", default="", help="Kept with the decision.")
+def approve(name: str, version: int, note: str) -> None:
+    """Approve the open request for VERSION of NAME (you must be an approver, not its author or requester)."""
+    from mlplatform.config import load_settings
+    from mlplatform.lifecycle.approvals import approve as do_approve
+
+    decided, change = do_approve(name, version, load_settings(), note=note)
+    click.echo(f"request {decided.request_id} approved by {decided.decided_by}")
+    click.echo(change.describe() if change else f"break-glass rollback to {decided.subject} is now approved")
+
+
+@models.command()
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--reason", required=True, help="Why not: kept with the decision.")
+def reject(name: str, version: int, reason: str) -> None:
+    """Reject the open promotion request for VERSION of NAME; the champion stays."""
+    from mlplatform.config import load_settings
+    from mlplatform.lifecycle.approvals import reject as do_reject
+
+    decided = do_reject(name, version, load_settings(), reason)
+    click.echo(f"request {decided.request_id} for {decided.subject} rejected by {decided.decided_by}")
+
+
+@models.command("requests")
+@click.argument("name", required=False)
+@click.option("--all", "show_all", is_flag=True, help="Also decided and expired requests.")
+def requests_(name: str | None, show_all: bool) -> None:
+    """Promotion requests (pending) and break-glass rollbacks whose approval is owed."""
+    from mlplatform.cli.textfmt import table
+    from mlplatform.config import load_settings
+    from mlplatform.lifecycle.approvals import requests as load
+
+    found = [(r, r.status()) for r in load(load_settings(), name)]
+    shown = [(r, state) for r, state in found if show_all or state in ("pending", "owed")]
+    if not shown:
+        click.echo("no open requests" + ("" if show_all else " (--all shows decided and expired ones)"))
+        return
+    rows = [
+        (r.request_id, r.subject, r.kind, state, r.requester, r.requested_at, r.expires_at or "", r.decided_by or "",
+         r.reason)
+        for r, state in shown
+    ]  # fmt: skip
+    headers = ["request", "version", "kind", "status", "by", "at (UTC)", "expires", "decided by", "reason"]
+    click.echo(table(headers, rows))

@@ -6,6 +6,10 @@ current champion last, so a rollback knows what came before) and as a ``promote`
 ``rollback`` row in the audit log (the lineage table). If the audit row cannot be
 written, the alias change is undone: the registry and the log never disagree.
 
+Where ``conf/governance.yaml`` says ``approval: required``, :func:`promote` changes the
+champion only with an approval (:mod:`mlplatform.lifecycle.approvals` passes it) and
+:func:`rollback` only as an owner's break-glass, whose approval is then owed.
+
 Example:
     >>> promote("churn", 3, settings, reason="beats v2 on roc_auc")   # doctest: +SKIP
     >>> rollback("churn", settings, reason="v3 drifts")               # doctest: +SKIP
@@ -21,7 +25,10 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from mlplatform.config import Settings
-from mlplatform.errors import LifecycleError, NoChampionError, UnknownModelError
+from mlplatform.errors import GovernanceError, LifecycleError, NoChampionError, UnknownModelError
+from mlplatform.governance.policy import load_policy, members
+from mlplatform.governance.requests import add_request
+from mlplatform.identity import current_actor
 from mlplatform.lineage.edges import record
 from mlplatform.tracking.model_registry import (
     ALIAS_CHALLENGER,
@@ -339,11 +346,17 @@ def promote(
     reason: str = "manual promotion",
     job_run: str | None = None,
     details: Mapping[str, Any] | None = None,
+    approval: Mapping[str, Any] | None = None,
 ) -> AliasChange:
     """Make ``version`` the champion of ``name``, remember the previous one, log the decision.
 
+    Args:
+        approval: facts of the approved request (request id, requester, approver), kept in the
+            audit row; required when the model's governance says ``approval: required``.
+
     Raises:
         UnknownModelError: the model or version does not exist.
+        GovernanceError: the model needs an approval and none was given.
     """
     mlflow_client = client(settings)
     registered = _registered(mlflow_client, name)
@@ -351,20 +364,36 @@ def promote(
     current = _alias(registered, ALIAS_CHAMPION)
     if current == version:
         return AliasChange(name, "promote", version, current, reason, _job_run("promote", job_run), changed=False)
+    if approval is None and load_policy().policy(name).approval == "required":
+        raise GovernanceError(
+            f"model:{name}@{version}: conf/governance.yaml requires an approval to make it the champion of '{name}'",
+            f"ask for one: mlp models request-promotion {name} {version} --reason TEXT",
+        )
     history = _history(registered)
     if current is not None and (not history or history[-1] != current):
         history.append(current)  # the alias was set outside the platform: keep it rollback-able
-    return _change(settings, name, "promote", version, [*history, version], reason, job_run, details)
+    facts = {**dict(details or {}), **({"approval": dict(approval)} if approval else {})}
+    return _change(settings, name, "promote", version, [*history, version], reason, job_run, facts)
 
 
 def rollback(
-    name: str, settings: Settings, to: int | None = None, reason: str = "manual rollback", job_run: str | None = None
+    name: str,
+    settings: Settings,
+    to: int | None = None,
+    reason: str = "manual rollback",
+    job_run: str | None = None,
+    break_glass: bool = False,
 ) -> AliasChange:
     """Restore the previous champion of ``name`` (or version ``to``) and log it.
+
+    Args:
+        break_glass: an owner's rollback without approval where one is required; the audit row
+            says so and a request is left whose approval is owed (``mlp models requests``).
 
     Raises:
         NoChampionError: no champion now, or no earlier champion to return to.
         UnknownModelError: the model or ``to`` version does not exist.
+        GovernanceError: an approval is required and this is no owner's break-glass.
     """
     mlflow_client = client(settings)
     registered = _registered(mlflow_client, name)
@@ -394,4 +423,27 @@ def rollback(
             )
         target = new_history[-1]
         _version(mlflow_client, name, target)
-    return _change(settings, name, "rollback", target, new_history, reason, job_run, None)
+    policy = load_policy().policy(name)
+    if policy.approval == "auto":
+        return _change(settings, name, "rollback", target, new_history, reason, job_run, None)
+    _check_break_glass(name, target, break_glass, policy.owners)
+    change = _change(
+        settings, name, "rollback", target, new_history, reason, job_run, {"break_glass": True, "approval": "owed"}
+    )
+    add_request(settings, name, target, reason, policy.request_ttl_hours, kind="break_glass", job_run=change.job_run)
+    return change
+
+
+def _check_break_glass(name: str, target: int, break_glass: bool, owners: list[str]) -> None:
+    if not break_glass:
+        raise GovernanceError(
+            f"rollback of '{name}' to version {target}: conf/governance.yaml requires an approval for a new champion",
+            f"ask for one: mlp models request-promotion {name} {target} --reason TEXT; "
+            f"an owner in an emergency: mlp models rollback {name} --break-glass --reason TEXT",
+        )
+    actor = current_actor()
+    if actor not in members(owners):
+        raise GovernanceError(
+            f"user '{actor}' is not an owner of model '{name}' and may not roll it back with --break-glass",
+            f"owners in conf/governance.yaml: {', '.join(owners) or 'none'}; ask one of them",
+        )

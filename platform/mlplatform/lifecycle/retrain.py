@@ -43,9 +43,10 @@ from mlplatform.errors import (
     UnknownModelError,
 )
 from mlplatform.lifecycle import realized, triggers
+from mlplatform.lifecycle.approvals import promote_or_request
 from mlplatform.lifecycle.benchmark import history, run_benchmark
 from mlplatform.lifecycle.gates import ModelPolicy, load_config
-from mlplatform.lifecycle.models import champion_version, promote
+from mlplatform.lifecycle.models import champion_version
 from mlplatform.lifecycle.triggers import TriggerCheck
 from mlplatform.lineage.edges import record
 from mlplatform.lineage.trainsets import trainset_edges
@@ -70,7 +71,7 @@ class RetrainOutcome:
 
     model: str
     run_date: str
-    decision: str  # promoted | kept | already done
+    decision: str  # promoted | promotion requested | kept | already done
     champion: str
     challenger: str | None
     reasons: tuple[str, ...]
@@ -403,8 +404,10 @@ def _benchmark(
     facts = {"benchmark": report.benchmark_id, "run_date": run.run_date, "mlflow_run": report.mlflow_run_id}
     if run.trigger_reason:
         facts["trigger"] = run.trigger_reason
+    verdict = report.verdict
     if report.decision.promote:
-        promote(model, challenger.version, settings, reason=report.decision.summary(), job_run=job_run, details=facts)
+        # governance: with approval: required in conf/governance.yaml the PROMOTE waits as a pending request
+        verdict = promote_or_request(model, challenger.version, settings, report.decision.summary(), job_run, facts)
     else:
         details = {
             "model": model,
@@ -418,7 +421,7 @@ def _benchmark(
     return RetrainOutcome(
         model,
         run.run_date,
-        report.verdict,
+        verdict,
         champion.id,
         challenger.id,
         reasons,
