@@ -8,12 +8,13 @@ all its fields but ``row_hash`` (``prev_hash`` included), keys sorted, no spaces
 at that row; :func:`verify` walks it and names the first row that does not match.
 
 One linear chain with several writers: a writer reads the head (the last ``seq`` is the
-Delta transaction version of the application :data:`CHAIN_APP`, the head hash that row's
-``row_hash``), links its rows after it and commits them with that transaction id from the
-snapshot it read. A chain commit that landed meanwhile carries the same application id,
-so delta-rs refuses the commit as a concurrent transaction; the writer re-reads the head
-and tries again. Rows written before the chain existed (no ``seq``) stay as they are; the
-chain begins at the first row that has one.
+Delta transaction version of the application :data:`CHAIN_APP`, the head hash from the
+newest commit's metadata ``chain_head``, else that row's ``row_hash``), links its rows
+after it and commits them with that transaction id from the snapshot it read. A chain
+commit that landed meanwhile carries the same application id, so delta-rs refuses the
+commit as a concurrent transaction; the writer re-reads the head and tries again. Rows
+written before the chain existed (no ``seq``) stay as they are; the chain begins at the
+first row that has one.
 """
 
 from __future__ import annotations
@@ -87,10 +88,21 @@ def _schema(columns: Sequence[str]) -> Any:
 
 
 def _head(dt: Any) -> tuple[int, str]:
-    """(seq, row_hash) of the last chained row in the snapshot ``dt``; (0, GENESIS) before the chain."""
+    """(seq, row_hash) of the last chained row in the snapshot ``dt``; (0, GENESIS) before the chain.
+
+    The last ``seq`` is the chain's transaction version; its hash comes from the newest commit's
+    metadata when that commit is the chain's (one log entry), else from the row itself.
+    """
     last = dt.transaction_version(CHAIN_APP)
     if not last:
         return 0, GENESIS
+    for info in dt.history(1):
+        try:
+            head = json.loads(info.get("userMetadata") or "{}").get("chain_head") or {}
+        except (ValueError, AttributeError):
+            head = {}
+        if head.get("seq") == last and isinstance(head.get("hash"), str):
+            return int(last), head["hash"]
     found = dt.to_pyarrow_table(columns=["seq", "row_hash"], filters=[("seq", "=", int(last))])
     if found.num_rows != 1:
         state = "missing" if not found.num_rows else "there twice"
@@ -128,8 +140,9 @@ def append(uri: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], 
         seq, prev = _head(dt) if dt is not None else (0, GENESIS)
         linked = _linked(rows, seq, prev)
         data = pa.Table.from_pylist(linked, schema=_schema(names))
+        head = {"seq": linked[-1]["seq"], "hash": linked[-1]["row_hash"]}
         props = CommitProperties(
-            custom_metadata={"userMetadata": metadata_json(meta)},
+            custom_metadata={"userMetadata": metadata_json({**meta, "chain_head": head})},
             app_transactions=[Transaction(CHAIN_APP, linked[-1]["seq"])],
         )
         try:
