@@ -136,3 +136,11 @@ def test_two_concurrent_writers_keep_one_chain(settings):
     assert report.ok and report.rows == report.head_seq == 41
     runs = [r["job_run"] for r in _rows(settings)]
     assert sorted(runs) == sorted(["first", *(f"{n}-{i}" for n in "ab" for i in range(20))])
+
+
+def test_a_commit_that_is_not_the_chain_s_does_not_lose_the_head(settings):
+    record(settings, [], action="build", job_run="one", subject="env:x@1")
+    tables.set_descriptions(lineage_table(settings), description="the audit log")  # newest commit: no chain_head
+    record(settings, [], action="build", job_run="two", subject="env:x@2")
+    report = verify(settings)
+    assert report.ok and report.head_seq == 2
