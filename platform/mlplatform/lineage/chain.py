@@ -213,23 +213,37 @@ class ChainReport:
         return out
 
 
-def _walk(rows: list[dict[str, Any]], hashes: list[str], recorded: int) -> ChainBreak | None:
-    """The first break in ``rows`` (fields without ``row_hash``, ``at`` encoded) with their stored ``hashes``."""
-    expected_seq, prev = (rows[0]["seq"], rows[0]["prev_hash"]) if rows else (1, GENESIS)
-    if rows and expected_seq == 1 and prev != GENESIS:
-        return ChainBreak(1, f"the first row links to {prev[:12]}..., not the genesis value", rows[0])
-    for row, stored in zip(rows, hashes):
-        seq = row["seq"]
+def _texts(names: Sequence[str], lists: Sequence[list[Any]]) -> list[str]:
+    """Each row's :func:`canonical` JSON, built a column at a time (the same text, far fewer calls)."""
+    from json.encoder import encode_basestring  # what the encoder uses for strings with ensure_ascii=False
+
+    parts = []
+    for name, values in sorted(zip(names, lists)):
+        key = encode_basestring(name) + ":"
+        parts.append([key + (encode_basestring(v) if isinstance(v, str) else _ENCODER.encode(v)) for v in values])
+    return ["{" + ",".join(row) + "}" for row in zip(*parts)]
+
+
+def _walk(
+    seqs: list[int], prevs: list[str], computed: list[str], stored: list[str], recorded: int, row: Any
+) -> ChainBreak | None:
+    """The first break: ``computed`` are the rows' hashes now, ``stored`` their ``row_hash``; ``row(i)`` row i."""
+    expected_seq, prev = (seqs[0], prevs[0]) if seqs else (1, GENESIS)
+    if seqs and expected_seq == 1 and prev != GENESIS:
+        return ChainBreak(1, f"the first row links to {prev[:12]}..., not the genesis value", row(0))
+    for i, seq in enumerate(seqs):
         if seq > expected_seq:
             missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
-            return ChainBreak(expected_seq, f"missing: row(s) {missing} were deleted (row {seq} comes next)", row)
+            return ChainBreak(expected_seq, f"missing: row(s) {missing} were deleted (row {seq} comes next)", row(i))
         if seq < expected_seq:
-            return ChainBreak(seq, "appears twice: a row was inserted or copied", row)
-        if row["prev_hash"] != prev:
-            return ChainBreak(seq, f"does not follow row {seq - 1}: rows were reordered, inserted or removed here", row)
-        if hashlib.sha256(_ENCODER.encode(row).encode()).hexdigest() != stored:
-            return ChainBreak(seq, "was edited: its fields do not match its row_hash", row)
-        prev, expected_seq = stored, seq + 1
+            return ChainBreak(seq, "appears twice: a row was inserted or copied", row(i))
+        if prevs[i] != prev:
+            return ChainBreak(
+                seq, f"does not follow row {seq - 1}: rows were reordered, inserted or removed here", row(i)
+            )
+        if computed[i] != stored[i]:
+            return ChainBreak(seq, "was edited: its fields do not match its row_hash", row(i))
+        prev, expected_seq = stored[i], seq + 1
     if recorded >= expected_seq:
         return ChainBreak(
             expected_seq, f"missing: the log recorded rows up to seq {recorded}; the last ones were deleted", {}
@@ -255,15 +269,22 @@ def verify(uri: str, columns: Sequence[str]) -> ChainReport:
         for c in names
     ]
     # the times as the encoding writes them, so each row is hashed as it is, with no conversion
-    rows = [dict(zip(names, row)) for row in zip(*(v.to_pylist() for v in values))]
+    lists = [v.to_pylist() for v in values]
+    columns_by_name = dict(zip(names, lists))
+    seqs, prevs = columns_by_name["seq"], columns_by_name["prev_hash"]
+    computed = [hashlib.sha256(text.encode()).hexdigest() for text in _texts(names, lists)]
     hashes = chained.column("row_hash").to_pylist()
-    broken = _walk(rows, hashes, int(dt.transaction_version(CHAIN_APP) or 0))
+
+    def row(i: int) -> dict[str, Any]:
+        return {name: column[i] for name, column in columns_by_name.items()}
+
+    broken = _walk(seqs, prevs, computed, hashes, int(dt.transaction_version(CHAIN_APP) or 0), row)
     return ChainReport(
         uri,
         data.num_rows,
         data.num_rows - chained.num_rows,
-        rows[0]["seq"] if rows else None,
-        rows[-1]["seq"] if rows else 0,
+        seqs[0] if seqs else None,
+        seqs[-1] if seqs else 0,
         hashes[-1] if hashes else GENESIS,
         broken,
     )
