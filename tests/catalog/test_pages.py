@@ -6,6 +6,8 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+
 from .conftest import ENV_ID
 
 
@@ -70,6 +72,7 @@ def test_every_page_of_a_populated_home(catalog_home: Any) -> None:
 
     audit = data(app, "/audit", {"model": "churn", "action": "promote"})
     assert [e["subjects"] for e in audit["page"]["items"]] == [["model:churn@1"]]
+    assert audit["chain"]["ok"] and audit["chain"]["lines"][-1].strip() == "chain intact"
 
     for path, query in [
         ("/", {"q": "churn"}),
@@ -118,3 +121,18 @@ def test_unknown_ids_are_404_and_bad_queries_400(settings: Any) -> None:
         assert "<script>alert" not in body  # escaped
     for path in ["/static/../../pyproject.toml", "/static/nope.css", "/fs/%00", "/models/churn/diff/x"]:
         assert 400 <= get(app, path)[0] < 500, path
+
+
+def test_lists_paginate_server_side() -> None:
+    from mlplatform.catalog.paging import BadQuery, paginate
+
+    items = list(range(120))
+    first = paginate(items, {"q": "x"}, "/")
+    assert (first.items[0], len(first.items), first.pages, first.prev_url) == (0, 50, 3, None)
+    assert first.next_url == "/?q=x&page=2"
+    last = paginate(items, {"q": "x", "page": "3"}, "/")
+    assert (list(last.items), last.next_url, last.prev_url) == (list(range(100, 120)), None, "/?q=x&page=2")
+    assert paginate([], {}, "/audit").pages == 1
+    for bad in ("0x", "4", "-1"):
+        with pytest.raises(BadQuery, match="page"):
+            paginate(items, {"page": bad}, "/")

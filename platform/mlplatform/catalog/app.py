@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 _NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
 _STATUS = {200: "200 OK", 400: "400 Bad Request", 404: "404 Not Found", 405: "405 Method Not Allowed"}
 
+_CANNOT = "Cannot show this page"
+
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -127,7 +129,8 @@ class Catalog:
     def audit(self, params: dict[str, str]) -> tuple[str, dict[str, Any]]:
         found = records.audit_events(self.settings, params)
         filters = {k: params.get(k, "") for k in ("model", "action", "actor", "since", "until", "id")}
-        return "audit.html", {"filters": filters, "page": paginate(found, params, "/audit")}
+        page = paginate(found, params, "/audit")
+        return "audit.html", {"filters": filters, "page": page, "chain": records.chain(self.settings)}
 
     # ------------------------------------------------------------------ WSGI
 
@@ -138,27 +141,33 @@ class Catalog:
         if path.startswith("/static/"):
             return self._static(start_response, path.removeprefix("/static/"))
         as_json = path.endswith(".json")
-        path = path.removesuffix(".json") if as_json else path
-        params: dict[str, str] = {}
-        try:
-            params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-            template, context = self._dispatch(path, params)
-            status = 200
-        except BadQuery as exc:
-            template, context, status = "error.html", _error("Bad request", str(exc)), 400
-        except NotFound as exc:
-            template, context, status = "error.html", _error("Not found", exc.detail, exc.what), 404
-        except PlatformError as exc:
-            what = params.get("id") or path.rstrip("/").rsplit("/", 1)[-1]
-            template, context, status = "error.html", _error("Not found", exc.render(), what), 404
-        except Exception as exc:  # noqa: BLE001 - a page that cannot be read is the client's 400, logged for us
-            log.exception("catalog page %s failed", path)
-            template, context, status = "error.html", _error("Cannot show this page", str(exc)), 400
+        status, template, context = self._answer(path.removesuffix(".json"), environ.get("QUERY_STRING", ""))
         if as_json:
             body = json.dumps(context, default=_jsonable, indent=2).encode()
             return self._send(start_response, status, "application/json", body)
-        body = self.templates.get_template(template).render(**context).encode()
+        try:
+            body = self.templates.get_template(template).render(**context).encode()
+        except Exception as exc:  # noqa: BLE001 - a page that cannot be drawn is logged, never a 5xx
+            log.exception("catalog page %s could not be rendered", path)
+            status, body = 400, self.templates.get_template("error.html").render(**_error(_CANNOT, str(exc))).encode()
         return self._send(start_response, status, "text/html; charset=utf-8", body)
+
+    def _answer(self, path: str, query: str) -> tuple[int, str, dict[str, Any]]:
+        """(status, template, context) of a page; client mistakes and unknown ids become 400 and 404."""
+        params: dict[str, str] = {}
+        try:
+            params = dict(parse_qsl(query, keep_blank_values=True))
+            return 200, *self._dispatch(path, params)
+        except BadQuery as exc:
+            return 400, "error.html", _error("Bad request", str(exc))
+        except NotFound as exc:
+            return 404, "error.html", _error("Not found", exc.detail, exc.what)
+        except PlatformError as exc:
+            what = params.get("id") or path.rstrip("/").rsplit("/", 1)[-1]
+            return 404, "error.html", _error("Not found", exc.render(), what)
+        except Exception as exc:  # noqa: BLE001 - a page that cannot be read is the client's 400, logged for us
+            log.exception("catalog page %s failed", path)
+            return 400, "error.html", _error(_CANNOT, str(exc))
 
     def _dispatch(self, path: str, params: dict[str, str]) -> tuple[str, dict[str, Any]]:
         for pattern, page in self.routes:

@@ -7,12 +7,12 @@ from typing import Any, Mapping
 
 from mlplatform.catalog.paging import BadQuery
 from mlplatform.config import Settings
-from mlplatform.errors import LineageError, UnknownIdError
-from mlplatform.lineage.audit import Event, audit, parse_since
+from mlplatform.errors import AuditChainError, LineageError, UnknownIdError
+from mlplatform.lineage.audit import Event, audit, parse_since, verify
 from mlplatform.lineage.graph import LineageGraph, check_id
 from mlplatform.lineage.render import svg
 
-__all__ = ["lineage", "audit_events"]
+__all__ = ["lineage", "audit_events", "chain"]
 
 
 def lineage(artifact_id: str, graph: LineageGraph) -> dict[str, Any]:
@@ -56,6 +56,15 @@ def audit_events(settings: Settings, params: Mapping[str, str]) -> list[Event]:
     if until is not None:
         found = [e for e in found if e.at is not None and _aware(e.at) <= until]
     return list(reversed(found))
+
+
+def chain(settings: Settings) -> dict[str, Any]:
+    """The audit log's hash chain as ``mlp audit verify`` walks it: ``ok`` and the lines to show."""
+    try:
+        report = verify(settings)
+    except AuditChainError as exc:
+        return {"ok": False, "lines": [exc.render()]}
+    return {"ok": True, "lines": report.lines()[1:]}
 
 
 def _aware(at: Any) -> datetime:
