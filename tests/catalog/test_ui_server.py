@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -12,7 +13,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import MLP, REPO
+
+# the root conftest's values (a module named conftest may be another folder's in a full run)
+REPO = Path(__file__).resolve().parents[2]
+MLP = str(Path(sys.executable).with_name("mlp"))
 
 STARTUP_LIMIT = 120  # seconds: a fixture guard against a server that never answers, not a measurement
 

@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import MLP, REPO
 
 from mlplatform.errors import GovernanceError
 from mlplatform.governance.policy import load_policy, members
@@ -27,6 +26,10 @@ from mlplatform.lifecycle.models import champion_version, promote
 from mlplatform.lineage.audit import audit
 
 from .toys import FEATURES
+
+# the root conftest's values (a module named conftest may be another folder's in a full run)
+REPO = Path(__file__).resolve().parents[2]
+MLP = str(Path(sys.executable).with_name("mlp"))
 
 ALICE, BOB, CAROL, DAVE = "mlp-t-alice", "mlp-t-bob", "mlp-t-carol", "mlp-t-dave"
 APPROVERS = "mlp-t-approvers"
