@@ -120,4 +120,3 @@ def backfill(model: str, settings: Settings, version: int | None = None, force: 
     numbers = [version] if version is not None else version_numbers(model, settings)
     infos = [model_registry.resolve(f"{model}@{number}", settings) for number in numbers]
     return [_one(info, settings, force) for info in infos]
-
