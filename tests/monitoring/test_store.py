@@ -51,6 +51,15 @@ def test_a_stored_profile_reads_back_equal_and_a_rewrite_replaces_only_its_versi
     assert json.loads(row["profile"])["edges"][-1] == "inf"
 
 
+def test_a_profile_of_infinite_values_round_trips(settings) -> None:
+    frame = _frame(3)
+    frame.loc[:4, "tenure"] = [np.inf, -np.inf, 1.0, 2.0, np.inf]
+    profile = build_profile(frame, model="churn", version=7)
+    assert math.isinf(profile.features["tenure"].maximum) and math.isinf(profile.features["tenure"].minimum)
+    write_profile(settings, profile)
+    assert read_profile(settings, "churn", 7) == profile
+
+
 def test_a_version_without_a_profile_is_not_found(settings) -> None:
     with pytest.raises(NoProfileError, match=r"model:churn@7 has no reference profile in .*monitoring/profiles — "):
         read_profile(settings, "churn", 7)

@@ -116,21 +116,21 @@ class ColumnProfile:
         return frozenset(self.categories) | frozenset(self.seen)
 
     def to_dict(self) -> dict[str, Any]:
-        """The profile as JSON-serialisable values (infinite edges as ``"-inf"`` / ``"inf"``)."""
+        """The profile as JSON-serialisable values (infinite edges, bounds and samples as ``"-inf"`` / ``"inf"``)."""
         return {
             "name": self.name,
             "kind": self.kind,
             "role": self.role,
             "rows": self.rows,
             "nulls": self.nulls,
-            "min": self.minimum,
-            "max": self.maximum,
+            "min": None if self.minimum is None else _edge_out(self.minimum),
+            "max": None if self.maximum is None else _edge_out(self.maximum),
             "edges": [_edge_out(e) for e in self.edges],
             "counts": list(self.counts),
             "categories": list(self.categories),
             "seen": list(self.seen),
             "seen_complete": self.seen_complete,
-            "sample": list(self.sample),
+            "sample": [_edge_out(v) for v in self.sample],
         }
 
     @classmethod
