@@ -198,7 +198,7 @@ def score_planned(
         vectors.unpersist()
     result = replace(result, scoring_set_version=scored_set, as_of=p.as_of.isoformat())
     _record(settings, p, info, result)
-    return replace(result, drift=measure_drift(settings, list(p.keys), result))
+    return replace(result, drift=measure_drift(settings, list(p.keys), result, spark=spark))
 
 
 def _metadata(p: scoring_sets.ScoringSetPlan) -> dict[str, Any]:
