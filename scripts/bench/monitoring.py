@@ -42,7 +42,6 @@ drifted columns. Results: printed table and ``.mlp/bench/monitoring.json``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -53,6 +52,8 @@ import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+import benchlib
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "monitor_bench"
@@ -84,13 +85,6 @@ result = snapshot.dict()
 report = time.perf_counter() - start
 print(json.dumps({"read_s": read, "report_s": report, "metrics": result["metrics"]}, default=str))
 """
-
-
-def _hardware() -> str:
-    spec = importlib.util.spec_from_file_location("bench_tables", Path(__file__).with_name("tables.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.hardware()
 
 
 def _features(n: int, seed: int, drift: bool) -> Any:
@@ -291,17 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-rows", type=int, default=200_000)
     parser.add_argument("--home", type=Path, help="platform home for the run (default: a temporary one, removed)")
     parser.add_argument("--no-evidently", action="store_true", help="skip Evidently")
-    parser.add_argument("--json", type=Path, default=REPO / ".mlp" / "bench" / "monitoring.json")
+    benchlib.add_arguments(parser, __file__)
     args = parser.parse_args(argv)
 
-    load_start = os.getloadavg()
-    if load_start[0] > (os.cpu_count() or 1):
-        print(
-            f"WARNING: load average {load_start[0]:.1f} exceeds the {os.cpu_count()} cores before starting: "
-            "other work is running and every time below is inflated",
-            file=sys.stderr,
-            flush=True,
-        )
+    watch = benchlib.LoadWatch.from_args(args).start()
     home = args.home or Path(tempfile.mkdtemp(prefix="mlp-bench-monitoring-"))
     home.mkdir(parents=True, exist_ok=True)
     os.environ["MLP_HOME"] = str(home / ".mlp")
@@ -310,8 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     from mlplatform.config import load_settings
     from mlplatform.launch.session import session
 
-    hardware = _hardware()
-    print(f"hardware: {hardware}", flush=True)
+    hw = benchlib.hardware(("pyspark", "deltalake", "pyarrow"), {"spark": "local[*]"})
+    print(f"hardware: {benchlib.hardware_line(hw)}; load average at start {watch.max_load:.1f}", flush=True)
     settings = load_settings()
     try:
         prepared = _prepare(settings, args.rows, args.reference_rows, home)
@@ -327,15 +314,24 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.home is None:
             shutil.rmtree(home, ignore_errors=True)
-    load_end = os.getloadavg()
+    watch.stop()
 
     features = spark_drift[spark_drift["role"] == "feature"].set_index("feature")
     same = bool((features["psi"] - pandas_drift.set_index("feature").loc[features.index, "psi"]).abs().max() < 1e-12)
     ours = sorted(features.index[features["drift_status"] == "alert"])
+    of_scoring = {"spark": watch.ratio(spark_s, scoring_s), "pandas": watch.ratio(pandas_s, scoring_s)}
     rows_out = [
         ("scoring job (read, mapInArrow HGB, write Delta)", scoring_s, ""),
-        ("drift, spark engine (one pass, measure_drift)", spark_s, f"{spark_s / scoring_s:.0%} of scoring"),
-        ("drift, in process (deltalake + pandas)", pandas_s, f"{pandas_s / scoring_s:.0%} of scoring"),
+        (
+            "drift, spark engine (one pass, measure_drift)",
+            spark_s,
+            f"{watch.cell(of_scoring['spark'], '.0%', '')} of scoring",
+        ),
+        (
+            "drift, in process (deltalake + pandas)",
+            pandas_s,
+            f"{watch.cell(of_scoring['pandas'], '.0%', '')} of scoring",
+        ),
     ]
     evidently_drifted: list[str] = []
     if evidently is not None:
@@ -353,25 +349,22 @@ def main(argv: list[str] | None = None) -> int:
             e = evidently["columns"].get(name, {})
             print(f"  differs on {name}: psi {features.loc[name, 'psi']:.4f}, js {features.loc[name, 'js']:.4f}; "
                   f"Evidently {e.get('method')} {e.get('score')} (threshold {e.get('threshold')})")  # fmt: skip
-    print(f"load average before {load_start[0]:.1f}, after {load_end[0]:.1f} (1 min)")
+    print(watch.summary())
     payload = {
         "rows": args.rows,
         "reference_rows": args.reference_rows,
         "features": len(NUMERIC) + len(CATEGORICAL),
-        "hardware": hardware,
-        "load_before": load_start,
-        "load_after": load_end,
         "scoring_s": scoring_s,
         "drift_spark_s": spark_s,
         "drift_pandas_s": pandas_s,
+        "drift_of_scoring": of_scoring,
         "engines_equal": same,
         "drifted_ours": ours,
         "psi": features["psi"].to_dict(),
         "evidently": evidently,
         "drifted_evidently": evidently_drifted,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    benchlib.write_json(args.json, payload, watch, hw)
     return 0
 
 

@@ -25,16 +25,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import benchlib
 
 ROWS, QUICK_ROWS = 5_000_000, 200_000
-
-
-def hardware() -> dict[str, Any]:
-    """The machine and the versions the figures depend on."""
-    return benchlib.hardware(("pyspark", "deltalake", "pyarrow"), {"spark": "local[*]"})
 
 
 def timed(call: Callable[[], object]) -> float:
@@ -62,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from mlplatform import tables
     from mlplatform.launch.session import session
 
-    hw = hardware()
-    print(benchlib.hardware_line(hw), flush=True)
+    hw = benchlib.hardware(("pyspark", "deltalake", "pyarrow"), {"spark": "local[*]"})
+    print(f"{benchlib.hardware_line(hw)}; load average at start {watch.max_load:.1f}", flush=True)
     spark = session(app_name="bench-tables", conf={"spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "4"})
     df = (
         spark.range(rows, numPartitions=4)
