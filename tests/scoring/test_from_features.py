@@ -305,8 +305,11 @@ def test_killed_run_leaves_both_tables_at_their_previous_version(
 def test_nightly_entry_without_input_scores_the_features_and_an_unknown_key_is_one_line(
     settings: Any, scored: Any, tmp_path: Path
 ) -> None:
+    from datetime import date
+
     from mlplatform.errors import ScoringError
-    from mlplatform.scoring import nightly, results
+    from mlplatform.scoring import from_features, nightly, results
+    from mlplatform.tracking import model_registry
 
     config = tmp_path / "scoring.yaml"
     config.write_text(f"models:\n  - model: {MODEL}\n    engine: pandas\n")
@@ -315,7 +318,10 @@ def test_nightly_entry_without_input_scores_the_features_and_an_unknown_key_is_o
     assert [o.ok for o in outcomes] == [True], outcomes
     rows = len(results.read(MODEL, run_date=NIGHTLY_DAY))
     assert outcomes[0].detail.startswith(f"{rows} rows -> scores:{MODEL}@v")
-    assert len(results.read_features(MODEL, run_date=NIGHTLY_DAY)) == rows == scored.rows
+    # the population of that night: entities with a row within the TTL then (it differs from DAY's)
+    info = model_registry.resolve(f"{MODEL}@champion", settings)
+    population = from_features.plan_scoring_set(settings, info, date.fromisoformat(NIGHTLY_DAY)).population
+    assert len(results.read_features(MODEL, run_date=NIGHTLY_DAY)) == rows == population.num_rows > 500
 
     config.write_text(f"models:\n  - model: {MODEL}\n    entitys: raw/campaign_customers\n")
     with pytest.raises(ScoringError) as err:
