@@ -33,7 +33,7 @@ from mlplatform.monitoring.performance import ALERT, OK, UNDEFINED, RealizedMetr
 from mlplatform.scoring import results
 from mlplatform.tracking import model_registry
 from mlplatform.tracking.model_registry import TAG_METRICS
-from mlplatform.training.executor import metric_values
+from mlplatform.training.executor import METRICS, metric_values
 from mlplatform.training.spec import load_spec
 
 if TYPE_CHECKING:
@@ -111,12 +111,9 @@ def realized_metrics(
     score, proba, classes = _binary_outputs(rows) if labelled else (None, None, [])
     values: dict[str, float] = {}
     if labelled >= _MIN_ROWS and len(classes) == 2:
-        for name in names:
-            needs_score = name in ("roc_auc", "average_precision", "log_loss", "brier")
-            if needs_score and score is None:
-                values[name] = math.nan
-                continue
-            values[name] = metric_values([name], rows[LABEL], rows["prediction"], score, proba, classes)[name]
+        # metrics on the probability stay undefined when the scores hold none (METRICS: needs a score)
+        measurable = [n for n in names if score is not None or not METRICS[n][1]]
+        values = metric_values(measurable, rows[LABEL], rows["prediction"], score, proba, classes)
     bars = {t.metric: t for t in (gates.thresholds if gates else ())}
     positives = int((rows[LABEL] == classes[1]).sum()) if len(classes) == 2 else 0
     out = []
