@@ -4,6 +4,9 @@ The Kerberos principal's short name when a ticket is present (``klist``; ``alice
 ``alice@EXAMPLE.COM`` or ``alice/admin@EXAMPLE.COM``), else the OS user of the effective
 uid (``pwd``), which ``LOGNAME``/``USER`` cannot change. Standard library only: the audit
 log, the commit metadata and the approval checks all ask this one function.
+
+A front end that authenticated its own user (the web catalog's HTTP login) runs the
+action inside :func:`acting_for`; no command-line option reaches it.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ import os
 import pwd
 import shutil
 import subprocess
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
 
-__all__ = ["current_actor", "kerberos_principal"]
+__all__ = ["current_actor", "kerberos_principal", "acting_for"]
 
 log = logging.getLogger(__name__)
 
 _KLIST_TIMEOUT_S = 5
+
+_AUTHENTICATED_BY_FRONT_END: ContextVar[str | None] = ContextVar("mlp_front_end_user", default=None)
 
 
 def kerberos_principal() -> str | None:
@@ -41,8 +49,23 @@ def kerberos_principal() -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
+@contextmanager
+def acting_for(user: str) -> Iterator[None]:
+    """Within the block (this thread or task only), :func:`current_actor` is ``user``, authenticated by a front end."""
+    token = _AUTHENTICATED_BY_FRONT_END.set(user)
+    try:
+        yield
+    finally:
+        _AUTHENTICATED_BY_FRONT_END.reset(token)
+
+
 def current_actor() -> str:
+    """The user a front end authenticated (:func:`acting_for`), else this process's :func:`_process_actor`."""
+    return _AUTHENTICATED_BY_FRONT_END.get() or _process_actor()
+
+
+@functools.lru_cache(maxsize=1)
+def _process_actor() -> str:
     """The short name of the Kerberos principal with a ticket, else the effective uid's login name."""
     principal = kerberos_principal()
     if principal:

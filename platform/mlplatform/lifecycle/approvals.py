@@ -3,7 +3,8 @@
 A version becomes champion through an approval only by an approver (a user or a member
 of an ``@group`` listed under ``approvers``) who neither registered the version
 (:func:`mlplatform.governance.authors.registered_by`) nor asked for the promotion. Who is
-acting is always the authenticated user (:func:`mlplatform.identity.current_actor`).
+acting is the authenticated user (:func:`mlplatform.identity.current_actor`); the web
+catalog passes ``actor``, the user its HTTP login authenticated (the CLI never does).
 
 The champion changes first, carrying the approval in its audit row, then the decision is
 recorded: when the second write fails, re-running ``approve`` finds the request still
@@ -17,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -25,7 +27,7 @@ from mlplatform.errors import GovernanceError, LifecycleError, UnknownModelError
 from mlplatform.governance.authors import registered_by
 from mlplatform.governance.policy import load_policy, members
 from mlplatform.governance.requests import Request, add_request, decide, load_requests
-from mlplatform.identity import current_actor
+from mlplatform.identity import acting_for, current_actor
 from mlplatform.lifecycle.models import AliasChange, champion_version, promote, version_numbers
 
 __all__ = ["request_promotion", "approve", "reject", "requests", "promote_or_request"]
@@ -117,29 +119,46 @@ def _check_approver(name: str, version: int, request: Request, settings: Setting
     return actor
 
 
+def _as(actor: str | None) -> AbstractContextManager[None]:
+    """Act as ``actor`` (a user a front end authenticated), or as this process's user when None."""
+    return acting_for(actor) if actor else nullcontext()
+
+
 def approve(
-    name: str, version: int, settings: Settings, note: str = "", now: datetime | None = None
+    name: str,
+    version: int,
+    settings: Settings,
+    note: str = "",
+    now: datetime | None = None,
+    actor: str | None = None,
 ) -> tuple[Request, AliasChange | None]:
-    """Approve the open request for ``version``: make it champion (a break-glass one: close what is owed)."""
-    request = _open(name, version, settings, now)
-    actor = _check_approver(name, version, request, settings)
-    change = None
-    if request.kind == "promotion":
-        facts = {"request": request.request_id, "requested_by": request.requester, "approved_by": actor}
-        change = promote(name, version, settings, reason=request.reason, approval=facts)
-    return decide(settings, request, "approved", note), change
+    """Approve the open request for ``version``: make it champion (a break-glass one: close what is owed).
+
+    ``actor``: the user the web catalog's HTTP login authenticated; None (the CLI) is the process's user.
+    """
+    with _as(actor):
+        request = _open(name, version, settings, now)
+        approver = _check_approver(name, version, request, settings)
+        change = None
+        if request.kind == "promotion":
+            facts = {"request": request.request_id, "requested_by": request.requester, "approved_by": approver}
+            change = promote(name, version, settings, reason=request.reason, approval=facts)
+        return decide(settings, request, "approved", note), change
 
 
-def reject(name: str, version: int, settings: Settings, note: str, now: datetime | None = None) -> Request:
-    """Reject the open promotion request for ``version``; the champion stays."""
-    request = _open(name, version, settings, now)
-    if request.kind != "promotion":
-        raise LifecycleError(
-            f"request {request.request_id} of model:{name}@{version} records a break-glass rollback already done",
-            f"approve it after review, or roll back again: mlp models rollback {name}",
-        )
-    _check_approver(name, version, request, settings)
-    return decide(settings, request, "rejected", note)
+def reject(
+    name: str, version: int, settings: Settings, note: str, now: datetime | None = None, actor: str | None = None
+) -> Request:
+    """Reject the open promotion request for ``version``; the champion stays (``actor`` as in :func:`approve`)."""
+    with _as(actor):
+        request = _open(name, version, settings, now)
+        if request.kind != "promotion":
+            raise LifecycleError(
+                f"request {request.request_id} of model:{name}@{version} records a break-glass rollback already done",
+                f"approve it after review, or roll back again: mlp models rollback {name}",
+            )
+        _check_approver(name, version, request, settings)
+        return decide(settings, request, "rejected", note)
 
 
 def promote_or_request(
