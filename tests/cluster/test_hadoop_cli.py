@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
 from cluster_support import run_mlp
 
@@ -54,3 +57,35 @@ def test_storage_round_trip_on_hdfs(cluster, tmp_path):
     assert storage.get(uri, tmp_path / "back.bin", settings).read_bytes() == source.read_bytes()
     assert storage.delete(cluster.uri("/mlp/tests/storage"), recursive=True, settings=settings)
     assert not storage.exists(uri, settings)
+
+
+def _used_percent(path) -> float:  # type: ignore[no-untyped-def]
+    """Disk use as YARN's disk health checker counts it: all but the space users may still write."""
+    stat = os.statvfs(path)
+    return 100.0 * (1 - stat.f_bavail / stat.f_blocks)
+
+
+def test_up_on_a_disk_fuller_than_the_nodemanager_accepts_starts_nothing(mlp_home):
+    from mlplatform.launch.minicluster import DISK_LIMIT_KEY
+
+    used = _used_percent(mlp_home)
+    assert used >= 2, f"this test needs a disk at least 2% used, this one is {used:.1f}%"
+    limit = int(used) - 1
+    done = run_mlp(["hadoop", "up", "--nn-port", "0", "--set", f"{DISK_LIMIT_KEY}={limit}"])
+    assert done.returncode == 1
+    message = done.stderr.strip().splitlines()[-1]
+    data = mlp_home / "hadoop" / "data"
+    shown = re.search(rf"the disk of {re.escape(str(data))} is (\d+)% used", message)
+    assert shown and abs(int(shown.group(1)) - used) <= 1, message  # other processes write meanwhile
+    assert f"runs nothing above {limit}% ({DISK_LIMIT_KEY})" in message and "free disk space" in message, message
+    assert not (mlp_home / "hadoop" / "launcher.pid").exists()
+    assert run_mlp(["hadoop", "status"]).returncode == 1
+
+
+def test_up_with_a_disk_limit_that_is_not_a_number_says_so(mlp_home):
+    from mlplatform.launch.minicluster import DISK_LIMIT_KEY
+
+    done = run_mlp(["hadoop", "up", "--set", f"{DISK_LIMIT_KEY}=most"])
+    assert done.returncode == 1
+    assert f"{DISK_LIMIT_KEY}=most is not a percentage" in done.stderr and "from 0 to 100" in done.stderr
+    assert not (mlp_home / "hadoop" / "launcher.pid").exists()

@@ -52,6 +52,7 @@ __all__ = [
     "leftover_processes",
     "http_json",
     "NODE_RESOURCES",
+    "DISK_LIMIT_KEY",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ NODE_RESOURCES: dict[str, str] = {
     "yarn.scheduler.maximum-allocation-vcores": "4",
 }
 
+# The NodeManager marks its node unhealthy (and runs nothing) when a disk is fuller than
+# this: YARN's default 90 is meant for dedicated data disks, not one machine's only disk.
+DISK_LIMIT_KEY = "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage"
+
 _SCHEDULER: dict[str, str] = {
     "yarn.scheduler.capacity.root.queues": "default",
     "yarn.scheduler.capacity.root.default.capacity": "100",
@@ -89,6 +94,7 @@ _SCHEDULER: dict[str, str] = {
     "yarn.nodemanager.vmem-check-enabled": "false",
     # Container logs stay on the node for `mlp hadoop logs` (no log aggregation here).
     "yarn.nodemanager.log.retain-seconds": "86400",
+    DISK_LIMIT_KEY: "98",
     # `user.name=` on the ResourceManager's REST API (simple auth), so the platform can
     # kill an application that YARN cannot schedule, as on a cluster with pseudo auth.
     "hadoop.http.filter.initializers": "org.apache.hadoop.security.AuthenticationFilterInitializer",
@@ -289,6 +295,29 @@ def _log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(useful[-lines:])
 
 
+def _check_disk(home: Path, conf: Mapping[str, str]) -> None:
+    """Refuse to start when the data dir's disk is fuller than the NodeManager accepts.
+
+    Used space is counted as YARN counts it: everything but what users may still write.
+    """
+    raw = conf.get(DISK_LIMIT_KEY, _SCHEDULER[DISK_LIMIT_KEY])
+    try:
+        limit = float(raw)
+    except ValueError:
+        raise HadoopError(f"{DISK_LIMIT_KEY}={raw} is not a percentage", "give a number from 0 to 100") from None
+    data = home / "data"
+    existing = next(p for p in (data, *data.parents) if p.exists())
+    usage = shutil.disk_usage(existing)
+    used = 100.0 * (1 - usage.free / usage.total)
+    if used > limit:
+        raise HadoopError(
+            f"the disk of {data} is {used:.0f}% used as YARN counts it ({usage.free / 2**30:.1f} GB free to users of "
+            f"{usage.total / 2**30:.0f} GB) and its NodeManager runs nothing above {limit:g}% ({DISK_LIMIT_KEY})",
+            "free disk space (old homes, /tmp), or start with --set "
+            f"{DISK_LIMIT_KEY}=<a higher percentage, at most 100>",
+        )
+
+
 def _launch_command(settings: Settings, home: Path, ports: Ports, conf: Mapping[str, str]) -> list[str]:
 
     data = home / "data"
@@ -346,6 +375,7 @@ def up(
         existing = running(settings)
         if existing is not None:
             return existing, False
+        _check_disk(home, conf or {})
         argv = _launch_command(settings, home, ports, conf or {})
         _state_file(home).unlink(missing_ok=True)
         (home / "tmp").mkdir(parents=True, exist_ok=True)
