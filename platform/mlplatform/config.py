@@ -12,10 +12,11 @@ resolved against the project directory.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from mlplatform.errors import ConfigError
 from mlplatform.specfiles import StrictModel, problems, read_mapping
@@ -24,6 +25,7 @@ __all__ = ["Settings", "load_settings", "project_root", "conf_dir", "ENV_PREFIX"
 
 ENV_PREFIX = "MLP_"
 _META_VARS = {"MLP_CONF", "MLP_PROJECT"}
+_OCTAL_MODE = re.compile(r"0?[0-7]{3}")
 
 
 class Settings(StrictModel):
@@ -40,10 +42,32 @@ class Settings(StrictModel):
     spark_profile: str = Field("local", description="Name of a profile file in conf/spark/.")
     hdfs_namenode: str | None = Field(None, description="hdfs://host:port of the NameNode.")
     webhdfs_url: str | None = Field(None, description="http://host:port of WebHDFS, for publishing.")
-    hdfs_user: str | None = Field(None, description="User name for WebHDFS requests.")
+    hdfs_user: str | None = Field(
+        None, description="User name for WebHDFS requests (default: the authenticated user, identity.current_actor)."
+    )
+    hdfs_group: str | None = Field(
+        None,
+        description="HDFS group given to the tables and artifacts the platform creates on hdfs:// "
+        "(whether the group exists and the creator may use it is for HDFS to decide).",
+    )
+    hdfs_mode: str | None = Field(
+        None,
+        description="Octal mode of those directories, e.g. '775' (files get it without execute bits: 664; "
+        "Spark writes with the matching umask).",
+    )
     hadoop_conf_dir: str | None = Field(None, description="HADOOP_CONF_DIR for the yarn profile.")
     jars_dir: str | None = Field(None, description="Where setup puts the Delta jars (shared cache).")
     code_version: str | None = Field(None, description="Code version recorded with models (default: git HEAD).")
+
+    @field_validator("hdfs_mode", mode="before")
+    @classmethod
+    def _octal_mode(cls, value: object) -> object:
+        if value is not None and not (isinstance(value, str) and _OCTAL_MODE.fullmatch(value)):
+            raise ValueError(
+                f"{value!r} is not a 3-digit octal mode as a string (YAML reads 0775 unquoted as the number 509); "
+                "write it quoted, e.g. hdfs_mode: '775'"
+            )
+        return value
 
     def public(self) -> dict[str, Any]:
         """The settings in effect, for display."""

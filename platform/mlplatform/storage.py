@@ -1,10 +1,14 @@
 """URI-based file operations for local paths (``/abs/path``, ``file://``) and ``hdfs://``.
 
 The interface is deliberately small — :func:`exists`, :func:`put`, :func:`get`,
-:func:`delete`, :func:`listdir`, :func:`open_read` — plus :func:`join` to build URIs.
-Backends are chosen by URI scheme (``file`` or ``hdfs``); ``hdfs://`` goes
-through WebHDFS with the ``hdfs`` package, at ``settings.webhdfs_url`` as
-``settings.hdfs_user``.
+:func:`delete`, :func:`listdir`, :func:`open_read`, :func:`stat`, :func:`share` — plus
+:func:`join` to build URIs. Backends are chosen by URI scheme (``file`` or ``hdfs``);
+``hdfs://`` goes through WebHDFS with the ``hdfs`` package, at ``settings.webhdfs_url``
+as ``settings.hdfs_user``, by default the authenticated user (:func:`identity.current_actor`).
+
+:func:`share` gives what the platform created on ``hdfs://`` the configured
+``hdfs_group`` and ``hdfs_mode`` (directories the mode, files the mode without its
+execute bits); local files keep the operating system's rules.
 
 :func:`put` is atomic: the file is written under a temporary name in the target
 folder and renamed into place, so a reader never sees half a file.
@@ -20,9 +24,13 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
+import pwd
 import shutil
+import stat as stat_bits
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 from urllib.parse import urlsplit
@@ -30,11 +38,45 @@ from urllib.parse import urlsplit
 from mlplatform import files
 from mlplatform.config import load_settings
 from mlplatform.errors import StorageError
+from mlplatform.identity import current_actor
 
 if TYPE_CHECKING:
     from mlplatform.config import Settings
 
-__all__ = ["exists", "put", "get", "delete", "listdir", "open_read", "join", "is_local", "local_path"]
+__all__ = [
+    "exists",
+    "put",
+    "get",
+    "delete",
+    "listdir",
+    "open_read",
+    "stat",
+    "share",
+    "Entry",
+    "file_mode",
+    "join",
+    "is_local",
+    "local_path",
+]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Owner, group and permission bits of a file or folder (``mode`` e.g. ``0o775``)."""
+
+    owner: str
+    group: str
+    mode: int
+    is_dir: bool
+
+    def describe(self) -> str:
+        """``owner root, group team-a, mode 775``."""
+        return f"owner {self.owner}, group {self.group}, mode {self.mode:03o}"
+
+
+def file_mode(dir_mode: int) -> int:
+    """The mode of files under a folder of ``dir_mode``: the same bits without execute (775 -> 664)."""
+    return dir_mode & 0o666
 
 
 class _Backend(ABC):
@@ -55,6 +97,12 @@ class _Backend(ABC):
 
     @abstractmethod
     def open_read(self, uri: str) -> contextlib.AbstractContextManager[IO[bytes]]: ...
+
+    @abstractmethod
+    def stat(self, uri: str) -> Entry | None: ...
+
+    @abstractmethod
+    def share(self, uri: str, group: str | None, dir_mode: int | None) -> None: ...
 
 
 class _Local(_Backend):
@@ -95,6 +143,35 @@ class _Local(_Backend):
     def open_read(self, uri: str) -> contextlib.AbstractContextManager[IO[bytes]]:
         return open(local_path(uri), "rb")
 
+    def stat(self, uri: str) -> Entry | None:
+        try:
+            info = os.stat(local_path(uri))
+        except FileNotFoundError:
+            return None
+        return Entry(
+            _user_name(info.st_uid),
+            _group_name(info.st_gid),
+            stat_bits.S_IMODE(info.st_mode),
+            stat_bits.S_ISDIR(info.st_mode),
+        )
+
+    def share(self, uri: str, group: str | None, dir_mode: int | None) -> None:
+        """Local files keep the OS's rules (umask, setgid folders): nothing to do."""
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
 
 class _Hdfs(_Backend):
     """WebHDFS through the ``hdfs`` package; paths are the URI's path part."""
@@ -114,7 +191,7 @@ class _Hdfs(_Backend):
                     "hdfs:// URIs need WebHDFS but the setting webhdfs_url is not set",
                     "set webhdfs_url (e.g. http://localhost:9870) in conf/platform.yaml or MLP_WEBHDFS_URL",
                 )
-            self._client = InsecureClient(self.settings.webhdfs_url, user=self.settings.hdfs_user)
+            self._client = InsecureClient(self.settings.webhdfs_url, user=self.settings.hdfs_user or current_actor())
         return self._client
 
     @staticmethod
@@ -154,6 +231,28 @@ class _Hdfs(_Backend):
     def open_read(self, uri: str) -> Iterator[IO[bytes]]:
         with self.client.read(self._path(uri)) as reader:
             yield reader
+
+    def stat(self, uri: str) -> Entry | None:
+        info = self.client.status(self._path(uri), strict=False)
+        if info is None:
+            return None
+        return Entry(info["owner"], info["group"], int(info["permission"], 8), info["type"] == "DIRECTORY")
+
+    def share(self, uri: str, group: str | None, dir_mode: int | None) -> None:
+        root = self._path(uri)
+        if self.client.status(root)["type"] != "DIRECTORY":
+            self._set(root, group, None if dir_mode is None else file_mode(dir_mode))
+            return
+        for folder, _, names in self.client.walk(root):
+            self._set(folder, group, dir_mode)
+            for name in names:
+                self._set(f"{folder.rstrip('/')}/{name}", group, None if dir_mode is None else file_mode(dir_mode))
+
+    def _set(self, path: str, group: str | None, mode: int | None) -> None:
+        if group is not None:
+            self.client.set_owner(path, group=group)
+        if mode is not None:
+            self.client.set_permission(path, f"{mode:03o}")
 
 
 _SCHEMES = ("file", "hdfs")
@@ -239,6 +338,28 @@ def listdir(uri: str, settings: "Settings | None" = None) -> list[str]:
     """Names of the entries of the folder at ``uri``, sorted; empty when it does not exist."""
     with _errors("list", uri):
         return _backend(uri, settings).listdir(uri)
+
+
+def stat(uri: str, settings: "Settings | None" = None) -> Entry | None:
+    """Owner, group and mode of the file or folder at ``uri``; None when nothing is there."""
+    with _errors("stat", uri):
+        return _backend(uri, settings).stat(uri)
+
+
+def share(uri: str, settings: "Settings | None" = None) -> None:
+    """Give the ``hdfs://`` file or tree at ``uri`` the ``hdfs_group`` and ``hdfs_mode`` settings.
+
+    For what the platform itself just created (a new table, a published artifact):
+    folders get ``hdfs_mode``, files :func:`file_mode` of it. Nothing happens for local
+    paths or when neither setting is set. HDFS decides whether the group exists and
+    whether this user may give it (its owner must be a member; the superuser may always).
+    """
+    settings = settings or load_settings()
+    if is_local(uri) or (settings.hdfs_group is None and settings.hdfs_mode is None):
+        return
+    mode = int(settings.hdfs_mode, 8) if settings.hdfs_mode is not None else None
+    with _errors(f"give group {settings.hdfs_group} / mode {settings.hdfs_mode} to", uri):
+        _backend(uri, settings).share(uri, settings.hdfs_group, mode)
 
 
 @contextlib.contextmanager

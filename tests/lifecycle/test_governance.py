@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
-import subprocess
 import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from os_users import created, run_as
 
 from mlplatform.errors import GovernanceError
 from mlplatform.governance.policy import load_policy, members
@@ -56,41 +55,10 @@ def users():
     """The four users; alice, bob and dave approve through the group, carol does not."""
     if os.geteuid() != 0:
         pytest.skip("creating OS users needs root")
-    names = [ALICE, BOB, CAROL, DAVE]
-
-    def _drop() -> None:
-        for name in names:
-            subprocess.run(["userdel", name], capture_output=True)
-        subprocess.run(["groupdel", APPROVERS], capture_output=True)
-
-    _drop()
-    subprocess.run(["groupadd", "--system", APPROVERS], check=True)
-    for name in names:
-        groups = [] if name == CAROL else ["-G", APPROVERS]
-        subprocess.run(["useradd", "--system", "--no-create-home", *groups, name], check=True)
-    yield names
-    _drop()
-
-
-def _reachable_by_others(path: Path) -> bool:
-    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
-
-
-def _as(user: str, *command: str) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` as ``user`` with this test's MLP_* environment and a umask that keeps the home shared.
-
-    runuser when the venv's interpreter is reachable by other users; where it sits under a
-    private home (/root here), setpriv drops to the user keeping only the right to read and
-    traverse, which is not the right to write.
-    """
-    env = [f"{k}={v}" for k, v in os.environ.items() if k.startswith(("MLP_", "MLFLOW_TRACKING_URI"))]
-    inner = ["sh", "-c", 'umask 000; exec env "$@"', "sh", *env, *command]
-    if _reachable_by_others(Path(os.path.realpath(sys.executable))):
-        line = ["runuser", "-u", user, "--", *inner]
-    else:
-        caps = ["--inh-caps", "+dac_read_search", "--ambient-caps", "+dac_read_search"]
-        line = ["setpriv", "--reuid", user, "--regid", user, "--init-groups", *caps, "--", *inner]
-    return subprocess.run(line, capture_output=True, text=True, cwd="/tmp", timeout=300)
+    with created(
+        {name: [] if name == CAROL else [APPROVERS] for name in [ALICE, BOB, CAROL, DAVE]}, [APPROVERS]
+    ) as names:
+        yield names
 
 
 def _share(home: Path) -> None:
@@ -131,17 +99,17 @@ def test_the_author_the_requester_and_a_non_approver_cannot_approve_a_second_app
     settings = two_versions
     _policy(mlp_home, monkeypatch)
     _share(mlp_home)
-    assert _as(ALICE, sys.executable, "-c", _REGISTERED_BY, "2").returncode == 0
-    refused = _as(BOB, MLP, "models", "promote", "churn", "2")
+    assert run_as(ALICE, sys.executable, "-c", _REGISTERED_BY, "2").returncode == 0
+    refused = run_as(BOB, MLP, "models", "promote", "churn", "2")
     assert refused.returncode == 1 and "mlp models request-promotion churn 2" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    asked = _as(BOB, MLP, "models", "request-promotion", "churn", "2", "--reason", "beats v1")
+    asked = run_as(BOB, MLP, "models", "request-promotion", "churn", "2", "--reason", "beats v1")
     assert asked.returncode == 0, asked.stderr
     for user, words in [(ALICE, "registered model:churn@2"), (BOB, "asked for request"), (CAROL, "not an approver")]:
-        done = _as(user, MLP, "models", "approve", "churn", "2")
+        done = run_as(user, MLP, "models", "approve", "churn", "2")
         assert done.returncode == 1 and f"user '{user}'" in done.stderr and words in done.stderr, done.stderr
         assert champion_version("churn", settings) == 1
-    done = _as(DAVE, MLP, "models", "approve", "churn", "2", "--note", "checked the report")
+    done = run_as(DAVE, MLP, "models", "approve", "churn", "2", "--note", "checked the report")
     assert done.returncode == 0, done.stderr
     assert champion_version("churn", settings) == 2
     (row,) = audit(settings, action="promote", artifact="model:churn@2")
@@ -155,20 +123,20 @@ def test_break_glass_rollback_by_an_owner_leaves_the_approval_owed(users, two_ve
     promote("churn", 2, settings)
     _policy(mlp_home, monkeypatch)
     _share(mlp_home)
-    plain = _as(BOB, MLP, "models", "rollback", "churn")
+    plain = run_as(BOB, MLP, "models", "rollback", "churn")
     assert plain.returncode == 1 and "--break-glass" in plain.stderr
-    not_owner = _as(CAROL, MLP, "models", "rollback", "churn", "--break-glass", "--reason", "v2 is down")
+    not_owner = run_as(CAROL, MLP, "models", "rollback", "churn", "--break-glass", "--reason", "v2 is down")
     assert not_owner.returncode == 1 and f"user '{CAROL}' is not an owner" in not_owner.stderr
     assert champion_version("churn", settings) == 2
-    done = _as(BOB, MLP, "models", "rollback", "churn", "--break-glass", "--reason", "v2 is down")
+    done = run_as(BOB, MLP, "models", "rollback", "churn", "--break-glass", "--reason", "v2 is down")
     assert done.returncode == 0, done.stderr
     assert champion_version("churn", settings) == 1
     (row,) = audit(settings, action="rollback")
     assert row.actor == BOB and row.details["break_glass"] is True and row.details["approval"] == "owed"
-    owed = _as(CAROL, MLP, "models", "requests", "churn")
+    owed = run_as(CAROL, MLP, "models", "requests", "churn")
     assert "owed" in owed.stdout and "v2 is down" in owed.stdout, owed.stdout
-    assert _as(DAVE, MLP, "models", "approve", "churn", "1").returncode == 0
-    assert "no open requests" in _as(CAROL, MLP, "models", "requests").stdout
+    assert run_as(DAVE, MLP, "models", "approve", "churn", "1").returncode == 0
+    assert "no open requests" in run_as(CAROL, MLP, "models", "requests").stdout
     assert champion_version("churn", settings) == 1
 
 

@@ -15,7 +15,6 @@ the same through ``python.bundled``; :attr:`EnvArtifact.carries_interpreter` rea
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import logging
@@ -45,6 +44,7 @@ from mlplatform.envs.lock import EnvLock, lock
 from mlplatform.envs.piptool import install_requirements, pip
 from mlplatform.envs.spec import NAME_PATTERN, EnvSpec, load_spec
 from mlplatform.errors import EnvError
+from mlplatform.identity import current_actor
 
 __all__ = [
     "EnvArtifact",
@@ -254,7 +254,7 @@ def _make(
         "added": list(env_lock.added),
         "spec_sha256": spec.digest(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "created_by": f"{getpass.getuser()}@{socket.gethostname()}",
+        "created_by": f"{current_actor()}@{socket.gethostname()}",
         "build_seconds": round(time.monotonic() - started, 1),
         "tools": {"mlplatform": __version__, packer: _tool_version(packer), "pip": _tool_version("pip")},
     }
@@ -266,6 +266,7 @@ def _publish(work: Path, manifest: dict[str, Any], folder: str, settings: Settin
     try:
         for name in (ARCHIVE, "spec.yaml", "lock.txt", MANIFEST):
             storage.put(work / name, storage.join(folder, name), settings)
+        storage.share(folder, settings)  # hdfs_group / hdfs_mode, on hdfs://
     except BaseException:
         storage.delete(folder, recursive=True, settings=settings)
         raise

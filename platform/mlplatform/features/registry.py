@@ -17,7 +17,7 @@ from mlplatform import tables
 from mlplatform.config import Settings
 from mlplatform.errors import FeatureError
 from mlplatform.features.definitions import FeatureSetDef
-from mlplatform.tables.commits import current_user
+from mlplatform.identity import current_actor
 
 __all__ = ["Registered", "ApplyResult", "registry_uri", "apply", "registered", "get", "revisions"]
 
@@ -131,7 +131,7 @@ def apply(settings: Settings, definitions: Sequence[FeatureSetDef]) -> list[Appl
     current = {r.name: r for r in registered(settings)}
     results, new_rows = [], []
     now = datetime.now(timezone.utc)
-    user = current_user()
+    user = current_actor()
     for definition in definitions:
         digest = definition.digest()
         before = current.get(definition.name)

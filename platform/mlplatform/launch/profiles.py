@@ -100,4 +100,7 @@ def base_conf(settings: Settings, profile: str) -> dict[str, str]:
     key = "spark.driver.extraClassPath"
     conf[key] = f"{conf[key]}{os.pathsep}{LOG4J_FILE.parent}" if key in conf else str(LOG4J_FILE.parent)
     conf.setdefault("spark.ui.showConsoleProgress", "false")
+    if settings.hdfs_mode is not None:
+        # what Spark creates on HDFS gets hdfs_mode (folders) and its files the mode without execute bits
+        conf.setdefault("spark.hadoop.fs.permissions.umask-mode", f"{0o777 & ~int(settings.hdfs_mode, 8):03o}")
     return conf

@@ -22,7 +22,6 @@ with YARN's diagnostics), or failed (final status, diagnostics, how to get the l
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import logging
 import os
@@ -44,6 +43,7 @@ from urllib.parse import urlsplit
 from mlplatform import files, storage
 from mlplatform.config import Settings
 from mlplatform.errors import HadoopError, SubmitError
+from mlplatform.identity import current_actor
 from mlplatform.launch import minicluster
 from mlplatform.launch.profiles import pyspark_home
 
@@ -298,7 +298,7 @@ class _Cache:
     """Content-addressed files on HDFS: ``<root>/<sha12>/<name>``, uploaded once."""
 
     def __init__(self, settings: Settings, cluster: YarnCluster) -> None:
-        self.user = settings.hdfs_user or getpass.getuser()
+        self.user = settings.hdfs_user or current_actor()
         self.settings = settings.model_copy(
             update={
                 "webhdfs_url": settings.webhdfs_url or cluster.namenode_http,
@@ -489,7 +489,7 @@ class _Watch(threading.Thread):
             accepted_since = accepted_since or time.monotonic()
             if time.monotonic() - accepted_since > self.accept_timeout:
                 self.unschedulable = app
-                self.cluster.kill(app["id"], app.get("user") or getpass.getuser())
+                self.cluster.kill(app["id"], app.get("user") or current_actor())
                 time.sleep(2)
                 if self.proc.poll() is None:
                     self.proc.send_signal(signal.SIGTERM)

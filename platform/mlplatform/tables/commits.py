@@ -9,7 +9,6 @@ commit made by either engine says which job, run, user and code version made it.
 from __future__ import annotations
 
 import functools
-import getpass
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from typing import Any, Mapping
 
 from mlplatform.config import load_settings, project_root
 from mlplatform.errors import PlatformError, TableError
+from mlplatform.identity import current_actor
 from mlplatform.tables.handle import exists, open_table
 from mlplatform.tracking.store import code_version
 
@@ -39,7 +39,6 @@ __all__ = [
     "committed_version",
     "txn_applied",
     "pin_version",
-    "current_user",
 ]
 
 log = logging.getLogger(__name__)
@@ -110,14 +109,6 @@ def _code_version() -> str:
     return configured or _git_version(str(project_root()))
 
 
-def current_user() -> str:
-    """The login name of this process, ``unknown`` when the system has none for its uid."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def _script_name() -> str:
     script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else "python"
     return Path(script).stem or "python"
@@ -125,6 +116,9 @@ def _script_name() -> str:
 
 def commit_metadata(**extra: Any) -> dict[str, Any]:
     """Platform metadata for a commit: job, run_id, user, code_version, plus ``extra``.
+
+    ``user`` is the authenticated user (:func:`identity.current_actor`: the Kerberos
+    principal's short name, else the OS user), which no variable or option can change.
 
     ``job`` defaults to ``MLP_JOB`` or the running script's name, ``run_id`` to
     ``MLP_RUN_ID`` or an id of this process; ``extra`` overrides any of them.
@@ -136,7 +130,7 @@ def commit_metadata(**extra: Any) -> dict[str, Any]:
     base = {
         "job": os.environ.get("MLP_JOB") or _script_name(),
         "run_id": os.environ.get("MLP_RUN_ID") or _PROCESS_RUN_ID,
-        "user": current_user(),
+        "user": current_actor(),
         "code_version": _code_version(),
     }
     base.update(extra)

@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlplatform.errors import TableError, error_line
+from mlplatform.tables.access import denied_error, share_new_table
 from mlplatform.tables.checks import check_write_args, write_mode
 from mlplatform.tables.commits import (
     Txn,
@@ -138,14 +139,19 @@ def write_pandas(
                     f"table {uri}: rows of the DataFrame do not match replace_where {predicate!r}: {error_line(exc)}",
                     "write only rows that satisfy replace_where",
                 ) from exc
-            raise _write_error(uri, exc) from exc
+            raise _write_error(uri, exc, f"{mode} write") from exc
     version = committed_version(uri, meta, before)
+    if before < 0:
+        share_new_table(uri, version)
     if description is not None and before >= 0:
         version = set_descriptions(uri, description=description, metadata=metadata) or version
     return version
 
 
-def _write_error(uri: str, exc: BaseException) -> TableError:
+def _write_error(uri: str, exc: BaseException, action: str = "write") -> TableError:
+    denied = denied_error(uri, action, exc)
+    if denied is not None:
+        return denied
     text = error_line(exc)
     if "Unsupported table features" in text or "unsupported" in text.lower():
         return TableError(

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlplatform.errors import TableError, error_line
+from mlplatform.tables.access import denied_error, share_new_table
 from mlplatform.tables.checks import check_write_args, write_mode
 from mlplatform.tables.commits import (
     Commit,
@@ -137,6 +138,9 @@ def _conflict_error(uri: str, action: str, exc: BaseException, attempts: int) ->
 
 def _translate(uri: str, action: str, exc: BaseException) -> TableError | None:
     """A clear TableError for Delta errors users cause; None for anything else."""
+    denied = denied_error(uri, action, exc)
+    if denied is not None:
+        return denied
     text = str(exc)
     first = error_line(exc)
     if "DELTA_FAILED_TO_MERGE_FIELDS" in text or "DELTA_METADATA_MISMATCH" in text or "schema mismatch" in text.lower():
@@ -276,6 +280,8 @@ def write(
     # An overwrite decided what to delete from a snapshot that is now stale: never retried.
     _run_commit(uri, action, attempt, lambda: mode == "append" and not _reads_table(df, uri), txn)
     committed = committed_version(uri, meta, before)
+    if before < 0:
+        share_new_table(uri, committed)
     if description is not None:
         committed = _set_description(df.sparkSession, uri, description, meta) or committed
     return committed
@@ -416,7 +422,9 @@ def _create_with(df: "DataFrame", uri: str, metadata: Mapping[str, Any] | None, 
         if translated is None:
             raise
         raise translated from exc
-    return committed_version(uri, meta, -1)
+    created = committed_version(uri, meta, -1)
+    share_new_table(uri, created)
+    return created
 
 
 def vacuum_spark(
