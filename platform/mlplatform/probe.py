@@ -31,6 +31,8 @@ def report_from(packages: Sequence[str]) -> dict[str, object]:
     return {
         "executable": sys.executable,
         "prefix": sys.prefix,
+        # a venv's base_prefix is the interpreter it links to; an env that carries its Python has none
+        "base_prefix": sys.base_prefix,
         "python": platform.python_version(),
         "cwd": os.getcwd(),
         "host": socket.gethostname(),

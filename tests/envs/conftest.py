@@ -29,6 +29,16 @@ python: "3.11"
 packages:
   - scikit-learn=={TEST_SKLEARN}
 """
+# The same environment with builder: portable (its archive carries its CPython).
+PORTABLE_ENV = "mlptest-portable"
+PORTABLE_SPEC = f"""\
+name: {PORTABLE_ENV}
+description: portable environment of the envs tests
+python: "3.11"
+builder: portable
+packages:
+  - scikit-learn=={TEST_SKLEARN}
+"""
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,22 @@ def built_env() -> Iterator[BuiltEnv]:
         if other.name != artifact.hash:
             shutil.rmtree(other, ignore_errors=True)
     yield BuiltEnv(artifact, spec, Path(settings.artifacts or ""))
+
+
+def build_portable():  # type: ignore[no-untyped-def]
+    """The portable test environment, built (or reused from the cache): the envs and cluster tiers share it."""
+    from mlplatform import envs
+    from mlplatform.config import load_settings
+
+    home = CACHE / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_PROJECT", str(REPO))
+        mp.setenv("MLP_HOME", str(home))
+        artifact = envs.build(write_spec(CACHE / "specs", PORTABLE_SPEC, PORTABLE_ENV), load_settings())
+    for other in (home / "artifacts" / "envs" / PORTABLE_ENV).iterdir():
+        if other.name != artifact.hash:
+            shutil.rmtree(other, ignore_errors=True)
+    return artifact
 
 
 def copy_artifact(built: BuiltEnv, artifacts_root: Path, archive: bytes | None = None) -> Path:

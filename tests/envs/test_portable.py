@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_mlp
 
-from envs.conftest import CACHE, TEST_SKLEARN, write_spec
+from envs.conftest import CACHE, PORTABLE_ENV, TEST_SKLEARN, build_portable
 from mlplatform import envs
-from mlplatform.config import load_settings
 from mlplatform.envs.artifacts import build_locked
 from mlplatform.envs.elf import read_dynamic
 from mlplatform.envs.interpreters import find_python
@@ -29,15 +28,6 @@ from mlplatform.envs.portable import check_relocatable
 from mlplatform.envs.spec import EnvSpec
 from mlplatform.errors import EnvError
 
-PORTABLE_ENV = "mlptest-portable"
-PORTABLE_SPEC = f"""\
-name: {PORTABLE_ENV}
-description: portable environment of the envs tests
-python: "3.11"
-builder: portable
-packages:
-  - scikit-learn=={TEST_SKLEARN}
-"""
 ROOTS = REPO / ".mlp" / "test-cache" / "docker" / "roots"
 BARE_NODE_SCRIPT = """
 import bz2, ctypes, importlib, importlib.metadata as md, json, lzma, sqlite3, ssl, sys, sysconfig, zlib
@@ -73,16 +63,7 @@ print(json.dumps({
 @pytest.fixture(scope="module")
 def portable_env():
     """The portable test environment, built (or reused from the cache) once."""
-    home = CACHE / "home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLP_PROJECT", str(REPO))
-        mp.setenv("MLP_HOME", str(home))
-        settings = load_settings()
-        artifact = envs.build(write_spec(CACHE / "specs", PORTABLE_SPEC, PORTABLE_ENV), settings)
-    for other in (home / "artifacts" / "envs" / PORTABLE_ENV).iterdir():
-        if other.name != artifact.hash:
-            shutil.rmtree(other, ignore_errors=True)
-    return artifact
+    return build_portable()
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +163,8 @@ def test_local_cluster_executors_run_the_portable_archive(portable_env, mlp_home
         cwd = Path(str(report["cwd"]))
         assert cwd.is_relative_to(mlp_home / "spark-home" / "work")
         assert report["executable"] == str(cwd / "environment" / "bin" / "python")
-        assert report["prefix"] == str(cwd / "environment")  # its own interpreter: no venv, no base Python
+        # its own interpreter: no venv, no base Python
+        assert report["prefix"] == report["base_prefix"] == str(cwd / "environment")
         assert report["packages"] == {"scikit-learn": TEST_SKLEARN}
 
 
