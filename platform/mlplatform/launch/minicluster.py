@@ -95,6 +95,9 @@ _SCHEDULER: dict[str, str] = {
     # Container logs stay on the node for `mlp hadoop logs` (no log aggregation here).
     "yarn.nodemanager.log.retain-seconds": "86400",
     DISK_LIMIT_KEY: "98",
+    # No `find -L` listing of each container's directory (thousands of files of an unpacked
+    # environment, twice per container) beside its logs.
+    "yarn.nodemanager.log-container-debug-info.enabled": "false",
     # `user.name=` on the ResourceManager's REST API (simple auth), so the platform can
     # kill an application that YARN cannot schedule, as on a cluster with pseudo auth.
     "hadoop.http.filter.initializers": "org.apache.hadoop.security.AuthenticationFilterInitializer",
