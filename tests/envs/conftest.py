@@ -26,6 +26,7 @@ TEST_SPEC = f"""\
 name: {TEST_ENV}
 description: environment of the envs tests
 python: "3.11"
+builder: venv
 packages:
   - scikit-learn=={TEST_SKLEARN}
 """

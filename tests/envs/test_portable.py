@@ -224,3 +224,19 @@ def test_a_leftover_build_path_fails_the_check(tmp_path):
     subprocess.run([patchelf, "--set-rpath", f"$ORIGIN:{build}/lib", str(elf)], check=True)
     with pytest.raises(EnvError, match=r"lib/libtool.so still points to .* \(its RPATH/RUNPATH \$ORIGIN:/srv/build"):
         check_relocatable(prefix, [build], "demo")
+
+
+def test_a_development_copy_activates_like_a_venv(portable_env, tmp_path):
+    from mlplatform.envs.devenv import create_local
+
+    folder = create_local(portable_env, tmp_path / "dev copy")
+    script = 'source "$1/bin/activate" && python -c "import sys; print(sys.prefix)" && deactivate && echo "$PATH"'
+    done = subprocess.run(
+        ["bash", "-c", script, "bash", str(folder)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    prefix, path_after = done.stdout.strip().splitlines()
+    assert prefix == str(folder) and path_after == "/usr/bin:/bin"

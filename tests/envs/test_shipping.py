@@ -169,7 +169,7 @@ def test_preflight_names_the_missing_base_interpreter(built_env, settings, tmp_p
     output = result.stdout + result.stderr  # the driver's stderr reaches spark-submit's stdout
     assert f"{built_env.id} cannot start Python on the executors" in output
     assert f"base interpreter {base}, which must exist at that path on every node" in output
-    assert "builder: conda" in output
+    assert "builder: portable" in output
 
 
 def test_submit_refuses_missing_and_corrupt_archives(built_env, settings):

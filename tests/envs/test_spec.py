@@ -21,7 +21,7 @@ def test_shipped_sklearn_spec_is_valid_and_differs_from_the_driver():
     from importlib import metadata
 
     spec = envs.load_spec("sklearn")
-    assert spec.python == "3.11" and spec.builder == "venv"
+    assert spec.python == "3.11" and spec.builder == "portable"
     pins = dict(p.split("==") for p in spec.packages if "==" in p)
     assert pins["scikit-learn"] != metadata.version("scikit-learn")
     assert {"pandas", "pyarrow", "numpy", "cloudpickle"} <= spec.package_names()

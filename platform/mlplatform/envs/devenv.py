@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -27,10 +28,28 @@ def create_local(
 ) -> Path:
     """Unpack the environment into ``dest`` (default ``<home>/envs/local/<name>-<hash12>``); returns the folder.
 
-    Activate it with ``source <folder>/bin/activate``.
+    Activate it with ``source <folder>/bin/activate``: a venv brings its own; an env that
+    carries its interpreter (``builder: portable``) gets one that puts its ``bin/`` first on
+    ``PATH`` (and ``deactivate`` to undo it).
     """
     settings = settings or load_settings()
-    return unpack(resolve(ref, settings), settings, dest)
+    folder = unpack(resolve(ref, settings), settings, dest)
+    activate = folder / "bin" / "activate"
+    if not activate.exists():
+        activate.write_text(_ACTIVATE.replace("@BIN@", shlex.quote(str(folder / "bin"))))
+    return folder
+
+
+_ACTIVATE = """\
+# source this file (bash, zsh, sh): this environment's bin/ first on PATH; 'deactivate' undoes it
+deactivate () {
+    PATH="$_MLP_OLD_PATH"; export PATH; unset _MLP_OLD_PATH; unset -f deactivate; hash -r 2>/dev/null || true
+}
+_MLP_OLD_PATH="$PATH"
+PATH=@BIN@:"$PATH"
+export PATH
+hash -r 2>/dev/null || true
+"""
 
 
 def kernels_dir() -> Path:

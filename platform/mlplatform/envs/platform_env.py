@@ -84,6 +84,7 @@ def driver_env(settings: Settings) -> EnvArtifact:
     spec = EnvSpec(
         name=DRIVER_ENV,
         python=python,
+        builder="venv",
         packages=tuple(f"{n}=={v}" for n, v in pins),
         description="the platform's driver dependencies for YARN cluster deploy mode",
         owner="mlplatform",

@@ -113,8 +113,8 @@ def _explain(exc: Exception, artifact: EnvArtifact) -> EnvError:
         return EnvError(
             f"{artifact.id} cannot start Python on the executors ({cause[:300]}): its venv archive links to the base "
             f"interpreter {base}, which must exist at that path on every node",
-            f"install Python {artifact.python_version} at {base} on the nodes, or rebuild the env with builder: conda "
-            "(the archive then carries its interpreter)",
+            f"install Python {artifact.python_version} at {base} on the nodes, or rebuild the env with "
+            "builder: portable (the archive then carries its interpreter)",
         )
     return EnvError(
         f"{artifact.id} failed its preflight task on the executors: {cause[:500]}",

@@ -5,7 +5,7 @@ Example ``envs/sklearn.yaml``::
     name: sklearn
     description: scikit-learn models scored with Arrow
     python: "3.11"
-    builder: venv
+    builder: portable
     packages:
       - scikit-learn==1.7.2
       - pandas>=2.2,<3
@@ -13,8 +13,11 @@ Example ``envs/sklearn.yaml``::
       - numpy
       - cloudpickle
 
-``builder: conda`` adds ``channels`` and ``conda_packages`` (conda match specs);
-``packages`` are then installed with pip inside the conda environment.
+``builder`` is ``portable`` by default (the archive carries its CPython, so nodes need no
+Python); ``venv`` packs a venv that links to the base interpreter's path (smaller, but that
+Python must exist at that path on every node). ``builder: conda`` adds ``channels`` and
+``conda_packages`` (conda match specs); ``packages`` are then installed with pip inside the
+conda environment.
 """
 
 from __future__ import annotations
@@ -61,8 +64,9 @@ class EnvSpec(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="Environment name; the file is envs/<name>.yaml.")
     python: str = Field(pattern=r"^3\.\d{1,2}(\.\d{1,2})?$", description="Python version: '3.11' or an exact '3.11.7'.")
     builder: Literal["venv", "portable", "conda"] = Field(
-        "venv",
-        description="venv (+ venv-pack), portable (the archive carries its CPython) or conda (+ conda-pack).",
+        "portable",
+        description="portable (the default: the archive carries its CPython), venv (+ venv-pack, links to the "
+        "base interpreter's path) or conda (+ conda-pack).",
     )
     packages: tuple[str, ...] = Field((), description="pip requirement strings, e.g. 'scikit-learn==1.7.2'.")
     channels: tuple[str, ...] = Field((), description="conda channels (builder: conda only).")
