@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -58,6 +58,11 @@ class Settings(StrictModel):
     hadoop_conf_dir: str | None = Field(None, description="HADOOP_CONF_DIR for the yarn profile.")
     jars_dir: str | None = Field(None, description="Where setup puts the Delta jars (shared cache).")
     code_version: str | None = Field(None, description="Code version recorded with models (default: git HEAD).")
+    signing_key: str | None = Field(None, description="Ed25519 private key (PEM) that signs published artifacts.")
+    trusted_keys: str | None = Field(None, description="Trust file of public keys: keys: {NAME: PEM}.")
+    verify: Literal["enforce", "warn", "off"] | None = Field(
+        None, description="Check signatures before loading (default: enforce with trusted_keys, else off)."
+    )
 
     @field_validator("hdfs_mode", mode="before")
     @classmethod
@@ -153,5 +158,7 @@ def load_settings(conf: str | os.PathLike[str] | None = None, environ: Mapping[s
         "mlflow_artifact_root": _absolute(raw.mlflow_artifact_root or f"{home}/mlruns", root),
         "jars_dir": _absolute(raw.jars_dir or str(root / ".mlp" / "jars"), root),
         "hadoop_conf_dir": _absolute(raw.hadoop_conf_dir, root) if raw.hadoop_conf_dir else None,
+        "signing_key": _absolute(raw.signing_key, root) if raw.signing_key else None,
+        "trusted_keys": _absolute(raw.trusted_keys, root) if raw.trusted_keys else None,
     }
     return raw.model_copy(update=filled)

@@ -15,6 +15,8 @@ fix the call / the model |
 | 4 | the model has no champion (or no previous one to roll back to) | promote a first version |
 | 5 | ``mlp audit verify``: the audit log's hash chain is broken (a row edited, deleted or moved) | \
 alert: investigate who altered the log |
+| 6 | a signed artifact (model directory, environment) fails verification: unsigned, unknown key, altered file | \
+alert: investigate who altered the artifact |
 | 99 | no new labelled data since the champion was trained: nothing to do | \
 mark the run skipped (Airflow's default ``skip_on_exit_code``) |
 """
@@ -32,6 +34,7 @@ __all__ = [
     "EXIT_NOT_FOUND",
     "EXIT_NO_CHAMPION",
     "EXIT_AUDIT_BROKEN",
+    "EXIT_SIGNATURE",
     "EXIT_NO_NEW_DATA",
     "PlatformError",
     "ConfigError",
@@ -50,6 +53,7 @@ __all__ = [
     "NoProfileError",
     "HadoopError",
     "StorageError",
+    "SignatureError",
     "UnknownIdError",
     "AuditChainError",
     "UnknownModelError",
@@ -66,6 +70,7 @@ EXIT_THRESHOLD_MISSED = 2
 EXIT_NOT_FOUND = 3
 EXIT_NO_CHAMPION = 4
 EXIT_AUDIT_BROKEN = 5
+EXIT_SIGNATURE = 6
 EXIT_NO_NEW_DATA = 99
 
 
@@ -150,6 +155,12 @@ class HadoopError(PlatformError):
 
 class StorageError(PlatformError):
     """A file operation on a local path or an ``hdfs://`` URI failed."""
+
+
+class SignatureError(PlatformError):
+    """A signed artifact does not verify: unsigned, signed by an unknown key, or altered after signing."""
+
+    exit_code = EXIT_SIGNATURE
 
 
 class UnknownIdError(LineageError):

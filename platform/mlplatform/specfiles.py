@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mlplatform.errors import PlatformError
+from mlplatform.errors import PlatformError, error_line
 
 __all__ = ["StrictModel", "read_mapping", "problems"]
 
@@ -49,7 +49,10 @@ def read_mapping(path: Path, error: type[PlatformError], what: str) -> dict[str,
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise error(f"{what} {path} is not valid YAML: {exc}", "fix the syntax of the file") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or error_line(exc)
+        raise error(f"{what} {path} is not valid YAML{where}: {reason}", "fix the syntax of the file") from exc
     if not isinstance(data, dict):
         raise error(f"{what} {path} must hold a mapping of keys, got {type(data).__name__}")
     return data

@@ -7,6 +7,8 @@ import time
 
 import click
 
+from mlplatform.cli.signatures import env_sign, env_verify
+
 
 def _settings():  # type: ignore[no-untyped-def]
     from mlplatform.config import load_settings
@@ -152,3 +154,7 @@ def dockerfile_cmd(ref: str) -> None:
     artifact = envs.resolve(ref, _settings())
     click.echo(f"FROM {envs.docker_base_image(artifact)}")
     click.echo(envs.dockerfile_dependency_layer(artifact), nl=False)
+
+
+env.add_command(env_sign)
+env.add_command(env_verify)

@@ -31,7 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "What produced an artifact and what used it (tree, dot, svg, html).",
     ),
     "audit": ("mlplatform.cli.audit", "audit", "Who did what, when: builds, registrations, promotions, scoring."),
-    "models": ("mlplatform.cli.models", "models", "Registered models: list, describe, promote, rollback."),
+    "models": ("mlplatform.cli.models", "models", "Registered models: list, describe, promote, rollback, verify."),
+    "keys": ("mlplatform.cli.signatures", "keys", "Ed25519 keys that sign models and environments."),
     "retrain": (
         "mlplatform.cli.retrain",
         "retrain",

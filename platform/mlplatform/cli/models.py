@@ -1,4 +1,4 @@
-"""``mlp models list | describe | promote | rollback | request-promotion | approve | reject | requests``."""
+"""``mlp models``: list, describe, promote, rollback, request-promotion, approve, reject, requests, sign, verify."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import click
+
+from mlplatform.cli.signatures import model_sign, model_verify
 
 # held-out metrics shown by describe after the primary metric and the bars: threshold-free, then at the threshold
 _SHOWN_METRICS = ("roc_auc", "average_precision", "precision", "recall", "f1", "brier")
@@ -220,3 +222,7 @@ def requests_(name: str | None, show_all: bool) -> None:
     ]  # fmt: skip
     headers = ["request", "version", "kind", "status", "by", "at (UTC)", "expires", "decided by", "reason"]
     click.echo(table(headers, rows))
+
+
+models.add_command(model_sign)
+models.add_command(model_verify)

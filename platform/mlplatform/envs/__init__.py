@@ -16,8 +16,10 @@ from mlplatform.envs.artifacts import (
     env_hash,
     list_artifacts,
     resolve,
+    sign_published,
     unpack,
     verify_archive,
+    verify_signature,
 )
 from mlplatform.envs.devenv import create_local, install_kernel
 from mlplatform.envs.docker import docker_base_image, dockerfile_dependency_layer
@@ -37,6 +39,8 @@ __all__ = [
     "list_artifacts",
     "env_hash",
     "verify_archive",
+    "verify_signature",
+    "sign_published",
     "unpack",
     "spark_conf",
     "preflight",

@@ -35,7 +35,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from mlplatform import __version__, files, storage
+from mlplatform import __version__, files, signing, storage
 from mlplatform.config import Settings, load_settings
 from mlplatform.envs import portable
 from mlplatform.envs.conda import build_conda, pack_conda
@@ -43,7 +43,7 @@ from mlplatform.envs.interpreters import Interpreter, find_python
 from mlplatform.envs.lock import EnvLock, lock
 from mlplatform.envs.piptool import install_requirements, pip
 from mlplatform.envs.spec import NAME_PATTERN, EnvSpec, load_spec
-from mlplatform.errors import EnvError
+from mlplatform.errors import EnvError, SignatureError
 from mlplatform.identity import current_actor
 
 __all__ = [
@@ -53,6 +53,8 @@ __all__ = [
     "list_artifacts",
     "env_hash",
     "verify_archive",
+    "verify_signature",
+    "sign_published",
     "unpack",
     "ARCHIVE",
     "MANIFEST",
@@ -260,11 +262,25 @@ def _make(
     }
 
 
+_SIGNED = ("spec.yaml", "lock.txt", MANIFEST)  # and the archive, through the manifest's sha256
+
+
+def _digests(manifest: dict[str, Any], read: Any) -> dict[str, str]:
+    """What an environment's signature covers: its small files' sha256 and the archive's from the manifest."""
+    digests = {name: hashlib.sha256(read(name)).hexdigest() for name in _SIGNED}
+    return {**digests, ARCHIVE: str(manifest["archive"]["sha256"])}
+
+
 def _publish(work: Path, manifest: dict[str, Any], folder: str, settings: Settings) -> None:
-    """Upload the files, the manifest last; on any failure remove what was uploaded."""
+    """Upload the files (signed when ``signing_key`` is set), the manifest last; on failure remove what was uploaded."""
     (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    names = [ARCHIVE, "spec.yaml", "lock.txt", MANIFEST]
+    if settings.signing_key:
+        envelope = signing.sign(settings, manifest["id"], _digests(manifest, lambda name: (work / name).read_bytes()))
+        (work / signing.SIGNATURE_FILE).write_bytes(envelope)
+        names.insert(-1, signing.SIGNATURE_FILE)
     try:
-        for name in (ARCHIVE, "spec.yaml", "lock.txt", MANIFEST):
+        for name in names:
             storage.put(work / name, storage.join(folder, name), settings)
         storage.share(folder, settings)  # hdfs_group / hdfs_mode, on hdfs://
     except BaseException:
@@ -390,16 +406,57 @@ def resolve(ref: "str | EnvArtifact", settings: Settings | None = None) -> EnvAr
     return builds[0]
 
 
-def verify_archive(artifact: EnvArtifact, settings: Settings | None = None) -> None:
-    """Check that the archive exists and matches the manifest's sha256.
+def _read(artifact: EnvArtifact, name: str, settings: Settings) -> bytes:
+    with storage.open_read(storage.join(artifact.folder, name), settings) as fh:
+        return fh.read()
+
+
+def verify_signature(artifact: EnvArtifact, settings: Settings | None = None) -> signing.Verified | None:
+    """Check the environment's manifest, spec and lock (and so the archive's sha256) against its signature.
+
+    Returns who signed it, None when verification is off (or failed under ``verify: warn``).
+
+    Raises:
+        SignatureError: (``verify: enforce``) unsigned, unknown key, or a file that differs from the signed one.
+    """
+    settings = settings or load_settings()
+    if signing.verify_mode(settings) == "off":
+        return None
+    signature = storage.join(artifact.folder, signing.SIGNATURE_FILE)
+    envelope = _read(artifact, signing.SIGNATURE_FILE, settings) if storage.exists(signature, settings) else None
+    actual = _digests(artifact.manifest, lambda name: _read(artifact, name, settings))
+    return signing.verify(settings, artifact.id, actual, envelope, artifact.folder)
+
+
+def sign_published(artifact: EnvArtifact, settings: Settings | None = None) -> str:
+    """Sign an environment published without a signature (or re-sign it) with ``signing_key``; returns the key id.
+
+    Raises:
+        ConfigError: no ``signing_key``, or it is not an Ed25519 private key.
+    """
+    settings = settings or load_settings()
+    envelope = signing.sign(settings, artifact.id, _digests(artifact.manifest, lambda n: _read(artifact, n, settings)))
+    with tempfile.TemporaryDirectory(prefix="mlp-sign-") as tmp:
+        local = Path(tmp) / signing.SIGNATURE_FILE
+        local.write_bytes(envelope)
+        storage.put(local, storage.join(artifact.folder, signing.SIGNATURE_FILE), settings)
+    return str(json.loads(envelope)["statement"]["key_id"])
+
+
+def verify_archive(artifact: EnvArtifact, settings: Settings | None = None) -> signing.Verified | None:
+    """Check the signature (see :func:`verify_signature`), then that the archive exists and matches the manifest.
+
+    Returns who signed the environment, None when signatures are not checked.
 
     Local archives are hashed every time; a remote one is hashed once per machine
     (remembered under ``<home>/envs/verified``), since artifacts never change.
 
     Raises:
         EnvError: archive missing or corrupt.
+        SignatureError: the signature does not verify, or the archive differs from the signed sha256.
     """
     settings = settings or load_settings()
+    verified = verify_signature(artifact, settings)
     if not storage.exists(artifact.uri, settings):
         raise EnvError(
             f"the archive of {artifact.id} is missing at {artifact.uri}",
@@ -408,9 +465,16 @@ def verify_archive(artifact: EnvArtifact, settings: Settings | None = None) -> N
     marker = Path(settings.home) / "envs" / "verified" / f"{artifact.name}-{artifact.hash}-{artifact.sha256[:16]}"
     remote = not storage.is_local(artifact.uri)
     if remote and marker.is_file():
-        return
+        return verified
     with storage.open_read(artifact.uri, settings) as fh:
         actual = files.sha256_of(fh)
+    if actual != artifact.sha256 and verified is not None:
+        raise SignatureError(
+            f"{artifact.id} {ARCHIVE}: sha256 {actual[:16]}... differs from {artifact.sha256[:16]}... "
+            f"signed by key {verified.key_name} ({verified.key_id})",
+            f"the archive was altered after it was signed: delete {artifact.folder} and rebuild it "
+            f"with: mlp env build {artifact.name}",
+        )
     if actual != artifact.sha256:
         raise EnvError(
             f"the archive of {artifact.id} at {artifact.uri} is corrupt: sha256 {actual[:16]}... "
@@ -420,6 +484,7 @@ def verify_archive(artifact: EnvArtifact, settings: Settings | None = None) -> N
     if remote:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
+    return verified
 
 
 def _extract(archive: Path, dest: Path) -> None:

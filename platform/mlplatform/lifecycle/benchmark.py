@@ -105,7 +105,9 @@ def _env_python(info: ModelVersionInfo, settings: Settings) -> str:
         log.info("%s records no environment; evaluating it with %s in a subprocess", info.id, sys.executable)
         return sys.executable
 
-    folder = envs.unpack(envs.resolve(info.env_id, settings), settings)
+    artifact = envs.resolve(info.env_id, settings)
+    envs.verify_archive(artifact, settings)  # signature and archive, even when an unpacked copy is reused
+    folder = envs.unpack(artifact, settings)
     return str(Path(folder) / "bin" / "python")
 
 
@@ -128,6 +130,7 @@ def evaluate(
     """
 
     model_dir = model_registry.download(info, workdir / f"model-{info.version}", settings)
+    model_registry.verify_dir(info, model_dir, settings)
     features = [c["name"] for c in model_registry.input_schema(model_dir)]
     missing = [c for c in [*features, label] if c not in holdout.columns]
     if missing:

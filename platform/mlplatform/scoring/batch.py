@@ -316,12 +316,22 @@ def _fetch_model(settings: Settings, info: model_registry.ModelVersionInfo) -> t
                     "register models in the platform format (mlflow.sklearn, serialization_format='cloudpickle')",
                 )
             shutil.rmtree(model_dir, ignore_errors=True)  # an earlier download that did not finish
+    model_registry.verify_dir(info, model_dir, settings)  # before anything is shipped to executors
     sha = files.sha256_file(model_dir / model_registry.MODEL_PICKLE)
     shipped = cache / f"mlp-model-{sha[:16]}.pkl"
     if not shipped.is_file():
         with files.replacing(shipped) as partial:
             shutil.copyfile(model_dir / model_registry.MODEL_PICKLE, partial)
     return model_dir, shipped, sha
+
+
+def verified_model(settings: Settings, info: model_registry.ModelVersionInfo) -> Path:
+    """The version's model directory in the local cache, checked against its signature (no JVM).
+
+    Raises:
+        SignatureError: (``verify: enforce``) the directory is unsigned, signed by an unknown key or altered.
+    """
+    return _fetch_model(settings, info)[0]
 
 
 def check_session_env(spark: "SparkSession", info: model_registry.ModelVersionInfo) -> None:

@@ -50,6 +50,7 @@ from mlplatform.tracking.model_registry import (
     ModelVersionInfo,
     download,
     resolve,
+    verify_dir,
 )
 
 __all__ = [
@@ -379,9 +380,10 @@ def export_version(
     info: ModelVersionInfo, out: str | os.PathLike[str], settings: Settings, base_image: str = BASE_IMAGE
 ) -> Path:
     """Write the Docker build context of a resolved model version to ``out``."""
-    deps = dependency_set(info, settings, base_image)
     with tempfile.TemporaryDirectory(prefix="mlp-export-") as tmp:
         model_dir = download(info, tmp, settings)
+        verify_dir(info, model_dir, settings)  # the server loads what is verified here (it cannot check signatures)
+        deps = dependency_set(info, settings, base_image)
         return write_context(model_dir, info, deps, out, settings)
 
 

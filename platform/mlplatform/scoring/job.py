@@ -103,9 +103,10 @@ def check(settings: Settings, info: model_registry.ModelVersionInfo, request: Sc
     population are checked here, and the as-of time is fixed.
 
     Raises:
-        ScoringError, FeatureError: the one-line reason nothing will be scored.
+        ScoringError, FeatureError, SignatureError: the one-line reason nothing will be scored.
     """
     day = batch.parse_run_date(request.run_date)
+    batch.verified_model(settings, info)
     if not request.from_features:
         source = batch.resolve_input(settings, request.input or "", request.input_version)
         return replace(request, run_date=day.isoformat(), input_version=source.version)

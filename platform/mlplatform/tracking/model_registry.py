@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlplatform import signing
 from mlplatform.config import Settings
 from mlplatform.errors import ModelError
 from mlplatform.tracking.store import configure
@@ -25,6 +27,8 @@ __all__ = [
     "parse_ref",
     "resolve",
     "download",
+    "sign_version",
+    "verify_dir",
     "input_schema",
     "MODEL_ARTIFACT",
     "MODEL_PICKLE",
@@ -53,6 +57,9 @@ TAG_METRICS = "mlp.metrics"  # JSON: primary metric and thresholds the model was
 TAG_PRIMARY_METRIC = "mlp.primary_metric"
 TAG_DECISION = "mlp.decision"  # JSON: the decision threshold predict applies and how it was chosen
 TAG_DECISION_THRESHOLD = "mlp.decision_threshold"  # the threshold alone, e.g. 0.1834
+
+# what MLflow's download of models:/NAME/VERSION adds to every copy (name and version): not part of the artifact
+_DOWNLOAD_META = frozenset({"registered_model_meta"})
 
 ALIAS_CHAMPION = "champion"
 ALIAS_CHALLENGER = "challenger"
@@ -164,6 +171,48 @@ def download(info: ModelVersionInfo, dest: str | Path, settings: Settings) -> Pa
     Path(dest).mkdir(parents=True, exist_ok=True)
     local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{info.name}/{info.version}", dst_path=str(dest))
     return Path(local)
+
+
+def verify_dir(info: ModelVersionInfo, model_dir: Path, settings: Settings) -> signing.Verified | None:
+    """Check a downloaded model directory against its signature before anything loads it.
+
+    Raises:
+        SignatureError: (``verify: enforce``) unsigned, unknown key, or a file that differs from the signed one.
+    """
+    envelope = model_dir / signing.SIGNATURE_FILE
+    return signing.verify(
+        settings,
+        info.id,
+        signing.digests_of(model_dir, _DOWNLOAD_META),
+        envelope.read_bytes() if envelope.is_file() else None,
+        info.source or str(model_dir),
+    )
+
+
+def sign_version(info: ModelVersionInfo, settings: Settings) -> str:
+    """Sign every file of the version's model directory with ``signing_key``; the signature is logged beside them.
+
+    Returns the signer's key id.
+
+    Raises:
+        ConfigError: no ``signing_key``, or it is not an Ed25519 private key.
+        ModelError: the version's model directory is not the run artifact ``model/`` the platform logs.
+    """
+    from mlflow import MlflowClient
+
+    signing.require_key(settings)  # a missing or bad key is refused before the download
+    if not info.run_id or not info.source.rstrip("/").endswith(f"/{MODEL_ARTIFACT}"):
+        raise ModelError(
+            f"{info.id} is not stored as the run artifact '{MODEL_ARTIFACT}/' ({info.source})",
+            "register models through 'mlp train', which signs them",
+        )
+    with tempfile.TemporaryDirectory(prefix="mlp-sign-") as tmp:
+        model_dir = download(info, Path(tmp) / "model", settings)
+        envelope = signing.sign(settings, info.id, signing.digests_of(model_dir, _DOWNLOAD_META))
+        path = Path(tmp) / signing.SIGNATURE_FILE
+        path.write_bytes(envelope)
+        MlflowClient().log_artifact(info.run_id, str(path), MODEL_ARTIFACT)
+    return str(json.loads(envelope)["statement"]["key_id"])
 
 
 def input_schema(model_dir: str | Path) -> list[dict[str, Any]]:

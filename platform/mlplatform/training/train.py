@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlplatform import envs, features
+from mlplatform import envs, features, signing
 from mlplatform.config import Settings, load_settings
 from mlplatform.envs import ENV_ID_CONF
 from mlplatform.errors import PlatformError, TrainingError
@@ -36,6 +36,8 @@ from mlplatform.tracking.model_registry import (
     TAG_PRIMARY_METRIC,
     TAG_SPEC_HASH,
     TAG_TRAINING_SET,
+    ModelVersionInfo,
+    sign_version,
 )
 from mlplatform.tracking.store import experiment_id
 from mlplatform.training.executor import HOLDOUT_COLUMN
@@ -335,6 +337,12 @@ def _register(spec: ModelSpec, settings: Settings, tracker: _Tracker, tags: dict
         spec.name, source=f"{tracker.artifact_uri}/{MODEL_ARTIFACT}", run_id=tracker.run_id, tags=tags
     )
     version = int(mv.version)
+    if settings.signing_key:
+        try:
+            sign_version(ModelVersionInfo(spec.name, version, tracker.run_id, mv.source or ""), settings)
+        except BaseException:
+            client.delete_model_version(spec.name, str(version))  # no unsigned version is left registered
+            raise
     client.set_registered_model_alias(spec.name, ALIAS_CHALLENGER, str(version))
     model_id = f"model:{spec.name}@{version}"
     edges = [
@@ -421,6 +429,7 @@ def train(
     settings = settings or load_settings()
     spec = model if isinstance(model, ModelSpec) else load_spec(model)
     check_estimator(spec)
+    signing.signing_key(settings)  # a bad signing key is refused before any work, not at registration
     artifact = None if under_spark_submit() else _resolve_env(spec, settings, env)
     _check_env_decision(spec, artifact)
     data = data or load_training_data(spec, settings, training_set_version)
