@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,17 @@ from typing import Any, Iterator
 
 import pandas as pd
 import pytest
-from serving_support import env_spec_text, free_port, make_frame, register, start, stop, train_pipeline, workers
+from serving_support import (
+    env_spec_text,
+    free_port,
+    make_frame,
+    register,
+    start,
+    stop,
+    train_pipeline,
+    workers,
+    write_if_changed,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".mlp" / "test-cache" / "serving"
@@ -45,13 +57,6 @@ class Store:
         return f"{self.name}@champion"
 
 
-def _write_if_changed(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
-    return path
-
-
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """Build (or reuse) the environment; fit, log and register the model in a fresh home."""
@@ -67,7 +72,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         for key, value in env.items():
             mp.setenv(key, value)
         settings = load_settings()
-        spec = _write_if_changed(CACHE / "envs" / "serving-test.yaml", env_spec_text("serving-test"))
+        spec = write_if_changed(CACHE / "envs" / "serving-test.yaml", env_spec_text("serving-test"))
         artifact = envs.build(spec, settings)
         frame = make_frame(400)
         model = train_pipeline(frame)
@@ -75,6 +80,19 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         version = register(MODEL_NAME, model, frame, artifact.id, experiment_id("serving-tests", settings), lock)
         MlflowClient().set_registered_model_alias(MODEL_NAME, "champion", str(version))
     yield Store(MODEL_NAME, int(version), artifact.id, env, home, model, make_frame(200, seed=1))
+
+
+@pytest.fixture(scope="session")
+def base_image(store: Store) -> str:
+    """The default base, made by the CLI when the engine lacks it (its root tarball cached across runs)."""
+    from mlplatform.scoring.images import BASE_IMAGE, image_exists, require_engine
+
+    require_engine()
+    if not image_exists(BASE_IMAGE):
+        env = {**os.environ, **store.env, "MLP_HOME": str(CACHE.parent / "docker")}
+        result = subprocess.run([MLP, "export", "base-image"], capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stderr
+    return BASE_IMAGE
 
 
 @pytest.fixture

@@ -76,11 +76,19 @@ def register(
     return int(version)
 
 
-def env_spec_text(name: str) -> str:
+def write_if_changed(path: Path, text: str) -> Path:
+    """Write ``path`` only when its text changed (keeps the lock beside a spec valid)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def env_spec_text(name: str, builder: str = "venv") -> str:
     from importlib.metadata import version
 
     pins = "".join(f"  - {pkg}=={version(pkg)}\n" for pkg in ENV_PACKAGES)
-    return f'name: {name}\npython: "3.11"\nbuilder: venv\npackages:\n{pins}'
+    return f'name: {name}\npython: "3.11"\nbuilder: {builder}\npackages:\n{pins}'
 
 
 def free_port() -> int:
@@ -116,6 +124,27 @@ def request(
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode(errors="replace")
+
+
+DOCKER_WAIT_SECONDS = 120
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The docker CLI, output captured."""
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def wait_for_ping(port: int, what: str) -> None:
+    """Wait until GET /ping on ``port`` answers 200 (a container starting), at most DOCKER_WAIT_SECONDS."""
+    deadline = time.monotonic() + DOCKER_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if request(port, "/ping", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not answer /ping on port {port}")
 
 
 def wait_ready(port: int, proc: subprocess.Popen[Any], timeout: float = 60) -> float:

@@ -21,40 +21,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import CACHE, MLP
-from serving_support import free_port, request
+from conftest import MLP
+from serving_support import DOCKER_WAIT_SECONDS, docker, free_port, request, wait_for_ping
 
-from mlplatform.scoring.images import BASE_IMAGE, build_image, image_exists, require_engine
-
-DOCKER_CACHE = CACHE.parent / "docker"
-WAIT_SECONDS = 120
-
-
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
-
-
-def wait_for_ping(port: int, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if request(port, "/ping", timeout=2)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not answer /ping on port {port}")
-
-
-@pytest.fixture(scope="module")
-def base_image(store) -> str:
-    """The default base, made by the CLI when the engine lacks it (its root tarball cached across runs)."""
-    require_engine()
-    if not image_exists(BASE_IMAGE):
-        env = {**os.environ, **store.env, "MLP_HOME": str(DOCKER_CACHE)}
-        result = subprocess.run([MLP, "export", "base-image"], capture_output=True, text=True, env=env)
-        assert result.returncode == 0, result.stderr
-    return BASE_IMAGE
+from mlplatform.scoring.images import build_image
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +102,7 @@ def test_container_runs_as_uid_10001_on_a_read_only_root_with_a_writable_tmp(con
 
 
 def test_healthcheck_turns_healthy(container):
-    deadline = time.monotonic() + WAIT_SECONDS
+    deadline = time.monotonic() + DOCKER_WAIT_SECONDS
     status = None
     while time.monotonic() < deadline:
         status = docker("inspect", "--format", "{{.State.Health.Status}}", container.name).stdout.strip()
