@@ -375,3 +375,28 @@ def test_every_bad_signing_config_is_one_line(case: str, needle: str, tmp_path: 
         register("churn", fit("good", train), train)
     done = run_mlp(args, env=env)
     _one_line_refusal(done, needle.format(tmp=tmp_path), code=1)
+
+
+def test_publishing_with_a_signing_key_signs_the_environment(keys, settings, tmp_path):
+    """The publish step of ``mlp env build`` on the files of a real build (a fresh build takes minutes)."""
+    from mlplatform import envs
+    from mlplatform.envs.artifacts import _publish
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_HOME", str(ENV_CACHE))
+        mp.delenv("MLP_SIGNING_KEY")
+        mp.delenv("MLP_TRUSTED_KEYS")
+        built = envs.build("sklearn", load_settings())
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("env.tar.gz", "spec.yaml", "lock.txt"):
+        shutil.copyfile(Path(built.folder) / name, work / name)
+    folder = Path(settings.artifacts or "") / "envs" / built.name / built.hash
+    try:
+        _publish(work, dict(built.manifest), str(folder), load_settings())
+        published = envs.resolve(built.id, load_settings())
+        verified = envs.verify_archive(published, load_settings())
+        assert verified is not None and verified.key_id == keys["release_id"] and verified.subject == built.id
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # 160 MB each
