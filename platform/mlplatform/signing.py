@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,7 +53,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SIGNATURE_FILE = "mlp-signature.json"
-MODES = ("enforce", "warn", "off")
 _KEY_HINT = "make one with: mlp keys generate PATH"
 
 
@@ -323,8 +323,8 @@ def generate(private_path: Path, name: str, trust_path: Path | None = None) -> s
     )
     private_path.parent.mkdir(parents=True, exist_ok=True)
     with files.replacing(private_path) as partial:
-        partial.write_bytes(pem)
-        partial.chmod(0o600)
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            fh.write(pem)  # readable by its owner only from the first byte
     files.write_atomic(private_path.with_name(private_path.name + ".pub"), public_pem)
     if trust_path is not None:
         files.write_atomic(trust_path, yaml.dump(trust, Dumper=_TrustDumper, sort_keys=False))

@@ -99,6 +99,7 @@ def test_signature_covers_every_file_and_verifies_with_the_trusted_public_key(si
     }
     assert {"model.pkl", "MLmodel", "requirements.txt"} <= set(expected)
     assert statement["files"] == expected and statement["subject"] == "model:churn@1"
+    assert keys["release"].stat().st_mode & 0o777 == 0o600  # the private key is its owner's only
     public = serialization.load_pem_public_key(Path(f"{keys['release']}.pub").read_bytes())
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     assert statement["key_id"] == hashlib.sha256(raw).hexdigest()[:16] == keys["release_id"]
@@ -344,6 +345,8 @@ def _rsa_pem(path: Path) -> Path:
         ("trust file not yaml", "trust file {tmp}/trust.yaml is not valid YAML"),
         ("enforce without trust file", "verify is 'enforce' but no trusted_keys file is set"),
         ("unknown mode", "'verify': Input should be 'enforce', 'warn' or 'off'"),
+        ("key path taken", "{tmp}/garbage.pem exists"),
+        ("key name taken", "trust file {tmp}/trust.yaml already has a key 'ops'"),
     ],
 )
 def test_every_bad_signing_config_is_one_line(case: str, needle: str, tmp_path: Path, register, toy_data):
@@ -361,6 +364,8 @@ def test_every_bad_signing_config_is_one_line(case: str, needle: str, tmp_path: 
         "trust file not yaml": (["models", "verify", "churn@1"], {"MLP_TRUSTED_KEYS": str(trust)}),
         "enforce without trust file": (["score", "churn@1", "--input", "x", "--print"], {"MLP_VERIFY": "enforce"}),
         "unknown mode": (["models", "verify", "churn@1"], {"MLP_VERIFY": "always"}),
+        "key path taken": (["keys", "generate", str(tmp_path / "garbage.pem"), "--name", "ops"], {}),
+        "key name taken": (["keys", "generate", str(tmp_path / "new.pem"), "--name", "ops", "--trust", str(trust)], {}),
     }
     trust.write_text(
         {
@@ -369,6 +374,8 @@ def test_every_bad_signing_config_is_one_line(case: str, needle: str, tmp_path: 
             "trust file not yaml": "keys: [unclosed\n",
         }.get(case, "")
     )
+    if case == "key name taken":
+        signing.generate(tmp_path / "ops.pem", "ops", trust)
     args, env = setups[case]
     if case == "enforce without trust file":  # refused where it matters: before a registered model is loaded
         train, _ = toy_data
