@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from mlplatform.errors import TrainingError
 from mlplatform.training.executor import FOLD_COLUMN, HOLDOUT_COLUMN
 from mlplatform.training.prepare import prepare
 from mlplatform.training.runner import run_refit, run_search
@@ -132,3 +133,34 @@ def test_training_data_is_broadcast_not_pickled_into_tasks(spark, make_spec, fra
         assert broadcaster.size > 500_000 and len(closure) < 1_000
     finally:
         broadcaster.close()
+
+
+PROBE_ESTIMATOR = """
+from sklearn.tree import DecisionTreeClassifier
+from threadpoolctl import threadpool_info
+
+
+class ThreadProbe(DecisionTreeClassifier):
+    def fit(self, X, y, **kwargs):
+        threads = max(pool["num_threads"] for pool in threadpool_info())
+        raise RuntimeError(f"native threads during fit: {threads}")
+"""
+
+
+def test_each_trial_gets_the_task_slots_cores_not_every_core(spark, make_spec, frame, tmp_path, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    # the reference: this process, with numpy's BLAS loaded, starts a pool per core
+    assert max(pool["num_threads"] for pool in threadpool_info()) > 1
+    module = tmp_path / "mlp_thread_probe.py"
+    module.write_text(PROBE_ESTIMATOR)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spark.sparkContext.addPyFile(str(module))  # the Python workers import it as the executors would
+    spec = make_spec(
+        estimator="mlp_thread_probe.ThreadProbe", params={}, search={"strategy": "grid", "space": {"max_depth": [2, 3]}}
+    )
+    task_cpus = int(spark.conf.get("spark.task.cpus", "1"))
+    # every trial fails by design, reporting what its fit saw
+    seen = f"first error: fold 0: RuntimeError: native threads during fit: {task_cpus} "
+    with pytest.raises(TrainingError, match=seen):
+        run_search(spark, spec, prepare(spec, frame))

@@ -22,7 +22,6 @@ import json
 import os
 import threading
 import warnings
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Sequence
 
@@ -30,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from mlplatform.probe import report_from
+from mlplatform.threads import native_thread_limit
 
 __all__ = [
     "ScorerSpec",
@@ -259,24 +259,10 @@ def score_batch(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> pa.Recor
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
-def _thread_limit(threads: int) -> Any:
-    """Cap the OpenMP/BLAS pools of this worker while it scores (no-op without threadpoolctl).
-
-    Spark runs one Python worker per task slot; each model would otherwise start a
-    thread per core, and N workers x N threads on N cores more than halves the rows
-    per second (the batch scoring benchmark in the README measures both ways).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return threadpool_limits(limits=threads)
-
-
 def score_batches(batches: Iterator[pa.RecordBatch], spec: ScorerSpec) -> Iterator[pa.RecordBatch]:
     """The ``mapInArrow`` function: the model is loaded on the first batch, once per worker."""
     model = None
-    with _thread_limit(spec.threads):
+    with native_thread_limit(spec.threads):
         for batch in batches:
             if model is None:
                 model = load_model(spec)

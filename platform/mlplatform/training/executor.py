@@ -46,6 +46,7 @@ from typing import Any, Callable, Iterable, Iterator
 from mlplatform.probe import (
     report_from as environment_report,  # stdlib only: safe in the env
 )
+from mlplatform.threads import native_thread_limit
 
 __all__ = [
     "METRICS",
@@ -442,7 +443,9 @@ def run_partition(broadcast: Any, tasks: Iterator[dict[str, Any]]) -> Iterator[d
     context = TaskContext.get()
     env = _report_of(tuple(payload.get("packages", ())))
     for task in tasks:
-        result = run_task(task, payload, frame)
+        # one trial per task slot: its OpenMP/BLAS pools get the slot's cores, not every core
+        with native_thread_limit(payload.get("task_cpus", 1)):
+            result = run_task(task, payload, frame)
         result["attempt"] = context.attemptNumber() if context else 0
         result["environment"] = env
         yield result

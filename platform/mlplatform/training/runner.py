@@ -133,6 +133,7 @@ class _Broadcaster:
             "decision": spec.decision.payload() if spec.decision is not None else None,
             "calibration": spec.calibration.payload() if spec.calibration is not None else None,
             "packages": list(REPORTED_PACKAGES),
+            "task_cpus": int(spark.conf.get("spark.task.cpus", "1") or 1),
         }
         self.size = len(payload["data"])
         self.sc = spark.sparkContext
