@@ -106,3 +106,36 @@ def catalog_home(
     _write_scores(settings, fs_id)
     _write_performance(settings)
     return settings
+
+
+# users of the governed home: alice registered churn v2, bob asked for its promotion, dave approves, carol may not
+AUTHOR, REQUESTER, APPROVER, OUTSIDER = "alice", "bob", "dave", "carol"
+PASSWORDS = {AUTHOR: "alice-pw", REQUESTER: "bob-pw", APPROVER: "dave-pw", OUTSIDER: "carol-pw"}
+
+
+@pytest.fixture
+def governed_home(catalog_home: Any, mlp_home: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The catalog home with churn under two-person promotion: a pending request by bob for v2 (alice's).
+
+    Also ``mlp_home / "passwords"``: a password file of the four users, written by ``mlp ui passwd``'s code.
+    """
+    import json
+
+    from mlplatform.catalog.auth import set_password
+    from mlplatform.identity import acting_for
+    from mlplatform.lifecycle.approvals import request_promotion
+    from mlplatform.lineage.edges import Edge, record
+
+    policy = mlp_home / "governance.yaml"
+    approvers = [AUTHOR, REQUESTER, APPROVER]
+    policy.write_text(
+        json.dumps({"models": {"churn": {"approval": "required", "owners": [REQUESTER], "approvers": approvers}}})
+    )
+    monkeypatch.setenv("MLP_GOVERNANCE", str(policy))
+    with acting_for(AUTHOR):
+        record(catalog_home, [Edge(CODE_ID, "code", "model:churn@2")], "register", "mlflow-run-2-by-alice")
+    with acting_for(REQUESTER):
+        request_promotion("churn", 2, catalog_home, reason="beats v1 on the holdout")
+    for user, password in PASSWORDS.items():
+        set_password(mlp_home / "passwords", user, password)
+    return catalog_home

@@ -136,3 +136,92 @@ def test_lists_paginate_server_side() -> None:
     for bad in ("0x", "4", "-1"):
         with pytest.raises(BadQuery, match="page"):
             paginate(items, {"page": bad}, "/")
+
+
+def test_feature_set_statistics_match_the_data(catalog_home: Any) -> None:
+    """Null fractions and ranges on the page equal those pandas computes from the table's rows."""
+    from mlplatform import features, tables
+    from mlplatform.catalog.app import make_app
+    from mlplatform.features.ingestion import feature_table
+
+    page = data(make_app(catalog_home), "/fs/customer_profile")
+    frame = tables.to_pandas(feature_table(catalog_home, "customer_profile"))
+    assert (
+        set(page["stats"]) == set(frame.columns)
+        and page["id"] == features.describe("customer_profile", catalog_home)["id"]
+    )
+    for column, found in page["stats"].items():
+        values = frame[column]
+        assert found["rows"] == len(frame) and found["null_fraction"] == pytest.approx(values.isna().mean()), column
+        if values.dtype.kind in "if" and values.notna().any():
+            assert (found["min"], found["max"]) == pytest.approx((values.min(), values.max())), column
+
+
+def test_the_latest_benchmark_shows_its_recorded_roc_plot_or_says_it_is_missing(
+    catalog_home: Any, tmp_path: Any
+) -> None:
+    import base64
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from mlplatform import tables
+    from mlplatform.catalog.app import make_app
+    from mlplatform.lifecycle.benchmark import BENCHMARK_COLUMNS, benchmarks_table
+    from mlplatform.lifecycle.models import client
+
+    mlflow_client = client(catalog_home)
+    experiment = mlflow_client.get_run(mlflow_client.get_model_version("churn", "1").run_id).info.experiment_id
+    run_id = mlflow_client.create_run(experiment).info.run_id
+    plot = tmp_path / "benchmark" / "roc.png"
+    plot.parent.mkdir()
+    plt.plot([0, 0.2, 1], [0, 0.8, 1])
+    plt.savefig(plot)
+    mlflow_client.log_artifacts(run_id, str(plot.parent), "benchmark")
+
+    def bench(benchmark_id: str, run: str, at: str) -> dict[str, Any]:
+        """A benchmarks-table row as lifecycle.benchmark writes one (the figures of this test's choosing)."""
+        metrics = {"champion": {"roc_auc": 0.81}, "challenger": {"roc_auc": 0.84}}
+        return {
+            **{"benchmark_id": benchmark_id, "model": "churn", "run_date": at, "at": pd.Timestamp(at, tz="UTC")},
+            **{"champion_version": 1, "challenger_version": 2, "holdout": "ts:churn@v0", "holdout_rows": 100},
+            **{"primary_metric": "roc_auc", "higher_is_better": True, "margin": 0.0, "champion_primary": 0.81},
+            **{"challenger_primary": 0.84, "decision": "promote", "reasons": "[]", "metrics": json.dumps(metrics)},
+            **{"checks": "[]", "mlflow_run_id": run, "job_run": "bench-run"},
+        }
+
+    frame = pd.DataFrame([bench("benchmark:churn@a", run_id, "2024-06-01")], columns=BENCHMARK_COLUMNS)
+    tables.write_pandas(
+        frame.astype({"benchmark_id": "string", "mlflow_run_id": "string"}), benchmarks_table(catalog_home)
+    )
+    app = make_app(catalog_home)
+    roc = data(app, "/models/churn")["roc"]
+    assert roc["auc"] == {"champion": 0.81, "challenger": 0.84}
+    assert base64.b64decode(roc["image"].removeprefix("data:image/png;base64,")) == plot.read_bytes()
+    assert '<img class="roc" src="data:image/png;base64,' in get(app, "/models/churn")[1]
+
+    later = pd.DataFrame([bench("benchmark:churn@b", "", "2024-07-01")], columns=BENCHMARK_COLUMNS)
+    tables.write_pandas(later, benchmarks_table(catalog_home), mode="append")
+    roc = data(app, "/models/churn")["roc"]
+    assert roc["benchmark_id"] == "benchmark:churn@b" and roc["image"] is None
+    assert "The ROC curve is not recorded for this benchmark" in get(app, "/models/churn")[1]
+
+
+def test_a_version_link_opens_the_page_of_the_list_that_holds_it() -> None:
+    from types import SimpleNamespace
+
+    from mlplatform.catalog.app import _page_holding
+    from mlplatform.catalog.links import url_for_id
+    from mlplatform.catalog.paging import BadQuery
+
+    versions = [SimpleNamespace(version=n) for n in range(120, 0, -1)]  # newest first, as the page lists them
+    assert url_for_id("model:churn@7") == "/models/churn?v=7#v7"
+    page = _page_holding(versions, {"v": "7"}, "/models/churn")
+    assert page.number == 3 and 7 in [v.version for v in page.items]
+    assert _page_holding(versions, {"v": "120"}, "/models/churn").number == 1
+    assert _page_holding(versions, {"page": "2"}, "/models/churn").items[0].version == 70
+    with pytest.raises(BadQuery, match="version 999"):
+        _page_holding(versions, {"v": "999"}, "/models/churn")

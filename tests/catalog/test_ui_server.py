@@ -27,12 +27,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_ui(home: Path) -> tuple[subprocess.Popen[str], str]:
-    """``mlp ui`` on a free port over ``home``, once it answers: (process, base URL)."""
+def start_ui(home: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """``mlp ui OPTIONS`` on a free port over ``home``, once it answers: (process, base URL)."""
     port = free_port()
     env = {**os.environ, "MLP_HOME": str(home), "MLP_PROJECT": str(REPO)}
     proc = subprocess.Popen(
-        [MLP, "ui", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [MLP, "ui", "--port", str(port), *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_LIMIT

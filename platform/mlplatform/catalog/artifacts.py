@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from mlplatform import envs, features
+from mlplatform.catalog.stats import column_stats
 from mlplatform.config import Settings
 from mlplatform.envs.lock import lock_path, read_lock
 from mlplatform.envs.spec import spec_path
@@ -49,14 +50,18 @@ def feature_set(name: str, settings: Settings, graph: LineageGraph) -> dict[str,
     reach = impact(graph, version_ids)
     reach["ts"] = sorted(set(reach["ts"]) | set(described["used_by"]["training_sets"]))
     descriptions = {f.name: f.description for f in described["definition"].features}
+    columns = [(n, t, descriptions.get(n, "")) for n, t in described.get("schema", [])] or [
+        (f.name, f.type, f.description) for f in described["definition"].features
+    ]
+    stats = column_stats(described["table"], [c[0] for c in columns]) if described.get("version") is not None else []
     return {
         "id": None,
         "schema": [],
         "time_range": None,
         "last_commit_at": None,
         **described,
-        "columns": [(n, t, descriptions.get(n, "")) for n, t in described.get("schema", [])]
-        or [(f.name, f.type, f.description) for f in described["definition"].features],
+        "columns": columns,
+        "stats": {s["column"]: s for s in stats},
         "history": list(reversed(logged["table"])),
         "revisions_list": list(reversed(logged["definitions"])),
         "newest_event": newest,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from mlplatform.config import Settings
@@ -13,7 +17,9 @@ from mlplatform.lifecycle.models import VersionInfo, client, describe
 from mlplatform.monitoring.performance import read_performance
 from mlplatform.monitoring.store import read_drift
 
-__all__ = ["model", "diff"]
+__all__ = ["model", "diff", "roc_report", "ROC_ARTIFACT"]
+
+ROC_ARTIFACT = "benchmark/roc.png"  # the champion/challenger ROC plot lifecycle.benchmark logs to its run
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,27 @@ def model(name: str, settings: Settings) -> dict[str, Any]:
         "drift": _drift_summary(settings, name),
         "performance": read_performance(settings, name).to_dict("records"),
     }
+
+
+def roc_report(settings: Settings, benchmark: dict[str, Any]) -> dict[str, Any]:
+    """A benchmark's ROC-AUC of both sides and its recorded ROC plot (a ``data:`` PNG), None when not recorded.
+
+    The benchmark stores no curve points: the plot is the PNG its MLflow run keeps as ``benchmark/roc.png``.
+    """
+    from mlflow.exceptions import MlflowException
+
+    recorded = json.loads(benchmark.get("metrics") or "{}")
+    aucs = {side: recorded.get(side, {}).get("roc_auc") for side in ("champion", "challenger")}
+    image = None
+    run_id = benchmark.get("mlflow_run_id") or ""
+    if run_id:
+        try:
+            with tempfile.TemporaryDirectory(prefix="mlp-catalog-roc-") as tmp:
+                path = client(settings).download_artifacts(run_id, ROC_ARTIFACT, tmp)
+                image = "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+        except (MlflowException, OSError) as exc:
+            log.debug("benchmark run %s has no %s: %s", run_id, ROC_ARTIFACT, exc)
+    return {"benchmark_id": benchmark.get("benchmark_id"), "run_id": run_id, "auc": aucs, "image": image}
 
 
 def _version(found: Any, number: int) -> VersionInfo:

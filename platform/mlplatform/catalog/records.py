@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from mlplatform.catalog.paging import BadQuery
 from mlplatform.config import Settings
 from mlplatform.errors import AuditChainError, LineageError, UnknownIdError
-from mlplatform.lineage.audit import Event, audit, parse_since, verify
+from mlplatform.lineage.audit import Event, parse_since, select, verify
 from mlplatform.lineage.graph import LineageGraph, check_id
 from mlplatform.lineage.render import svg
 
@@ -40,11 +40,11 @@ def _time(params: Mapping[str, str], key: str) -> datetime | None:
         raise BadQuery(f"'{key}': {exc.render()}") from exc
 
 
-def audit_events(settings: Settings, params: Mapping[str, str]) -> list[Event]:
-    """Audit events filtered by model, action, actor and time (``since``, ``until``), newest first."""
+def audit_events(recorded: list[Event], params: Mapping[str, str]) -> list[Event]:
+    """Of ``recorded`` (oldest first), those of a model, action, actor and time (``since``, ``until``), newest first."""
     since, until = _time(params, "since"), _time(params, "until")
-    found = audit(
-        settings,
+    found = select(
+        recorded,
         since=since,
         model=params.get("model") or None,
         action=params.get("action") or None,

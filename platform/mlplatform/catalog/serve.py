@@ -7,7 +7,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from mlplatform.catalog.app import make_app
+from mlplatform.catalog.app import Actions, make_app
 from mlplatform.config import Settings
 from mlplatform.errors import PlatformError
 
@@ -27,20 +27,24 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
-def catalog_server(settings: Settings, host: str = "127.0.0.1", port: int = 8800) -> WSGIServer:
-    """A bound server for the catalog of ``settings`` (``port`` 0 picks a free one)."""
+def catalog_server(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8800, enabled: Actions | None = None
+) -> WSGIServer:
+    """A bound server for the catalog of ``settings`` (``port`` 0 picks a free one; ``enabled``: actions on)."""
     try:
-        return make_server(host, port, make_app(settings), server_class=_ThreadingServer, handler_class=_QuietHandler)
+        app = make_app(settings, enabled)
+        return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
     except OSError as exc:
         raise PlatformError(
             f"the catalog cannot listen on {host}:{port}: {exc.strerror or exc}", "pick another port with --port"
         ) from exc
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8800) -> None:
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8800, enabled: Actions | None = None) -> None:
     """Serve until interrupted."""
-    with catalog_server(settings, host, port) as server:
-        log.info("catalog of %s at http://%s:%d/ (read-only; Ctrl-C stops it)", settings.home, host, server.server_port)
+    with catalog_server(settings, host, port, enabled) as server:
+        mode = "read-only" if enabled is None else f"approvals enabled, {enabled.auth.kind} auth"
+        log.info("catalog of %s at http://%s:%d/ (%s; Ctrl-C stops it)", settings.home, host, server.server_port, mode)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -20,7 +20,7 @@ from mlplatform.lineage import chain
 from mlplatform.lineage.edges import COLUMNS, GraphEdge, lineage_table
 from mlplatform.lineage.graph import AUDIT_RELATION, edge_from_record, load_frame
 
-__all__ = ["Event", "parse_since", "events", "audit", "verify"]
+__all__ = ["Event", "parse_since", "events", "audit", "select", "verify"]
 
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -118,7 +118,18 @@ def audit(
         limit: keep the newest ``limit`` events.
     """
     frame = load_frame(settings)
-    found = events(edge_from_record(r) for r in frame.to_dict("records"))
+    return select(events(edge_from_record(r) for r in frame.to_dict("records")), since, model, action, artifact, limit)
+
+
+def select(
+    found: list[Event],
+    since: str | datetime | None = None,
+    model: str | None = None,
+    action: str | None = None,
+    artifact: str | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """The events of ``found`` (oldest first) that :func:`audit` keeps with these filters."""
     if since is not None:
         start = parse_since(since) if isinstance(since, str) else since
         found = [e for e in found if _utc(e.at) >= start]
