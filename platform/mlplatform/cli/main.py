@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "trainset": ("mlplatform.cli.trainset", "trainset", "Point-in-time training sets: build, rebuild, list, describe."),
     "score": ("mlplatform.cli.score", "score", "Batch-score a table with a registered model, in its environment."),
     "scores": ("mlplatform.cli.score", "scores", "Scores: list, describe, preview, features (no Spark)."),
-    "ui": ("mlplatform.cli.ui", "ui", "A read-only web catalog of every record, in a browser (no JVM)."),
+    "ui": ("mlplatform.cli.ui", "ui", "The web catalog of every record (no JVM); approvals with --actions."),
     "monitor": (
         "mlplatform.cli.monitor",
         "monitor",
