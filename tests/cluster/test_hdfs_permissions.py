@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -46,6 +47,24 @@ except PlatformError as exc:
     print(json.dumps({"error": exc.render(), "exit_code": exc.exit_code}))
 """
 
+# Spark writes (tables.write) of one row each, as one session: argv = table, then the modes.
+_SPARK_WRITES = """
+import json, sys
+from mlplatform import tables
+from mlplatform.errors import PlatformError
+from mlplatform.launch.session import session
+spark = session(profile="local", conf={"spark.sql.shuffle.partitions": "1"})
+out = []
+for number, mode in enumerate(sys.argv[2:]):
+    try:
+        rows = spark.createDataFrame([(number, 0.5)], "id long, score double")
+        out.append(tables.write(rows, sys.argv[1], mode=mode))
+    except PlatformError as exc:
+        out.append(exc.render())
+spark.stop()
+print(json.dumps(out))
+"""
+
 
 @pytest.fixture(scope="module")
 def team():
@@ -75,6 +94,17 @@ def _listing(cluster, uri: str) -> dict[str, tuple[str, str, str]]:  # type: ign
     return out
 
 
+def _env(cluster, home: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Settings of a team member: the cluster's WebHDFS, the team's group and mode (no MLP_HDFS_USER)."""
+    return {
+        "MLP_HOME": str(home),
+        "MLP_WEBHDFS_URL": cluster.namenode_http,
+        "MLP_HDFS_GROUP": TEAM,
+        "MLP_HDFS_MODE": "775",
+        "MLP_CODE_VERSION": "test",
+    }
+
+
 def _as(user: str, uri: str, action: str, env: dict[str, str]) -> dict:  # type: ignore[type-arg]
     done = run_as(user, sys.executable, "-c", _AS_USER, uri, action, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -85,13 +115,7 @@ def test_a_team_table_is_readable_by_others_writable_by_its_group_and_refusals_n
     cluster, team, shared_home, monkeypatch
 ):
     uri = cluster.uri(f"/mlp/warehouse/{TEAM}/scores")
-    env = {
-        "MLP_HOME": str(shared_home),
-        "MLP_WEBHDFS_URL": cluster.namenode_http,
-        "MLP_HDFS_GROUP": TEAM,
-        "MLP_HDFS_MODE": "775",
-        "MLP_CODE_VERSION": "test",
-    }
+    env = _env(cluster, shared_home)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MLP_HDFS_USER", raising=False)
@@ -125,3 +149,34 @@ def test_a_team_table_is_readable_by_others_writable_by_its_group_and_refusals_n
     newest = tables.history(uri, limit=1)[0]
     assert newest.version == 1 and newest.metadata["user"] == TEAMMATE
     assert sorted(tables.to_pandas(uri)["id"]) == [1, 2, 3, 99]
+
+
+def test_spark_writes_a_team_table_with_the_mode_and_refuses_an_outsider_in_one_line(cluster, team, shared_home):
+    uri = cluster.uri(f"/mlp/warehouse/{TEAM}/spark-scores")
+    env = _env(cluster, shared_home / "root")
+    # as root: create (then given group and mode), then append (files made with the umask of hdfs_mode)
+    done = subprocess.run(
+        [sys.executable, "-c", _SPARK_WRITES, uri, "append", "append"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**{k: v for k, v in os.environ.items() if k != "MLP_HDFS_USER"}, **env},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, 1]
+    listing = _listing(cluster, uri)
+    assert listing["."] == listing["_delta_log"] == ("root", TEAM, "775")
+    data_files = sorted(name for name in listing if name.endswith(".parquet"))
+    assert len(data_files) >= 2 and all(listing[name] == ("root", TEAM, "664") for name in data_files)
+
+    own_home = shared_home / "outsider"
+    own_home.mkdir()
+    own_home.chmod(0o777)
+    refused = run_as(
+        OUTSIDER, sys.executable, "-c", _SPARK_WRITES, uri, "overwrite", env={**env, "MLP_HOME": str(own_home)}
+    )
+    assert refused.returncode == 0, refused.stderr[-3000:]
+    (message,) = json.loads(refused.stdout.strip().splitlines()[-1])
+    assert "\n" not in message and f"table {uri}: overwrite write refused for user {OUTSIDER}" in message
+    assert f"owner root, group {TEAM}, mode 775" in message, message
+    assert tables.version(uri) == 1 and sorted(tables.to_pandas(uri)["id"]) == [0, 1]
