@@ -150,6 +150,13 @@ def test_a_team_table_is_readable_by_others_writable_by_its_group_and_refusals_n
     assert newest.version == 1 and newest.metadata["user"] == TEAMMATE
     assert sorted(tables.to_pandas(uri)["id"]) == [1, 2, 3, 99]
 
+    # a group its creator is not in: HDFS refuses to give it; the error says the table exists and how to finish
+    elsewhere = cluster.uri(f"/tmp/{TEAMMATE}-scores")
+    ungrouped = _as(TEAMMATE, elsewhere, "append", {**env, "MLP_HDFS_GROUP": "mlp-t-not-a-member"})
+    message = ungrouped.get("error", "")
+    assert "\n" not in message and f"table {elsewhere} was created (version 0) but could not be given" in message
+    assert "mlp-t-not-a-member" in message and "hdfs dfs -chgrp -R" in message, message
+
 
 def test_spark_writes_a_team_table_with_the_mode_and_refuses_an_outsider_in_one_line(cluster, team, shared_home):
     uri = cluster.uri(f"/mlp/warehouse/{TEAM}/spark-scores")
