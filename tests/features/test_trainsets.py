@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.conftest import stats_columns_written
 from mlplatform import features, tables
 from mlplatform.errors import FeatureError
 from mlplatform.features.definitions import TrainingSetSpec, load_trainset_spec
@@ -30,6 +31,8 @@ def test_both_engines_write_identical_rows(churn, spark):
     pd.testing.assert_frame_equal(canonical(a, list(a.columns)), canonical(b, list(b.columns)))
     info = tables.describe(trainset_uri(churn, "churn"))
     assert info.num_rows == first.rows == len(a) > 5000
+    # statistics on the label columns only (keys, label time, label), written by the engine that created it
+    assert stats_columns_written(info.path) == set(first.manifest["labels"]["columns"])
 
 
 def test_training_set_matches_merge_asof_on_the_feature_tables(churn):

@@ -214,6 +214,8 @@ def ingest(spark: "SparkSession", settings: Settings, name: str, mode: str | Non
                 mode="overwrite" if mode == "overwrite" else "append",
                 metadata=metadata,
                 description=definition.description,
+                # file statistics on what readers filter and join on; a wide set's features gain nothing from them
+                stats_columns=None if exists else grain,
             )
     finally:
         frame.unpersist()

@@ -83,6 +83,11 @@ class SetInput:
     definition_hash: str
 
 
+def _stats_columns(p: "Plan", uri: str) -> list[str] | None:
+    """A new training set's file statistics: keys, label time and labels (the features gain nothing from them)."""
+    return None if tables.exists(uri) else list(p.label_columns)
+
+
 @dataclass(frozen=True)
 class Plan:
     """Everything a build reads, resolved and checked, before any data moves."""
@@ -415,7 +420,12 @@ def build(
         if not write:
             return out.to_pandas()  # as read_trainset returns it
         version = tables.write_pandas(
-            _nullable_pandas(out), uri, mode="overwrite", merge_schema=True, metadata={TRAINSET_KEY: manifest_out}
+            _nullable_pandas(out),
+            uri,
+            mode="overwrite",
+            merge_schema=True,
+            metadata={TRAINSET_KEY: manifest_out},
+            stats_columns=_stats_columns(p, uri),
         )
         rows = out.num_rows
     else:
@@ -439,7 +449,14 @@ def build(
         manifest_out = p.manifest(engine, rows, _iso(stats["start"]), _iso(stats["end"]))
         if not write:
             return frame.toArrow().to_pandas()
-        version = tables.write(frame, uri, mode="overwrite", merge_schema=True, metadata={TRAINSET_KEY: manifest_out})
+        version = tables.write(
+            frame,
+            uri,
+            mode="overwrite",
+            merge_schema=True,
+            metadata={TRAINSET_KEY: manifest_out},
+            stats_columns=_stats_columns(p, uri),
+        )
     seconds = time.perf_counter() - started
     log.info("built ts:%s@v%d: %d rows with %s in %.1fs", spec.name, version, rows, engine, seconds)
     return BuildResult(

@@ -6,10 +6,12 @@ from typing import Sequence
 
 from mlplatform.errors import TableError
 from mlplatform.tables.handle import exists, open_table
+from mlplatform.tables.reader import quote_ident
 
-__all__ = ["check_write_args", "write_mode", "MODES"]
+__all__ = ["check_write_args", "write_mode", "stats_properties", "MODES", "STATS_COLUMNS_PROPERTY"]
 
 MODES = ("append", "overwrite")
+STATS_COLUMNS_PROPERTY = "delta.dataSkippingStatsColumns"
 
 
 def write_mode(uri: str, mode: str, replace_where: str | None) -> str:
@@ -45,3 +47,31 @@ def check_write_args(uri: str, mode: str, partition_by: Sequence[str] | None) ->
                 f"table {uri} is partitioned by {current or 'nothing'}, not {list(partition_by)}",
                 "leave partition_by out for an existing table, or write a new table",
             )
+
+
+def stats_properties(uri: str, columns: Sequence[str], stats_columns: Sequence[str] | None) -> dict[str, str]:
+    """Table properties that limit file statistics to ``stats_columns`` (set when the table is created)."""
+    if stats_columns is None:
+        return {}
+    if isinstance(stats_columns, str) or not all(isinstance(c, str) for c in stats_columns):
+        raise TableError(
+            f"stats_columns for table {uri} must be a list of column names, got {stats_columns!r}",
+            f"write stats_columns=[{stats_columns!r}]",
+        )
+    unknown = [c for c in stats_columns if c not in columns]
+    if unknown:
+        raise TableError(
+            f"stats_columns for table {uri} name column(s) {unknown} the DataFrame does not have",
+            f"its columns are: {', '.join(columns)}",
+        )
+    wanted = ",".join(quote_ident(c, "spark") if not c.isidentifier() else c for c in stats_columns)
+    if exists(uri):
+        current = open_table(uri)[0].metadata().configuration.get(STATS_COLUMNS_PROPERTY)
+        if current != wanted:
+            raise TableError(
+                f"table {uri} records statistics for {current or 'its first 32 columns'}, not {wanted}",
+                "leave stats_columns out, or change it: "
+                f"ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ('{STATS_COLUMNS_PROPERTY}' = '{wanted}')",
+            )
+        return {}
+    return {STATS_COLUMNS_PROPERTY: wanted}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mlplatform.errors import TableError, error_line
 from mlplatform.tables.access import denied_error, share_new_table
-from mlplatform.tables.checks import check_write_args, write_mode
+from mlplatform.tables.checks import check_write_args, stats_properties, write_mode
 from mlplatform.tables.commits import (
     Txn,
     committed_version,
@@ -81,6 +81,7 @@ def write_pandas(
     txn: Txn | None = None,
     merge_schema: bool = False,
     replace_where: str | None = None,
+    stats_columns: Sequence[str] | None = None,
 ) -> int:
     """Write a pandas DataFrame in one commit with deltalake; return the committed version.
 
@@ -97,6 +98,8 @@ def write_pandas(
         replace_where: SQL predicate, e.g. ``"run_date = '2024-06-01'"``: atomically replace
             exactly those rows (implies ``mode="overwrite"``; on a new table, just written).
             Every written row must satisfy it.
+        stats_columns: when creating the table, the only columns whose min/max/null counts
+            Delta records per file (``delta.dataSkippingStatsColumns``), as :func:`write`.
     """
     from deltalake import write_deltalake
     from deltalake.exceptions import (
@@ -112,6 +115,7 @@ def write_pandas(
     if txn_applied(uri, txn):
         return current_version(uri)
     data = _arrow(pdf, uri)
+    properties = stats_properties(uri, list(data.schema.names), stats_columns)
     meta = full_metadata(metadata)
     before = current_version(uri)
     with commit_lock(uri, "deltalake"):
@@ -126,6 +130,7 @@ def write_pandas(
                 description=description,
                 schema_mode="merge" if merge_schema else None,
                 predicate=predicate,
+                configuration=properties or None,
                 commit_properties=_commit_properties(meta, txn),
             )
         except SchemaMismatchError as exc:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlplatform.errors import TableError, error_line
 from mlplatform.tables.access import denied_error, share_new_table
-from mlplatform.tables.checks import check_write_args, write_mode
+from mlplatform.tables.checks import check_write_args, stats_properties, write_mode
 from mlplatform.tables.commits import (
     Commit,
     Txn,
@@ -48,7 +48,6 @@ _TXN_APP_CONF = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION_CONF = "spark.databricks.delta.write.txnVersion"
 _RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
 _LISTING_PARALLELISM_CONF = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
-_STATS_COLUMNS_PROPERTY = "delta.dataSkippingStatsColumns"
 
 
 def _spark_location(uri: str) -> str:
@@ -258,7 +257,7 @@ def write(
     uri = normalize(table)
     check_write_args(uri, mode, partition_by)
     mode = write_mode(uri, mode, replace_where)
-    properties = _stats_properties(uri, df.columns, stats_columns)
+    properties = stats_properties(uri, df.columns, stats_columns)
     if txn_applied(uri, txn):
         return current_version(uri)
     meta = full_metadata(metadata)
@@ -285,34 +284,6 @@ def write(
     if description is not None:
         committed = _set_description(df.sparkSession, uri, description, meta) or committed
     return committed
-
-
-def _stats_properties(uri: str, columns: Sequence[str], stats_columns: Sequence[str] | None) -> dict[str, str]:
-    """Table properties that limit file statistics to ``stats_columns`` (set when the table is created)."""
-    if stats_columns is None:
-        return {}
-    if isinstance(stats_columns, str) or not all(isinstance(c, str) for c in stats_columns):
-        raise TableError(
-            f"stats_columns for table {uri} must be a list of column names, got {stats_columns!r}",
-            f"write stats_columns=[{stats_columns!r}]",
-        )
-    unknown = [c for c in stats_columns if c not in columns]
-    if unknown:
-        raise TableError(
-            f"stats_columns for table {uri} name column(s) {unknown} the DataFrame does not have",
-            f"its columns are: {', '.join(columns)}",
-        )
-    wanted = ",".join(quote_ident(c, "spark") if not c.isidentifier() else c for c in stats_columns)
-    if exists(uri):
-        current = open_table(uri)[0].metadata().configuration.get(_STATS_COLUMNS_PROPERTY)
-        if current != wanted:
-            raise TableError(
-                f"table {uri} records statistics for {current or 'its first 32 columns'}, not {wanted}",
-                "leave stats_columns out, or change it: "
-                f"ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ('{_STATS_COLUMNS_PROPERTY}' = '{wanted}')",
-            )
-        return {}
-    return {_STATS_COLUMNS_PROPERTY: wanted}
 
 
 def _set_description(spark: "SparkSession", uri: str, description: str, meta: Mapping[str, Any]) -> int | None:
