@@ -131,9 +131,13 @@ def test_env_probe_in_client_mode_reuses_every_cached_upload(cluster, hdfs_env):
     _in_containers(reports, cluster)
     env_sklearn = artifact.packages["scikit-learn"]
     assert env_sklearn != metadata.version("scikit-learn")
+    # envs/sklearn.yaml is portable (the default builder): each container runs the CPython the archive carries,
+    # not a venv linked to this machine's Python 3.11
+    assert artifact.carries_interpreter
     for report in reports:
         assert Path(report["prefix"]).name == "environment"
         assert Path(report["prefix"]).parent == Path(report["cwd"])
+        assert report["base_prefix"] == report["prefix"]
         assert report["packages"]["scikit-learn"] == env_sklearn
     # What this submit put on HDFS: Spark's generated conf and the platform's zip (--py-files), nothing else.
     staging = storage.listdir(cluster.uri(f"/user/root/.sparkStaging/{app_id(done.stderr)}"), settings)
