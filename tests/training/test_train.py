@@ -19,7 +19,10 @@ def _client(settings):
     return MlflowClient()
 
 
-def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, settings, tmp_path):
+def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, settings, tmp_path, monkeypatch):
+    import os
+    import pwd
+
     from mlplatform import tables
     from mlplatform.lineage import lineage_table
     from mlplatform.tracking.model_registry import (
@@ -39,6 +42,7 @@ def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, setti
         search={"strategy": "grid", "space": {"min_samples_leaf": [1, 10, 30]}},
     )
     data = TrainingData(frame, "ts:toy@v3", ("fs:activity@v2", "fs:profile@v5"))
+    monkeypatch.setenv("LOGNAME", "not-the-user")  # getpass would believe it; the runs name the OS user
     result = train(spec, settings=settings, spark=spark, data=data, code_version="git:abc123")
 
     assert result.version == 1 and result.model_id == "model:toy@1"
@@ -60,6 +64,8 @@ def test_train_logs_runs_and_registers_challenger(spark, make_spec, frame, setti
     assert parent.data.metrics["search_tasks"] == 9
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
     assert sorted(c.data.params["min_samples_leaf"] for c in children) == ["1", "10", "30"]
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    assert parent.info.user_id == user and {c.info.user_id for c in children} == {user}
     for child in children:
         assert {"mean_roc_auc", "std_roc_auc", "fit_time", "fold_roc_auc"} <= set(child.data.metrics)
         assert len(client.get_metric_history(child.info.run_id, "fold_roc_auc")) == 3

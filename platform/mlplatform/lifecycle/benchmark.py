@@ -33,7 +33,7 @@ from mlplatform.lifecycle.gates import Decision, Gates, decide
 from mlplatform.lineage.edges import Edge, record
 from mlplatform.tracking import model_registry
 from mlplatform.tracking.model_registry import TAG_METRICS, ModelVersionInfo
-from mlplatform.tracking.store import configure, experiment_id
+from mlplatform.tracking.store import configure, experiment_id, run_tags
 from mlplatform.training.executor import encode_frame
 
 __all__ = [
@@ -374,12 +374,14 @@ def run_benchmark(
     run_id = client.create_run(
         experiment_id(champion.name, settings),
         run_name=f"benchmark-{run_date}",
-        tags={
-            "mlp.benchmark": "true",
-            "mlp.model": champion.name,
-            "mlp.champion": champion.id,
-            "mlp.challenger": challenger.id,
-        },
+        tags=run_tags(
+            {
+                "mlp.benchmark": "true",
+                "mlp.model": champion.name,
+                "mlp.champion": champion.id,
+                "mlp.challenger": challenger.id,
+            }
+        ),
     ).info.run_id
     benchmark_id = f"benchmark:{champion.name}@{run_id[:12]}"
     try:

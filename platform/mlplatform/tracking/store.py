@@ -7,8 +7,9 @@ import subprocess
 from pathlib import Path
 
 from mlplatform.config import Settings, project_root
+from mlplatform.identity import current_actor
 
-__all__ = ["configure", "experiment_id", "code_version"]
+__all__ = ["configure", "experiment_id", "code_version", "run_tags"]
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +55,12 @@ def code_version(settings: Settings, explicit: str | None = None) -> str:
         log.warning("no git repository at %s; recording code version 'unknown'", root)
         return "unknown"
     return f"git:{head[:12]}{'-dirty' if dirty else ''}"
+
+
+def run_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Tags for ``MlflowClient.create_run``: ``tags`` plus the run's user, the authenticated actor.
+
+    ``create_run`` records ``mlflow.user`` only from its tags (else ``unknown``); the fluent API
+    would take it from ``getpass``, which ``LOGNAME`` can change.
+    """
+    return {**tags, "mlflow.user": current_actor()}

@@ -39,7 +39,7 @@ from mlplatform.tracking.model_registry import (
     ModelVersionInfo,
     sign_version,
 )
-from mlplatform.tracking.store import experiment_id
+from mlplatform.tracking.store import experiment_id, run_tags
 from mlplatform.training.executor import HOLDOUT_COLUMN
 from mlplatform.training.modeldir import requirements_from, write_model_dir
 from mlplatform.training.prepare import Prepared, check_estimator, prepare
@@ -188,7 +188,7 @@ class _Tracker:
         self.experiment = experiment_id(spec.name, settings)
         self.client = MlflowClient()
         run = self.client.create_run(
-            self.experiment, run_name=f"train-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", tags=tags
+            self.experiment, run_name=f"train-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", tags=run_tags(tags)
         )
         self.run_id = run.info.run_id
         self.artifact_uri = run.info.artifact_uri
@@ -218,7 +218,9 @@ class _Tracker:
         child = self.client.create_run(
             self.experiment,
             run_name=f"trial-{trial.number:03d}",
-            tags={"mlflow.parentRunId": self.run_id, "mlp.trial": str(trial.number), "mlp.batch": str(trial.batch)},
+            tags=run_tags(
+                {"mlflow.parentRunId": self.run_id, "mlp.trial": str(trial.number), "mlp.batch": str(trial.batch)}
+            ),
         )
         child_id = child.info.run_id
         metrics: dict[str, float] = {
