@@ -176,6 +176,7 @@ def test_malformed_requests_to_the_actions_never_give_a_5xx(app: Any) -> None:
         ("POST", "/models/churn/approve", b"\xff\xfe=\x00", good, 400),
         ("POST", "/models/churn/approve", b"a=1&&&==&b", good, 400),
         ("POST", "/models/churn/approve", urlencode({"csrf": csrf}).encode(), good, 400),
+        ("POST", "/models/churn/approve", urlencode({"csrf": "é" * 64, "version": "2"}).encode(), good, 403),
         ("POST", "/models/churn/approve", urlencode({"csrf": csrf, "version": "two"}).encode(), good, 400),
         ("POST", "/models/churn/approve", urlencode({"csrf": csrf, "version": "-1"}).encode(), good, 400),
         ("POST", "/models/churn/approve", urlencode({"csrf": csrf, "version": "99"}).encode(), good, 404),

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import urlparse
 
 import pytest
 
@@ -109,7 +110,8 @@ def test_a_second_approver_approves_in_the_browser_and_the_champion_changes(
     rows = [r.text for r in dave.find_elements(By.CSS_SELECTOR, "main table tbody tr")]
     assert len(rows) == 2 and f" {APPROVER} promote model:churn@2" in rows[0], rows
     dave.save_screenshot(str(tmp_path / "audit.png"))
-    assert _problems(dave, actions_url)[1] == [] and _problems(alice, actions_url)[1] == []
+    for driver in (alice, dave):  # the signed-in pages' requests carry the user in the URL, to this host only
+        assert [u for u in _problems(driver, actions_url)[1] if urlparse(u).hostname != "127.0.0.1"] == []
 
     # a POST without the form's token, with the right password: refused before anything is decided
     request = urllib.request.Request(actions_url + "/models/churn/reject", data=b"version=2&note=x", method="POST")

@@ -202,4 +202,4 @@ class Csrf:
         return hmac.new(self._secret, user.encode(), hashlib.sha256).hexdigest()
 
     def valid(self, user: str, token: str) -> bool:
-        return hmac.compare_digest(self.token(user), token)
+        return hmac.compare_digest(self.token(user).encode(), token.encode())
