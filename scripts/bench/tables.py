@@ -11,6 +11,12 @@ Each figure is the median of --repeat runs after a warm-up, the sides alternatin
 A third write limits Delta's per-file statistics to two columns (``stats_columns``),
 which is where Delta's extra write time goes.
 
+The first read of a version is split into its phases: ``tables.read`` (the DataFrame:
+log listing, protocol and metadata) and the scan (Delta's state reconstruction jobs,
+then the data), each with the Spark jobs and tasks it ran (``statusTracker``). A cold
+read clears this JVM's DeltaLog cache first, as a reader in another session meets a
+version another writer committed.
+
 Targets (issue 11): Delta write >= 0.8x and read >= 0.9x of Parquet's speed;
 ``to_pandas`` >= 0.8x of ``read_parquet``'s.
 """
@@ -36,6 +42,36 @@ def timed(call: Callable[[], object]) -> float:
     start = time.perf_counter()
     call()
     return time.perf_counter() - start
+
+
+class Phases:
+    """Wall time, Spark jobs and tasks of each named phase (a job group per call)."""
+
+    def __init__(self, spark: object) -> None:
+        self.context = spark.sparkContext  # type: ignore[attr-defined]
+        self.seen: dict[str, list[tuple[float, int, int]]] = {}
+
+    def run(self, name: str, call: Callable[[], object]) -> object:
+        group = f"{name}-{len(self.seen.get(name, []))}"
+        self.context.setJobGroup(group, name)
+        start = time.perf_counter()
+        out = call()
+        elapsed = time.perf_counter() - start
+        tracker = self.context.statusTracker()
+        jobs = tracker.getJobIdsForGroup(group)
+        stages = [tracker.getStageInfo(s) for j in jobs for s in tracker.getJobInfo(j).stageIds]
+        self.seen.setdefault(name, []).append((elapsed, len(jobs), sum(s.numTasks for s in stages if s)))
+        return out
+
+    def median(self) -> dict[str, dict[str, float]]:
+        return {
+            name: {
+                "s": statistics.median(r[0] for r in runs),
+                "jobs": statistics.median(r[1] for r in runs),
+                "tasks": statistics.median(r[2] for r in runs),
+            }
+            for name, runs in self.seen.items()
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +145,18 @@ def main(argv: list[str] | None = None) -> int:
         "read_parquet",
     )
     results: dict[str, list[float]] = {k: [] for k in names}
+    phases = Phases(spark)
+    delta_log = spark._jvm.org.apache.spark.sql.delta.DeltaLog  # type: ignore[attr-defined]
+
+    def cold_read(path: Path) -> None:
+        delta_log.clearCache()
+        frame = phases.run("cold: tables.read (snapshot)", lambda: tables.read(spark, str(path)))
+        phases.run("cold: scan (state + data)", lambda: frame.write.format("noop").mode("overwrite").save())  # type: ignore[attr-defined]
+
+    def parquet_phases(path: Path) -> None:
+        frame = phases.run("parquet: spark.read (listing)", lambda: spark.read.parquet(str(path)))
+        phases.run("parquet: scan", lambda: frame.write.format("noop").mode("overwrite").save())  # type: ignore[attr-defined]
+
     try:
         for run in range(args.repeat):
             delta_path, parquet_path, narrow_path = (
@@ -140,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                     results[name].append(timed(call))
                 if pair is reads:  # the first read of a new version also builds Delta's snapshot of it
                     results["delta_read_again"].append(timed(reads[0][1]))
+                    cold_read(delta_path)
+                    parquet_phases(parquet_path)
             print(
                 f"run {run + 1}/{args.repeat}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in results.items()),
                 flush=True,
@@ -215,6 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         speeds.append(
             {"operation": operation, "ours_s": t_ours, "alternative_s": t_alt, "speed": ratio, "target": target}
         )
+    phase_median = phases.median()
+    print(f"\nfirst read of a version in phases (median of {args.repeat}; jobs and tasks Spark ran)\n")
+    print(f"{'phase':<32} {'s':>7} {'jobs':>5} {'tasks':>6}")
+    for name, figures in phase_median.items():
+        print(f"{name:<32} {figures['s']:7.2f} {figures['jobs']:5.0f} {figures['tasks']:6.0f}")
+    cold = sum(f["s"] for n, f in phase_median.items() if n.startswith("cold"))
+    plain = sum(f["s"] for n, f in phase_median.items() if n.startswith("parquet"))
+    print(
+        f"cold first read {cold:.2f}s vs Parquet {plain:.2f}s: "
+        f"speed {watch.cell(watch.ratio(plain, cold))} (target 0.9x)"
+    )
     print(watch.summary())
     benchlib.write_json(
         args.json,
@@ -225,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             "median_s": median,
             "runs_s": results,
             "speeds": speeds,
+            "first_read_phases": phase_median,
         },
         watch,
         hw,
