@@ -351,20 +351,18 @@ def check_session_env(spark: "SparkSession", info: model_registry.ModelVersionIn
         )
 
 
-def _run_probe(
-    spark: "SparkSession", frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: str
-) -> dict[str, Any]:
-    """Take a few input rows (Spark reads as few files as it can) and probe the model on them in one task."""
-    sample = frame.take(PROBE_SAMPLE_ROWS)
-    if not sample:
+def _run_probe(frame: "DataFrame", spec: ScorerSpec, model_id: str, input_id: str) -> dict[str, Any]:
+    """Probe the model on the first few input rows in one task of one Spark job.
+
+    The task reads the input's partitions in turn until it has the rows (Delta's limit pushdown
+    keeps it to the first file when there is no ``where``); the sample stays in the executor,
+    with no second job taking rows to the driver and back. An empty input is the probe's own
+    report (``sample_rows`` 0).
+    """
+    rows = frame.coalesce(1).limit(PROBE_SAMPLE_ROWS).mapInArrow(partial(probe, spec=spec), "info string").collect()
+    info = json.loads(rows[0]["info"]) if rows else {"sample_rows": 0}  # no partition at all: no rows either
+    if info.get("sample_rows") == 0:
         raise ScoringError(f"input {input_id} has no rows to score", "check the input table, its version and --where")
-    rows = (
-        spark.createDataFrame(sample, frame.schema)
-        .coalesce(1)
-        .mapInArrow(partial(probe, spec=spec), "info string")
-        .collect()
-    )
-    info = json.loads(rows[0]["info"])
     if "error" in info:
         raise ScoringError(
             f"{model_id} cannot score input {input_id} in its environment: {info['error']}",
@@ -560,7 +558,7 @@ def plan_frame(
         threads=int(spark.conf.get("spark.task.cpus", "1") or 1),
     )
 
-    sample = _run_probe(spark, selected, spec, info.id, source.id)
+    sample = _run_probe(selected, spec, info.id, source.id)
     spec = _final_spec(spec, sample)
     worker = sample.get("worker", {})
     log.info(

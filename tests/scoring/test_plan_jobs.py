@@ -1,0 +1,63 @@
+"""What ``batch.plan`` asks of Spark: no input row goes to the driver for the probe, which reports an empty input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scoring_support import FEATURES, make_frame, register_model, write_delta
+
+from mlplatform.errors import ScoringError
+
+RUN_DATE = "2024-09-03"
+
+
+@pytest.fixture(scope="module")
+def churn(hgb: Any, module_home: Path, spark: Any) -> dict[str, Any]:
+    """An HGB classifier registered as churn_jobs@champion and a 4-file feature table of 2,000 rows."""
+    from mlplatform.config import load_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_HOME", str(module_home))
+        settings = load_settings()
+        frame = make_frame(2000, seed=3)
+        uri = f"{settings.warehouse}/inputs/churn_jobs"
+        write_delta(spark, frame, uri, files=4)
+        register_model(settings, "churn_jobs", hgb, frame[FEATURES].head(5))
+    return {"uri": uri, "frame": frame}
+
+
+def _jobs_of(spark: Any, group: str) -> list[str]:
+    """The stage names of each Spark job of ``group`` (call sites such as ``take at batch.py:358``)."""
+    tracker = spark.sparkContext.statusTracker()
+    names = []
+    for job in sorted(tracker.getJobIdsForGroup(group)):
+        stages = [tracker.getStageInfo(s) for s in tracker.getJobInfo(job).stageIds]
+        names.append(" | ".join(s.name for s in stages if s is not None))
+    return names
+
+
+def test_the_probe_brings_no_input_rows_to_the_driver(spark: Any, settings: Any, churn: dict[str, Any]) -> None:
+    from mlplatform import tables
+    from mlplatform.scoring import batch
+
+    tables.read(spark, churn["uri"]).count()  # the input's Delta snapshot is computed outside the measured group
+    spark.sparkContext.setJobGroup("plan", "batch.plan")
+    try:
+        run = batch.plan(spark, settings, "churn_jobs", churn["uri"], RUN_DATE)
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    jobs = _jobs_of(spark, "plan")
+    assert jobs and "collect at" in jobs[-1], jobs  # the probe's report, the last job
+    assert not [j for j in jobs if "take at" in j], jobs  # no job takes sample rows to the driver
+    assert run.sample["sample_rows"] > 0
+    assert "HistGradientBoostingClassifier" in run.sample["estimator"]
+    assert run.spec.proba == "binary"
+
+
+def test_an_input_filtered_to_nothing_is_refused_by_the_probe(spark: Any, settings: Any, churn: dict[str, Any]) -> None:
+    from mlplatform.scoring import batch
+
+    with pytest.raises(ScoringError, match=r"input .*churn_jobs@v0 has no rows to score"):
+        batch.plan(spark, settings, "churn_jobs", churn["uri"], RUN_DATE, where="customer_id < 0")
