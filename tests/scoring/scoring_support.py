@@ -115,6 +115,24 @@ class SlowModel:
         return self.inner.predict(X)
 
 
+def registered_input(
+    home: Path, spark: Any, model: Any, name: str, rows: int, seed: int, files: int, tags: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``model`` registered as ``name@champion`` in ``home`` and a ``files``-file Delta input of ``rows`` rows."""
+    import pytest
+
+    from mlplatform.config import load_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLP_HOME", str(home))
+        settings = load_settings()
+        frame = make_frame(rows, seed=seed)
+        uri = f"{settings.warehouse}/inputs/{name}"
+        write_delta(spark, frame, uri, files=files)
+        version = register_model(settings, name, model, frame[FEATURES].head(5), tags=tags)
+    return {"uri": uri, "frame": frame, "model": version}
+
+
 def ancestors(pid: int) -> list[int]:
     """``pid``'s parent, grandparent, ... (from /proc)."""
     chain = []

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scoring_support import FEATURES, make_frame, register_model, write_delta
+from scoring_support import FEATURES, make_frame, register_model, registered_input, write_delta
 
 from mlplatform.errors import ModelError, ScoringError
 
@@ -18,18 +18,9 @@ RUN_DATE = "2024-06-30"
 @pytest.fixture(scope="module")
 def churn(hgb: Any, module_home: Path, spark: Any) -> dict[str, Any]:
     """An HGB classifier registered as churn_hgb@champion and a 3-file feature table of 3,000 rows."""
-    from mlplatform.config import load_settings
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLP_HOME", str(module_home))
-        settings = load_settings()
-        frame = make_frame(3000, seed=2)
-        uri = f"{settings.warehouse}/inputs/churn"
-        write_delta(spark, frame, uri, files=3)
-        model = register_model(
-            settings, "churn_hgb", hgb, frame[FEATURES].head(5), tags={"mlp.env_id": "env:test@000000000000"}
-        )
-    return {"uri": uri, "frame": frame, "model": model}
+    return registered_input(
+        module_home, spark, hgb, "churn_hgb", 3000, seed=2, files=3, tags={"mlp.env_id": "env:test@000000000000"}
+    )
 
 
 def _sorted(frame: pd.DataFrame, key: str = "customer_id") -> pd.DataFrame:
@@ -105,7 +96,9 @@ def test_null_features_are_scored_when_the_model_accepts_nan(spark: Any, setting
     np.testing.assert_array_equal(scores["probability"].to_numpy(), expected)
 
 
-def test_null_features_are_refused_by_a_model_without_nan_support(spark: Any, settings: Any) -> None:
+def test_null_features_are_refused_by_a_model_without_nan_support(
+    spark: Any, settings: Any, churn: dict[str, Any]
+) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -116,7 +109,7 @@ def test_null_features_are_refused_by_a_model_without_nan_support(spark: Any, se
     train = make_frame(400, seed=4)
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(train[FEATURES], train["label"])
     register_model(settings, "churn_lr", model, train[FEATURES].head(5))
-    clean = batch.score(spark, settings, "churn_lr", f"{settings.warehouse}/inputs/churn", RUN_DATE)
+    clean = batch.score(spark, settings, "churn_lr", churn["uri"], RUN_DATE)
     with pytest.raises(ScoringError) as err:
         batch.score(spark, settings, "churn_lr", f"{settings.warehouse}/inputs/with_nulls", RUN_DATE)
     message = str(err.value)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scoring_support import FEATURES, make_frame, register_model, write_delta
+from scoring_support import registered_input
 
 from mlplatform.errors import ScoringError
 
@@ -16,16 +16,7 @@ RUN_DATE = "2024-09-03"
 @pytest.fixture(scope="module")
 def churn(hgb: Any, module_home: Path, spark: Any) -> dict[str, Any]:
     """An HGB classifier registered as churn_jobs@champion and a 4-file feature table of 2,000 rows."""
-    from mlplatform.config import load_settings
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLP_HOME", str(module_home))
-        settings = load_settings()
-        frame = make_frame(2000, seed=3)
-        uri = f"{settings.warehouse}/inputs/churn_jobs"
-        write_delta(spark, frame, uri, files=4)
-        register_model(settings, "churn_jobs", hgb, frame[FEATURES].head(5))
-    return {"uri": uri, "frame": frame}
+    return registered_input(module_home, spark, hgb, "churn_jobs", 2000, seed=3, files=4)
 
 
 def _jobs_of(spark: Any, group: str) -> list[str]:
