@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
-__all__ = ["created", "run_as", "reachable_by_others"]
+__all__ = ["created", "run_as", "reachable_by_others", "shared_folder"]
 
 
 def reachable_by_others(path: Path) -> bool:
@@ -63,3 +65,14 @@ def run_as(
         caps = ["--inh-caps", "+dac_read_search", "--ambient-caps", "+dac_read_search"]
         line = ["setpriv", "--reuid", user, "--regid", user, "--init-groups", *caps, "--", *inner]
     return subprocess.run(line, capture_output=True, text=True, cwd="/tmp", timeout=timeout)
+
+
+@contextlib.contextmanager
+def shared_folder(prefix: str) -> Iterator[Path]:
+    """A folder under /tmp every test user may write (pytest's own tmp folders are root's only), removed after."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o777)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
-from os_users import created, run_as
+from os_users import created, run_as, shared_folder
 
 from mlplatform import tables
 from mlplatform.launch.minicluster import http_json
@@ -76,11 +74,9 @@ def team():
 
 @pytest.fixture
 def shared_home():
-    """A platform home the test users may use (pytest's tmp folders are root's only)."""
-    folder = Path(tempfile.mkdtemp(prefix="mlp-hdfs-perm-", dir="/tmp"))
-    folder.chmod(0o777)
-    yield folder / ".mlp"
-    shutil.rmtree(folder, ignore_errors=True)
+    """A platform home the test users may use."""
+    with shared_folder("mlp-hdfs-perm-") as folder:
+        yield folder / ".mlp"
 
 
 def _listing(cluster, uri: str) -> dict[str, tuple[str, str, str]]:  # type: ignore[no-untyped-def]

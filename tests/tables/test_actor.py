@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
-from os_users import created, run_as
+from os_users import created, run_as, shared_folder
 
 from mlplatform import tables
 
@@ -33,11 +30,9 @@ print(commit_metadata()["user"])
 
 @pytest.fixture
 def shared_table():
-    """A table location every test user may write (pytest's own tmp folders are root's only)."""
-    folder = Path(tempfile.mkdtemp(prefix="mlp-actor-", dir="/tmp"))
-    folder.chmod(0o777)
-    yield folder / "t"
-    shutil.rmtree(folder, ignore_errors=True)
+    """A table location every test user may write."""
+    with shared_folder("mlp-actor-") as folder:
+        yield folder / "t"
 
 
 def test_commit_metadata_names_the_os_user_not_the_claimed_one(shared_table):
