@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pytest
 
 from .conftest import APPROVER, AUTHOR, PASSWORDS
-from .test_browser import CHROMEDRIVER, _problems
+from .test_browser import CHROMEDRIVER, _problems, follow
 from .test_ui_server import start_ui
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def _approve_first(driver: Any, note: str) -> None:
 
     form = driver.find_element(By.CSS_SELECTOR, "table.requests form.decide")
     form.find_element(By.NAME, "note").send_keys(note)
-    form.find_element(By.CSS_SELECTOR, "button.approve").click()
+    follow(driver, form.find_element(By.CSS_SELECTOR, "button.approve"))
 
 
 def test_a_second_approver_approves_in_the_browser_and_the_champion_changes(
@@ -93,12 +93,12 @@ def test_a_second_approver_approves_in_the_browser_and_the_champion_changes(
     dave = browser_as()
     _signed_in(dave, actions_url, APPROVER, "/requests")
     assert dave.find_element(By.ID, "user").text == APPROVER
-    dave.find_element(By.CSS_SELECTOR, "table.requests a").click()  # the request's model version
+    follow(dave, dave.find_element(By.CSS_SELECTOR, "table.requests a"))  # the request's model version
     _approve_first(dave, "checked the benchmark")
     assert "approved by dave" in dave.find_element(By.CSS_SELECTOR, "ul.outcome").text
     assert dave.find_element(By.ID, "champion").text == "version 2"
     dave.save_screenshot(str(tmp_path / "approved.png"))
-    dave.find_element(By.LINK_TEXT, "churn").click()
+    follow(dave, dave.find_element(By.LINK_TEXT, "churn"))
     facts = dave.find_element(By.CSS_SELECTOR, "dl.facts").text
     assert "champion\nversion 2" in facts and "1 → 2" in facts
     assert (

@@ -69,7 +69,16 @@ def _click(driver: Any, css: str, text: str | None = None) -> None:
     links = driver.find_elements(By.CSS_SELECTOR, css)
     chosen = [a for a in links if text is None or text in a.text]
     assert chosen, f"no {css} {text or ''} on {driver.current_url}"
-    chosen[0].click()
+    follow(driver, chosen[0])
+
+
+def follow(driver: Any, element: Any) -> None:
+    """Click ``element`` and wait until its page is gone, so the next lookup reads the new page."""
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    element.click()
+    WebDriverWait(driver, 30).until(staleness_of(element))
 
 
 def test_click_path_and_crawl(browser: Any, catalog_url: str, tmp_path: Path) -> None:
@@ -78,7 +87,7 @@ def test_click_path_and_crawl(browser: Any, catalog_url: str, tmp_path: Path) ->
     driver = browser
     driver.get(catalog_url + "/")
     driver.find_element(By.NAME, "q").send_keys("profile")
-    driver.find_element(By.CSS_SELECTOR, "form.search button").click()
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "form.search button"))
     _click(driver, "main a", "fs:customer_profile")
     assert urlparse(driver.current_url).path == "/fs/customer_profile"
     _click(driver, "main a", "model:churn@1")
@@ -89,7 +98,7 @@ def test_click_path_and_crawl(browser: Any, catalog_url: str, tmp_path: Path) ->
     driver.back()
     _click(driver, "#v1 a", "lineage")
     assert "model%3Achurn%401" in driver.current_url
-    driver.find_element(By.CSS_SELECTOR, 'g.node[data-id="ts:churn@v0"]').click()  # a box of the picture
+    follow(driver, driver.find_element(By.CSS_SELECTOR, 'g.node[data-id="ts:churn@v0"]'))  # a box of the picture
     assert driver.current_url.endswith("/lineage?id=ts%3Achurn%40v0")
     driver.back()
     driver.back()
