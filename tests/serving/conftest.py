@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import pandas as pd
 import pytest
 from serving_support import (
+    CACHE,
     env_spec_text,
     free_port,
     make_frame,
@@ -34,7 +35,6 @@ from serving_support import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / ".mlp" / "test-cache" / "serving"
 MODEL_NAME = "churn_online"
 MLP = str(Path(sys.executable).with_name("mlp"))
 MAX_BODY = 1024 * 1024

@@ -15,6 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+# Specs, locks and env artifacts of the serving tests, reused across runs (ids are content hashes).
+CACHE = Path(__file__).resolve().parents[2] / ".mlp" / "test-cache" / "serving"
 # The model's packages, pinned to the driver's versions: the model is fitted in the
 # driver, so its environment must hold the same versions to unpickle it.
 ENV_PACKAGES = ("scikit-learn", "pandas", "numpy", "pyarrow", "cloudpickle")

@@ -12,8 +12,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import CACHE
-from serving_support import free_port, request, start, stop
+from serving_support import CACHE, free_port, request, start, stop
 
 from mlplatform.scoring.export import ENTRYPOINT, context_venv
 

@@ -16,7 +16,7 @@ import tarfile
 from typing import Iterator
 
 import pytest
-from serving_support import docker, env_spec_text, free_port, register, request, wait_for_ping, write_if_changed
+from serving_support import CACHE, docker, env_spec_text, free_port, register, request, wait_for_ping, write_if_changed
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -40,7 +40,6 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def portable(store) -> Iterator[tuple[object, str]]:  # type: ignore[no-untyped-def]
     """The portable env of the session's pins, the model registered with it, and its image."""
-    from conftest import CACHE
     from mlflow import MlflowClient
 
     from mlplatform import envs
