@@ -89,8 +89,12 @@ def test_metrics_count_every_request_over_workers_and_survive_a_killed_worker(me
     labels = {"model": store.name, "version": str(store.version)}
 
     def counted() -> bool:
+        # a scrape served by the other worker reads this one's file, flushed every 0.25 s: wait for every request
         samples = scrape(server.port)
-        return value(samples, "mlp_request_duration_seconds_count", endpoint="/invocations", **labels) == sent
+        return (
+            value(samples, "mlp_request_duration_seconds_count", endpoint="/invocations", **labels) == sent
+            and value(samples, "mlp_requests_total", endpoint="other", status="404") == 1
+        )
 
     eventually(counted)
     samples = scrape(server.port)
