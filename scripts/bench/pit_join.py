@@ -16,6 +16,15 @@ by customer, per-set TTL; the known-time cutoff is timed separately for ours):
 - Spark naive: join on key + time filter + ``row_number`` per label, × 3.
 
 All must produce the same rows (checked, not timed).
+
+Scaling (skip with ``--no-scaling``): the same labels and feature tables cut to a
+quarter and a half of the customers (``pmod(xxhash64(customer_id), 4)``, written once
+as Delta copies under --home), and ours on both engines timed at the three sizes:
+seconds per million input rows (labels + features) at each size, and the growth of the
+time against the growth of the rows from the quarter to the whole (1.0 = linear).
+
+Targets (issue 20): Spark naive / ours, Spark engine >= 2x wall; ours linear in size
+over the three sizes.
 """
 
 from __future__ import annotations
@@ -108,6 +117,62 @@ def pandas_merge_asof(p):  # type: ignore[no-untyped-def]
     return out
 
 
+SCALES = {"quarter": 1, "half": 2}  # customers kept: pmod(xxhash64(key), 4) < n
+
+
+def scaled_plan(spark, p, home: Path, name: str, quarters: int):  # type: ignore[no-untyped-def]
+    """``p`` over Delta copies of its tables holding ``quarters``/4 of the customers (written once)."""
+    from pyspark.sql import functions as F
+
+    from mlplatform import tables
+
+    keys = list(p.sets[0].join.keys)
+    folder = home / "scaled" / name
+    keep = F.pmod(F.xxhash64(*keys), F.lit(4)) < quarters
+
+    def copy(uri: str, version: int, target: Path) -> str:
+        if not (target / "_delta_log").is_dir():
+            tables.write(tables.read(spark, uri, version=version).where(keep), str(target), mode="overwrite")
+        return str(target)
+
+    sets = [dataclasses.replace(s, table=copy(s.table, s.version, folder / s.join.name), version=0) for s in p.sets]
+    labels = copy(p.label_table, p.label_version, folder / "labels")
+    return dataclasses.replace(p, label_table=labels, label_version=0, sets=sets)
+
+
+def input_rows(p) -> int:  # type: ignore[no-untyped-def]
+    from mlplatform import tables
+
+    return tables.describe(p.label_table).num_rows + sum(tables.describe(s.table).num_rows for s in p.sets)
+
+
+def scaling(spark, p, home: Path, repeat: int, jvm_pid: int, materialize) -> dict:  # type: ignore[no-untyped-def]
+    """Best wall seconds of both engines at a quarter, a half and all of the customers."""
+    from mlplatform.features.trainsets import _run_pandas, _run_spark
+
+    plans = {name: scaled_plan(spark, p, home, name, quarters) for name, quarters in SCALES.items()}
+    plans["whole"] = p
+    out = {}
+    for name, q in plans.items():
+        engines = {"Spark": materialize(lambda q=q: _run_spark(spark, q)), "in-process": lambda q=q: _run_pandas(q)}
+        best = {engine: min(w for w, _ in timed(fn, repeat, jvm_pid)) for engine, fn in engines.items()}
+        out[name] = {"input_rows": input_rows(q), "best_wall_s": best}
+        print(
+            f"  scaling, {name}: {out[name]['input_rows']:,} input rows: "
+            + ", ".join(f"{e} {w:.1f}s" for e, w in best.items()),
+            flush=True,
+        )
+    return out
+
+
+def growth(scaled: dict, engine: str, watch: benchlib.LoadWatch) -> float | None:
+    """(time at the whole / time at a quarter) / (rows at the whole / rows at a quarter): 1.0 is linear."""
+    small, whole = scaled["quarter"], scaled["whole"]
+    return watch.ratio(
+        whole["best_wall_s"][engine] * small["input_rows"], small["best_wall_s"][engine] * whole["input_rows"]
+    )
+
+
 def cpu_seconds(jvm_pid: int) -> float:
     """CPU time used so far by this process and the Spark JVM (immune to other jobs' load)."""
     fields = Path(f"/proc/{jvm_pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -129,6 +194,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3k customers instead of 100k")
     parser.add_argument("--home", type=Path, help="where the data lives (default /tmp/mlp-bench-pit[-quick])")
     parser.add_argument("--repeat", type=int, default=2, help="runs per method (first = cold)")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the three-size scaling runs")
     benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
     watch = benchlib.LoadWatch.from_args(args).start()
@@ -194,6 +260,8 @@ def main() -> int:
         results[name] = runs
         print(f"  {name}: " + ", ".join(f"{w:.1f}s wall / {c:.1f}s cpu" for w, c in runs), flush=True)
 
+    scaled = {} if args.no_scaling else scaling(spark, p, home, args.repeat, jvm_pid, spark_materialize)
+
     # Same rows (not timed).
     columns = p.output_columns
     reference = canonical(_run_pandas(p).to_pandas(), columns)
@@ -234,6 +302,24 @@ def main() -> int:
         + f"; {matched:,} labels matched in {SETS[0]}"
     )
     print(f"Spark naive / ours, Spark engine = {watch.cell(naive_vs_spark)} wall, best runs (target >= 2x)")
+    growths = {engine: growth(scaled, engine, watch) for engine in ("Spark", "in-process")} if scaled else {}
+    if scaled:
+        print()
+        print(
+            f"| {'size':<8} | {'input rows':>11} | {'Spark s':>8} | {'s / M rows':>10} | {'in-process s':>12} | "
+            f"{'s / M rows':>10} |"
+        )
+        for name, fig in scaled.items():
+            m = fig["input_rows"] / 1e6
+            spark_s, local_s = fig["best_wall_s"]["Spark"], fig["best_wall_s"]["in-process"]
+            print(
+                f"| {name:<8} | {fig['input_rows']:>11,} | {spark_s:>8.1f} | {spark_s / m:>10.2f} | "
+                f"{local_s:>12.1f} | {local_s / m:>10.2f} |"
+            )
+        print(
+            "time growth / row growth, quarter -> whole (1.0 = linear, below = fixed costs amortized): "
+            + ", ".join(f"{e} {watch.cell(g, suffix='')}" for e, g in growths.items())
+        )
     print(watch.summary())
     benchlib.write_json(
         args.json,
@@ -243,6 +329,8 @@ def main() -> int:
             "runs": {name: [{"wall_s": w, "cpu_s": c} for w, c in runs] for name, runs in results.items()},
             "best_wall_s": best_wall,
             "naive_vs_spark_engine": naive_vs_spark,
+            "scaling": scaled,
+            "time_growth_over_row_growth": growths,
             "same_rows": same,
             "matched": matched,
         },
