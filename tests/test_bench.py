@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def test_a_loaded_run_reports_no_ratio():
     watch = benchlib.LoadWatch(cores=2, samples=[0.5, 3.2, 1.0])
     assert watch.max_load == 3.2 and not watch.quiet
     assert watch.ratio(10.0, 4.0) is None
-    assert watch.show(watch.ratio(10.0, 4.0)) == "not reported: load 3.2 > 2 cores, rerun on a quiet machine"
+    assert (
+        watch.show(watch.ratio(10.0, 4.0)) == "not reported: other work's load 3.2 > 2 cores, rerun on a quiet machine"
+    )
 
 
 def test_a_quiet_run_reports_its_ratio():
@@ -39,6 +42,35 @@ def test_a_quiet_run_reports_its_ratio():
     assert watch.ratio(10.0, 4.0) == 2.5
     assert watch.show(watch.ratio(10.0, 4.0)) == "2.50x"
     assert watch.ratio(1.0, 0.0) is None and watch.show(None) == "-"
+
+
+def test_the_runs_own_share_of_the_load_is_not_other_work():
+    busy_by_itself = benchlib.LoadWatch(cores=2, samples=[0.5, 2.6, 2.4], own=[0.0, 1.9, 2.1])
+    assert busy_by_itself.max_load == 2.6 and busy_by_itself.quiet
+    assert busy_by_itself.max_others == pytest.approx(0.7)
+    crowded = benchlib.LoadWatch(cores=2, samples=[3.0, 5.5], own=[0.0, 2.0])
+    assert not crowded.quiet and crowded.ratio(2.0, 1.0) is None
+    assert "other work's load 3.5 > 2 cores" in crowded.refusal
+    with pytest.raises(ValueError, match="own shares"):
+        benchlib.LoadWatch(samples=[1.0], own=[])
+
+
+def test_runnable_threads_counts_a_busy_child_and_the_watch_damps_it_like_the_kernel():
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while benchlib.runnable_threads() < 1 and time.monotonic() < deadline:  # until the child is on a CPU
+            time.sleep(0.05)
+        assert benchlib.runnable_threads() >= 1
+        assert benchlib.runnable_threads(root=child.pid) == 1
+        with benchlib.LoadWatch(interval_s=0.2) as watch:
+            time.sleep(3)
+    finally:
+        child.kill()
+        child.wait()
+    # one busy thread for ~3 s: the kernel's average would hold 1 - exp(-3/60) of it, about 0.05
+    assert 0.02 < watch.own[-1] < 0.1
+    assert watch.max_others == max(max(0.0, load - own) for load, own in zip(watch.samples, watch.own))
 
 
 def test_allow_load_shows_a_loaded_ratio_marked():
