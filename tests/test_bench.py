@@ -73,6 +73,13 @@ def test_runnable_threads_counts_a_busy_child_and_the_watch_damps_it_like_the_ke
     assert watch.max_others == max(max(0.0, load - own) for load, own in zip(watch.samples, watch.own))
 
 
+def test_settle_waits_for_the_load_of_earlier_work_only_while_it_is_above_the_cores(capsys):
+    assert benchlib.LoadWatch(cores=10_000).settle(within_s=5) < 1  # nothing to wait for
+    waited = benchlib.LoadWatch(cores=-1).settle(within_s=0.3, poll_s=0.1)  # never below: gives up
+    assert 0.3 <= waited < 2
+    assert "waiting up to 0 s for it to settle" in capsys.readouterr().out
+
+
 def test_allow_load_shows_a_loaded_ratio_marked():
     watch = benchlib.LoadWatch(cores=2, allow_load=True, samples=[5.0])
     assert watch.show(watch.ratio(3.0, 2.0)) == "1.50x (loaded)"

@@ -31,6 +31,7 @@ import platform
 import shlex
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -39,6 +40,7 @@ from typing import Any, Iterable
 REPO = Path(__file__).resolve().parents[2]
 JSON_DIR = REPO / ".mlp" / "bench"
 SAMPLE_EVERY_S = 2.0
+SETTLE_S = 180.0  # how long a benchmark waits at start for the load of earlier work to decay
 KERNEL_WINDOW_S = 60.0  # the 1-minute load average's time constant
 
 __all__ = ["LoadWatch", "add_arguments", "hardware", "hardware_line", "usable_cores", "write_json"]
@@ -178,8 +180,28 @@ class LoadWatch:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LoadWatch:
-        """A watch honouring ``--allow-load`` (see ``add_arguments``)."""
-        return cls(allow_load=args.allow_load)
+        """A watch honouring ``--allow-load`` (see ``add_arguments``) that waits for the load to settle."""
+        watch = cls(allow_load=args.allow_load)
+        watch.settle()
+        return watch
+
+    def settle(self, within_s: float = SETTLE_S, poll_s: float = 5.0) -> float:
+        """Wait up to ``within_s`` until the 1-minute load is at most the cores; returns the seconds waited.
+
+        The kernel's average keeps a finished job's load for minutes (it decays by ``1/e`` a
+        minute): a benchmark started right after another would otherwise count it as other work.
+        """
+        started = time.monotonic()
+        load = os.getloadavg()[0]
+        if load > self.cores:
+            print(
+                f"load average {load:.1f} > {self.cores} cores: waiting up to {within_s:.0f} s for it to settle",
+                flush=True,
+            )
+        while load > self.cores and time.monotonic() - started < within_s:
+            time.sleep(poll_s)
+            load = os.getloadavg()[0]
+        return time.monotonic() - started
 
     def start(self) -> LoadWatch:
         self.load_start = os.getloadavg()
