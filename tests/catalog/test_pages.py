@@ -225,3 +225,32 @@ def test_a_version_link_opens_the_page_of_the_list_that_holds_it() -> None:
     assert _page_holding(versions, {"page": "2"}, "/models/churn").items[0].version == 70
     with pytest.raises(BadQuery, match="version 999"):
         _page_holding(versions, {"v": "999"}, "/models/churn")
+
+
+def test_a_model_page_is_described_again_when_the_registry_moves_and_a_version_tag_shows_within_the_ttl(
+    catalog_home: Any,
+) -> None:
+    from mlplatform.catalog.app import make_app
+    from mlplatform.lifecycle.models import client, describe, promote
+
+    app = make_app(catalog_home)
+    first = data(app, "/models/churn")
+    assert first["found"]["summary"]["champion"] == 1
+    kept = app.registry.describe("churn")
+    assert app.registry.describe("churn") is kept  # the registry has not moved: the description is reused
+
+    promote("churn", 2, catalog_home, reason="the registry moves: an alias")
+    moved = data(app, "/models/churn")
+    assert moved["found"]["summary"]["champion"] == 2 == describe("churn", catalog_home).summary.champion
+    assert [v["aliases"] for v in moved["versions"]] == [["champion"], []]
+
+    # a version's tag moves no timestamp in MLflow's store: the kept page holds until its time is up
+    client(catalog_home).set_model_version_tag("churn", "2", "note", "tagged later")
+    assert "note" not in data(app, "/models/churn")["versions"][0]["tags"]
+    app.registry.ttl_s = 0.0
+    assert data(app, "/models/churn")["versions"][0]["tags"]["note"] == "tagged later"
+
+    from mlplatform.errors import UnknownModelError
+
+    with pytest.raises(UnknownModelError, match="no registered model named 'nope'"):
+        app.registry.describe("nope")

@@ -26,7 +26,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from mlplatform.catalog import actions, artifacts, models, records, search
 from mlplatform.catalog.auth import Authenticator, Csrf
-from mlplatform.catalog.cache import TableCache
+from mlplatform.catalog.cache import RegistryCache, TableCache
 from mlplatform.catalog.links import lineage_url, split_id, url_for_id, version_url
 from mlplatform.catalog.paging import PAGE_SIZE, BadQuery, Page, paginate, positive_int
 from mlplatform.config import Settings
@@ -102,6 +102,7 @@ class Catalog:
         self.settings = settings
         self.actions = enabled
         self.cache = TableCache()
+        self.registry = RegistryCache(settings)
         self.lineage_uri = lineage_table(settings)
         self.templates = Environment(
             loader=PackageLoader("mlplatform.catalog", "templates"),
@@ -136,7 +137,7 @@ class Catalog:
 
     def home(self, params: dict[str, str]) -> tuple[str, dict[str, Any]]:
         query = params.get("q", "")
-        hits = search.search(query, self.settings)
+        hits = search.search(query, self.settings, [found.summary for found in self.registry.models()])
         return "home.html", {"q": query, "page": paginate(hits, params, "/")}
 
     def feature_set(self, params: dict[str, str], name: str) -> tuple[str, dict[str, Any]]:
@@ -147,7 +148,7 @@ class Catalog:
         return "training_set.html", artifacts.training_set(name, version, self.settings, self._graph())
 
     def model(self, params: dict[str, str], name: str) -> tuple[str, dict[str, Any]]:
-        data = models.model(name, self.settings)
+        data = models.model(self.registry.describe(name), self.settings)
         waiting = actions.waiting(self.settings, name)
         latest = data["benchmarks"][0] if data["benchmarks"] else None
         roc = None
@@ -161,13 +162,13 @@ class Catalog:
         a, b = positive_int(params, "a"), positive_int(params, "b")
         if a is None or b is None:
             raise BadQuery("a version diff needs two versions: ?a=1&b=2")
-        return "diff.html", models.diff(name, a, b, self.settings)
+        return "diff.html", models.diff(self.registry.describe(name), a, b, self.settings)
 
     def environment(self, params: dict[str, str]) -> tuple[str, dict[str, Any]]:
         env_id = params.get("id", "").strip()
         if not re.fullmatch(r"(env:)?[A-Za-z0-9][A-Za-z0-9_.-]*(@[0-9a-f]{12})?", env_id):
             raise BadQuery(f"'{env_id}' is not an environment id: write env:NAME or env:NAME@HASH12")
-        return "environment.html", artifacts.environment(env_id, self.settings)
+        return "environment.html", artifacts.environment(env_id, self.settings, self.registry.models())
 
     def scores(self, params: dict[str, str], name: str) -> tuple[str, dict[str, Any]]:
         data = artifacts.scores(name, self.settings)
@@ -252,6 +253,7 @@ class Catalog:
             if not self.actions.csrf.valid(user, form.get("csrf", "")):
                 raise _Refused(403, "Forbidden", "the form carries no valid CSRF token: reload the page, submit again")
             outcome = actions.decide(self.settings, match["name"], match["decision"], form, user)
+            self.registry.forget(match["name"])
             return self._html(start_response, 200, "outcome.html", outcome, user)
         except _Refused as exc:
             status, title, message = exc.status, exc.title, exc.message

@@ -12,8 +12,7 @@ from mlplatform.config import Settings
 from mlplatform.envs.lock import lock_path, read_lock
 from mlplatform.envs.spec import spec_path
 from mlplatform.errors import EnvError, UnknownIdError
-from mlplatform.lifecycle.models import describe as describe_model
-from mlplatform.lifecycle.models import list_models
+from mlplatform.lifecycle.models import ModelDescription
 from mlplatform.lineage.graph import LineageGraph
 from mlplatform.scoring import results
 
@@ -96,17 +95,17 @@ def training_set(name: str, version: int | None, settings: Settings, graph: Line
     }
 
 
-def _model_versions_using(env_id: str, settings: Settings) -> list[str]:
+def _model_versions_using(env_id: str, models: list[ModelDescription]) -> list[str]:
     """Registered model versions whose recorded environment is ``env_id`` (or, for a bare name, any build of it)."""
     used = []
-    for model in list_models(settings):
-        for v in describe_model(model.name, settings).versions:
+    for model in models:
+        for v in model.versions:
             if v.env_id and (v.env_id == env_id or v.env_id.startswith(env_id + "@")):
-                used.append(f"model:{model.name}@{v.version}")
+                used.append(f"model:{model.summary.name}@{v.version}")
     return used
 
 
-def environment(env_id: str, settings: Settings) -> dict[str, Any]:
+def environment(env_id: str, settings: Settings, models: list[ModelDescription]) -> dict[str, Any]:
     """The published build of ``env_id`` (else the spec and lock in the project), and the model versions using it.
 
     Raises:
@@ -122,7 +121,7 @@ def environment(env_id: str, settings: Settings) -> dict[str, Any]:
     spec = envs.load_spec(name) if name in envs.spec_names() else None
     locked = lock_path(spec_path(name)) if spec is not None else None
     env_lock = read_lock(locked, name) if locked is not None and locked.is_file() else None
-    used = _model_versions_using(f"env:{body}", settings)
+    used = _model_versions_using(f"env:{body}", models)
     if artifact is None and spec is None and not used:
         raise UnknownIdError(f"environment {env_id} is neither published, specified nor used by a model version")
     return {

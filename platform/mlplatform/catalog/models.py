@@ -13,7 +13,7 @@ from mlplatform.config import Settings
 from mlplatform.errors import EnvError, FeatureError, UnknownModelError
 from mlplatform.features import trainset_manifest
 from mlplatform.lifecycle.benchmark import history as benchmark_history
-from mlplatform.lifecycle.models import VersionInfo, client, describe
+from mlplatform.lifecycle.models import ModelDescription, VersionInfo, client
 from mlplatform.monitoring.performance import read_performance
 from mlplatform.monitoring.store import read_drift
 
@@ -44,9 +44,9 @@ def _drift_summary(settings: Settings, name: str) -> list[dict[str, Any]]:
     return list(reversed(out))
 
 
-def model(name: str, settings: Settings) -> dict[str, Any]:
+def model(found: ModelDescription, settings: Settings) -> dict[str, Any]:
     """Versions with their links and metrics, thresholds, champion history, benchmarks and monitoring."""
-    found = describe(name, settings)
+    name = found.summary.name
     metric_names = list(dict.fromkeys(k for v in found.versions for k in v.metrics))
     return {
         "name": name,
@@ -133,9 +133,9 @@ def _rows(section: str, left: dict[str, Any], right: dict[str, Any]) -> list[dic
     ]
 
 
-def diff(name: str, a: int, b: int, settings: Settings) -> dict[str, Any]:
+def diff(found: ModelDescription, a: int, b: int, settings: Settings) -> dict[str, Any]:
     """Two versions side by side: links, parameters, metrics, pinned feature sets and environment packages."""
-    found = describe(name, settings)
+    name = found.summary.name
     va, vb = _version(found, a), _version(found, b)
 
     def links(v: VersionInfo) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from mlplatform.catalog.links import url_for_id
 from mlplatform.config import Settings
 from mlplatform.errors import EnvError
 from mlplatform.features.catalog import trainset_names
-from mlplatform.lifecycle.models import list_models
+from mlplatform.lifecycle.models import ModelSummary
 from mlplatform.scoring import results
 
 __all__ = ["Hit", "search"]
@@ -59,8 +59,8 @@ def _env_hits(needle: str, settings: Settings) -> list[Hit]:
     return out
 
 
-def search(text: str, settings: Settings) -> list[Hit]:
-    """Every record whose name (or description, tags, owner, features) contains ``text``."""
+def search(text: str, settings: Settings, models: list[ModelSummary]) -> list[Hit]:
+    """Every record whose name (or description, tags, owner, features) contains ``text``; ``models``: the registry's."""
     needle = text.strip().lower()
     if needle:
         hits = _feature_hits(needle, settings)
@@ -68,7 +68,7 @@ def search(text: str, settings: Settings) -> list[Hit]:
         sets = features.summaries(settings)
         hits = [Hit("feature set", f"fs:{s['name']}", f"/fs/{s['name']}", s["description"]) for s in sets]
     hits += [Hit("training set", f"ts:{n}", f"/ts/{n}", "") for n in trainset_names(settings) if needle in n.lower()]
-    for model in list_models(settings):
+    for model in models:
         if needle in model.name.lower():
             text_ = f"{model.versions} version(s), champion {model.champion if model.champion is not None else '-'}"
             hits.append(Hit("model", f"model:{model.name}", f"/models/{model.name}", text_))

@@ -52,6 +52,8 @@ __all__ = [
     "client",
     "list_models",
     "describe",
+    "registry_state",
+    "registered_models",
     "champion_version",
     "version_numbers",
     "promote",
@@ -272,6 +274,29 @@ def describe(name: str, settings: Settings) -> ModelDescription:
     return ModelDescription(
         summary, registered.description or "", tuple(rows), tuple(_history(registered)), definitions
     )
+
+
+def registry_state(registered: Any) -> tuple[Any, ...]:
+    """What changes with a registered model (an MLflow ``RegisteredModel``): its last update (a
+    version created, deleted or edited, the description), its aliases and its tags.
+
+    MLflow's stores do not move the model's ``last_updated_timestamp`` for a version's tags,
+    so a tag set on a version afterwards leaves this state as it was.
+    """
+    return (
+        registered.last_updated_timestamp,
+        tuple(sorted((registered.aliases or {}).items())),
+        tuple(sorted((registered.tags or {}).items())),
+        registered.description or "",
+    )
+
+
+def registered_models(settings: Settings, name: str | None = None) -> list[Any]:
+    """MLflow's ``RegisteredModel`` of ``name`` (UnknownModelError when absent), or of every model, by name."""
+    mlflow_client = client(settings)
+    if name is not None:
+        return [_registered(mlflow_client, name)]
+    return sorted(mlflow_client.search_registered_models(max_results=1000), key=lambda m: m.name)
 
 
 def version_numbers(name: str, settings: Settings) -> list[int]:
