@@ -2,7 +2,8 @@
 
 Chromium and chromedriver come from Debian's packages (``scripts/setup`` installs them).
 The crawl asserts 0 broken links, 0 console errors and 0 requests leaving 127.0.0.1, and
-keeps a screenshot of every page under the test's tmp dir (``screenshots/``).
+keeps a screenshot of every page as a test artifact in ``.mlp/test-artifacts/catalog-screenshots/``
+(emptied at the start of each crawl; CI can upload the folder).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pytest
 from .test_ui_server import start_ui
 
 pytestmark = pytest.mark.slow
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".mlp" / "test-artifacts" / "catalog-screenshots"
 
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -81,7 +84,7 @@ def follow(driver: Any, element: Any) -> None:
     WebDriverWait(driver, 30).until(staleness_of(element))
 
 
-def test_click_path_and_crawl(browser: Any, catalog_url: str, tmp_path: Path) -> None:
+def test_click_path_and_crawl(browser: Any, catalog_url: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver = browser
@@ -105,8 +108,9 @@ def test_click_path_and_crawl(browser: Any, catalog_url: str, tmp_path: Path) ->
     assert urlparse(driver.current_url).path == "/models/churn"
     assert _problems(driver, catalog_url) == ([], [])
 
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = SCREENSHOTS
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
     seen: set[str] = set()
     queue = [catalog_url + "/"]
     broken, errors, outside = [], [], []
