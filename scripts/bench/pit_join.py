@@ -15,7 +15,9 @@ by customer, per-set TTL; the known-time cutoff is timed separately for ours):
 - pandas ``merge_asof(by=key, tolerance=ttl)`` × 3 on one core, reading with deltalake;
 - Spark naive: join on key + time filter + ``row_number`` per label, × 3.
 
-All must produce the same rows (checked, not timed).
+All must produce the same rows (checked, not timed). Every method runs --repeat rounds,
+the methods alternating within a round (so none finds a JVM the others warmed); the
+first round is the cold one, the best round is reported.
 
 Scaling (skip with ``--no-scaling``): the same labels and feature tables cut to a
 quarter and a half of the customers (``pmod(xxhash64(customer_id), 4)``, written once
@@ -152,16 +154,14 @@ def scaling(spark, p, home: Path, repeat: int, jvm_pid: int, materialize) -> dic
 
     plans = {name: scaled_plan(spark, p, home, name, quarters) for name, quarters in SCALES.items()}
     plans["whole"] = p
-    out = {}
+    methods = {}
     for name, q in plans.items():
-        engines = {"Spark": materialize(lambda q=q: _run_spark(spark, q)), "in-process": lambda q=q: _run_pandas(q)}
-        best = {engine: min(w for w, _ in timed(fn, repeat, jvm_pid)) for engine, fn in engines.items()}
-        out[name] = {"input_rows": input_rows(q), "best_wall_s": best}
-        print(
-            f"  scaling, {name}: {out[name]['input_rows']:,} input rows: "
-            + ", ".join(f"{e} {w:.1f}s" for e, w in best.items()),
-            flush=True,
-        )
+        methods[(name, "Spark")] = materialize(lambda q=q: _run_spark(spark, q))
+        methods[(name, "in-process")] = lambda q=q: _run_pandas(q)
+    runs = rounds(methods, repeat, jvm_pid)
+    out: dict = {name: {"input_rows": input_rows(q), "best_wall_s": {}} for name, q in plans.items()}
+    for (name, engine), timings in runs.items():
+        out[name]["best_wall_s"][engine] = min(w for w, _ in timings)
     return out
 
 
@@ -179,13 +179,18 @@ def cpu_seconds(jvm_pid: int) -> float:
     return time.process_time() + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def timed(fn, repeat: int, jvm_pid: int):  # type: ignore[no-untyped-def]
-    """Wall and CPU seconds of each run."""
-    runs = []
-    for _ in range(repeat):
-        t, c = time.perf_counter(), cpu_seconds(jvm_pid)
-        fn()
-        runs.append((time.perf_counter() - t, cpu_seconds(jvm_pid) - c))
+def rounds(methods: dict, repeat: int, jvm_pid: int) -> dict:  # type: ignore[type-arg]
+    """Wall and CPU seconds of each run of each method, ``repeat`` rounds with the methods alternating.
+
+    Alternating keeps a method that runs later from finding a JVM the earlier ones warmed.
+    """
+    runs: dict = {name: [] for name in methods}  # type: ignore[type-arg]
+    for number in range(repeat):
+        for name, fn in methods.items():
+            t, c = time.perf_counter(), cpu_seconds(jvm_pid)
+            fn()
+            runs[name].append((time.perf_counter() - t, cpu_seconds(jvm_pid) - c))
+            print(f"  round {number + 1}, {name}: {runs[name][-1][0]:.1f}s wall", flush=True)
     return runs
 
 
@@ -193,7 +198,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3k customers instead of 100k")
     parser.add_argument("--home", type=Path, help="where the data lives (default /tmp/mlp-bench-pit[-quick])")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per method (first = cold)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of every method, alternating (first = cold)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the three-size scaling runs")
     benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
@@ -255,10 +260,7 @@ def main() -> int:
     }
     jvm_pid = spark.sparkContext._gateway.proc.pid  # the JVM this process started
     results = {}
-    for name, fn in methods.items():
-        runs = timed(fn, args.repeat, jvm_pid)
-        results[name] = runs
-        print(f"  {name}: " + ", ".join(f"{w:.1f}s wall / {c:.1f}s cpu" for w, c in runs), flush=True)
+    results.update(rounds(methods, args.repeat, jvm_pid))
 
     scaled = {} if args.no_scaling else scaling(spark, p, home, args.repeat, jvm_pid, spark_materialize)
 
