@@ -8,12 +8,13 @@ first by downloading the locked wheels, so no side pays for the network):
 
 - by hand: ``python3.11 -m venv`` + ``pip install <spec packages>`` + ``venv-pack``
   (its default output: tar.gz, compression level 4)
-- ``mlp env build`` cold, with the lock already written (the usual case: the lock
-  is committed beside the spec), and cold including resolving the lock
+- ``mlp env build`` of the spec with ``builder: venv`` (venv-pack's archive), cold,
+  with the lock already written (the usual case: the lock is committed beside the
+  spec), and cold including resolving the lock
 - ``mlp env build`` warm (same spec + lock: the published artifact is reused),
   as a whole CLI process and as the library call
-- the same spec with ``builder: portable`` (the archive carries its CPython), cold
-  with the lock present and warm, against the venv builder's rows
+- the same spec with ``builder: portable`` (the default: the archive carries its
+  CPython), cold with the lock present and warm, against the venv builder's rows
 
 Targets (issue 3): cold within 10% of by hand, warm under 2 s, archive no
 larger than venv-pack's default output. Issue 19: the portable archive at most
@@ -93,12 +94,12 @@ def ours_cold(work: Path, spec: Path, with_lock: bool) -> tuple[float, int, Path
     return seconds, archive.stat().st_size, home
 
 
-def portable_spec(spec: Path, folder: Path) -> Path:
-    """The same spec with ``builder: portable``, locked beside it (same pins: the lock resolves the same way)."""
+def with_builder(spec: Path, folder: Path, builder: str) -> Path:
+    """The same spec with ``builder: BUILDER``, locked beside it (same pins: the lock resolves the same way)."""
     folder.mkdir()
     lines = [line for line in spec.read_text().splitlines() if not line.startswith("builder:")]
     target = folder / spec.name
-    target.write_text("\n".join([*lines, "builder: portable"]) + "\n")
+    target.write_text("\n".join([*lines, f"builder: {builder}"]) + "\n")
     _run([MLP, "env", "lock", str(target)], {"MLP_PROJECT": str(REPO)})
     return target
 
@@ -138,12 +139,13 @@ def main() -> int:
         pins = [line for line in lock.read_text().splitlines() if line and not line.startswith("#")]
         _run([PY, "-m", "pip", "download", "-q", "--no-deps", "-d", str(root / "wheels"), *pins])
         packages = _spec_packages(spec)
-        portable = portable_spec(spec, root / "portable-spec")
+        portable = with_builder(spec, root / "portable-spec", "portable")
+        spec = with_builder(spec, root / "venv-spec", "venv")
 
         rows: dict[str, list[float]] = {
             "by hand (venv + pip + venv-pack)": [],
-            "mlp env build, cold, lock present": [],
-            "mlp env build, cold, resolving the lock": [],
+            "venv: env build, cold, lock present": [],
+            "venv: env build, cold, resolving the lock": [],
             "portable: env build, cold, lock present": [],
         }
         sizes: dict[str, int] = {}
@@ -157,11 +159,11 @@ def main() -> int:
             work = root / f"ours-{i}"
             work.mkdir()
             seconds, sizes["mlp env build"], warm_home = ours_cold(work, spec, with_lock=True)
-            rows["mlp env build, cold, lock present"].append(seconds)
+            rows["venv: env build, cold, lock present"].append(seconds)
             work = root / f"ours-resolve-{i}"
             work.mkdir()
             seconds, _, _ = ours_cold(work, spec, with_lock=False)
-            rows["mlp env build, cold, resolving the lock"].append(seconds)
+            rows["venv: env build, cold, resolving the lock"].append(seconds)
             shutil.rmtree(work)
             work = root / f"portable-{i}"
             work.mkdir()
@@ -184,16 +186,16 @@ def main() -> int:
         vs_hand = {name: watch.ratio(median, hand) for name, median in medians.items()}
         for name, median in medians.items():
             print(f"| {name:<42} | {median:8.1f} | {watch.cell(vs_hand[name]):>10} |")
-        print(f"| {'mlp env build, warm (whole CLI process)':<42} | {warm_cli:8.2f} | {'':>10} |")
-        print(f"| {'envs.build(), warm (library call)':<42} | {warm_call:8.3f} | {'':>10} |")
+        print(f"| {'venv: mlp env build, warm (CLI)':<42} | {warm_cli:8.2f} | {'':>10} |")
+        print(f"| {'venv: envs.build(), warm (library)':<42} | {warm_call:8.3f} | {'':>10} |")
         print(f"| {'portable: mlp env build, warm (CLI)':<42} | {portable_cli:8.2f} | {'':>10} |")
         print(f"| {'portable: envs.build(), warm (library)':<42} | {portable_call:8.3f} | {'':>10} |")
         print(
             f"\narchive size: by hand {sizes['by hand'] / 1e6:.1f} MB, "
-            f"mlp env build {sizes['mlp env build'] / 1e6:.1f} MB "
+            f"venv builder {sizes['mlp env build'] / 1e6:.1f} MB "
             f"({sizes['mlp env build'] / sizes['by hand']:.2f}x; ours has no pip/setuptools inside), "
             f"portable {sizes['portable'] / 1e6:.1f} MB ({sizes['portable'] / sizes['mlp env build']:.2f}x "
-            "the venv-pack archive of mlp env build; it carries CPython, its stdlib and bundled libraries)"
+            "the venv builder's; it carries CPython, its stdlib and bundled libraries)"
         )
         print(watch.summary())
         warm = {
