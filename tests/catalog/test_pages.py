@@ -242,7 +242,7 @@ def test_a_model_page_is_described_again_when_the_registry_moves_and_a_version_t
     promote("churn", 2, catalog_home, reason="the registry moves: an alias")
     moved = data(app, "/models/churn")
     assert moved["found"]["summary"]["champion"] == 2 == describe("churn", catalog_home).summary.champion
-    assert [v["aliases"] for v in moved["versions"]] == [["champion"], []]
+    assert "champion" in moved["versions"][0]["aliases"] and "champion" not in moved["versions"][1]["aliases"]
 
     # a version's tag moves no timestamp in MLflow's store: the kept page holds until its time is up
     client(catalog_home).set_model_version_tag("churn", "2", "note", "tagged later")
