@@ -588,13 +588,14 @@ class ScoringApp:
             return self._route(environ, recording_start_response, path)
         finally:
             endpoint = path if path in ENDPOINTS else "other"
-            self.metrics.inc("mlp_requests", endpoint=endpoint, status=status[0] if status else "500")
+            # the request's count last: a worker's file that counts a request holds all its other figures
             self.metrics.observe(
                 "mlp_request_duration_seconds",
                 (time.perf_counter() - started,),
                 server_metrics.LATENCY_BUCKETS,
                 endpoint=endpoint,
             )
+            self.metrics.inc("mlp_requests", endpoint=endpoint, status=status[0] if status else "500")
 
     def _route(self, environ: dict[str, Any], start_response: Callable[..., Any], path: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
