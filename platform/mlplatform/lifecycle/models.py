@@ -202,10 +202,7 @@ def _summary(registered: Any, versions: list[Any]) -> ModelSummary:
 def list_models(settings: Settings) -> list[ModelSummary]:
     """Every registered model with its champion, challenger and latest version."""
     mlflow_client = client(settings)
-    out = []
-    for registered in sorted(mlflow_client.search_registered_models(max_results=1000), key=lambda m: m.name):
-        out.append(_summary(registered, _versions(mlflow_client, registered.name)))
-    return out
+    return [_summary(found, _versions(mlflow_client, found.name)) for found in registered_models(settings)]
 
 
 def _plain_metrics(logged: Mapping[str, float], names: set[str]) -> dict[str, float]:
