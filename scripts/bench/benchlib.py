@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shlex
@@ -225,8 +226,6 @@ class LoadWatch:
         self.stop()
 
     def _sample(self) -> None:
-        import math
-
         decay = math.exp(-self.interval_s / KERNEL_WINDOW_S)
         me = threading.get_native_id()
         while not self._stopped.wait(self.interval_s):
