@@ -128,19 +128,17 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="mlp-bench-envs-"))
     try:
         if args.quick:
-            spec = root / "benchquick.yaml"
-            spec.write_text(QUICK_SPEC)
+            source = root / "benchquick.yaml"
+            source.write_text(QUICK_SPEC)
         else:
-            spec = root / "sklearn.yaml"
-            shutil.copy(REPO / "envs" / "sklearn.yaml", spec)
-        # Resolve the lock once (written beside the copied spec) and warm pip's cache with its wheels.
-        _run([MLP, "env", "lock", str(spec)], {"MLP_PROJECT": str(REPO)})
+            source = REPO / "envs" / "sklearn.yaml"
+        # One spec per builder, each locked beside it; pip's cache is warmed with the venv lock's wheels.
+        spec = with_builder(source, root / "venv-spec", "venv")
+        portable = with_builder(source, root / "portable-spec", "portable")
         lock = spec.with_name(f"{spec.stem}.lock.txt")
         pins = [line for line in lock.read_text().splitlines() if line and not line.startswith("#")]
         _run([PY, "-m", "pip", "download", "-q", "--no-deps", "-d", str(root / "wheels"), *pins])
         packages = _spec_packages(spec)
-        portable = with_builder(spec, root / "portable-spec", "portable")
-        spec = with_builder(spec, root / "venv-spec", "venv")
 
         rows: dict[str, list[float]] = {
             "by hand (venv + pip + venv-pack)": [],
