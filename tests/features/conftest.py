@@ -22,14 +22,3 @@ def churn(churn_warehouse: Path, mlp_home: Path, monkeypatch: pytest.MonkeyPatch
     shutil.copytree(churn_warehouse, mlp_home, symlinks=True, dirs_exist_ok=True)
     monkeypatch.setenv("MLP_HOME", str(mlp_home))
     return load_settings()
-
-
-def stats_columns_written(uri: str) -> set[str]:
-    """Columns with min/max statistics in the first commit's add actions, read from the Delta log's JSON."""
-    import json
-
-    log = Path(uri) / "_delta_log" / "00000000000000000000.json"
-    adds = [json.loads(line)["add"] for line in log.read_text().splitlines() if '"add"' in line]
-    stats = [json.loads(a["stats"]) for a in adds if a.get("stats")]
-    assert stats, f"no file statistics in {log}"
-    return set().union(*(s.get("minValues", {}).keys() for s in stats))

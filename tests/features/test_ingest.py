@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from delta_log import stats_columns_written
 
-from features.conftest import stats_columns_written
 from mlplatform import features, tables
 from mlplatform.errors import FeatureError
 from mlplatform.features import registry

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from delta_log import stats_columns_written
 
-from features.conftest import stats_columns_written
 from mlplatform import features, tables
 from mlplatform.errors import FeatureError
 from mlplatform.features.definitions import TrainingSetSpec, load_trainset_spec

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from delta_log import stats_columns_written
 from scoring_support import FEATURES, make_frame, register_model, registered_input, write_delta
 
 from mlplatform.errors import ModelError, ScoringError
@@ -48,6 +49,9 @@ def test_predictions_equal_the_model_run_locally(spark: Any, settings: Any, chur
     assert str(row["run_date"]) == RUN_DATE
     assert scores["scoring_run_id"].nunique() == 1 and scores["scored_at"].nunique() == 1
     assert tables.describe(result.table).partition_columns == ["run_date"]
+    keys = set(scores.columns) - {"prediction", "probability", *batch.OUTPUT_COLUMNS}
+    assert keys == {"customer_id", "label"}
+    assert stats_columns_written(result.table) == keys  # file statistics on the keys only
 
     edges = tables.to_pandas(lineage.lineage_table(settings), filters=[("job_run", "=", result.run_id)])
     assert set(zip(edges["from_id"], edges["relation"], edges["to_id"])) == {
