@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench/batch_scoring.py            # 5,000,000 rows
     .venv/bin/python scripts/bench/batch_scoring.py --quick    # 500,000 rows
+    .venv/bin/python scripts/bench/batch_scoring.py --rows 2000000 --jobs 2 --skip-uv
 
 Same model (HistGradientBoostingClassifier, 100 iterations, 10 float features,
 registered in the platform format), same Delta input, same machine, one run:
@@ -241,6 +242,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--passes", type=int, default=None, help="warm passes per method")
     parser.add_argument("--jobs", type=int, default=None, help="nightly jobs per method (alternating)")
+    parser.add_argument("--skip-uv", action="store_true", help="leave out spark_udf(env_manager=uv): minutes a job")
     benchlib.add_arguments(parser, __file__)
     args = parser.parse_args()
     watch = benchlib.LoadWatch.from_args(args).start()
@@ -285,8 +287,10 @@ def main() -> int:
         return [sys.executable, "-c", code, _input_uri(settings)]
 
     floor_job = [sys.executable, "-c", FLOOR_JOB.format(run_date=RUN_DATE), _input_uri(settings)]
-    with_uv = shutil.which("uv", path=str(Path(sys.executable).parent)) is not None
-    if with_uv:
+    with_uv = not args.skip_uv and shutil.which("uv", path=str(Path(sys.executable).parent)) is not None
+    if args.skip_uv:
+        print("spark_udf(env_manager=uv) left out (--skip-uv)")
+    elif with_uv:
         # MLflow starts uv from PATH; the first uv job fills an empty cache
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env["UV_CACHE_DIR"] = str(home / "uv-cache")
