@@ -28,7 +28,8 @@ answer carries it back.
 Inputs are checked against the column signature the exporter copied from
 ``MLmodel`` into ``serving.json``. Every bad request gets a 4xx JSON answer
 ``{"error_code": ..., "message": ...}`` saying what was wrong; the process keeps
-serving.
+serving. A model that answers the bare float matrix as it answers named columns (tried
+once at load) is handed the matrix, without pandas' and scikit-learn's frame checks.
 
 Run it with gunicorn, exactly as the image does::
 
