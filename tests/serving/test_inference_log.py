@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ import pandas as pd
 import pytest
 from conftest import MLP, Server
 from serving_support import free_port, make_frame, request, start, stop, workers
+from wsgi_client import post
 
 from mlplatform.errors import ModelError, MonitoringError
 
@@ -176,16 +176,8 @@ def test_sample_zero_writes_nothing(context, store, tmp_path, monkeypatch):
     monkeypatch.setenv("MLP_LOG_DIR", str(tmp_path / "spool"))
     app = create_app(context)
     body = json.dumps({"dataframe_records": store.frame.head(3).to_dict(orient="records")}).encode()
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/invocations",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-    }
-    statuses: list[str] = []
-    app(environ, lambda status, headers: statuses.append(status))
-    assert statuses == ["200 OK"] and app.spool is None
+    status, _ = post(app, body)
+    assert status == "200 OK" and app.spool is None
     assert not (tmp_path / "spool").exists()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from wsgi_client import post
 
 from mlplatform.scoring import server
 
@@ -33,14 +33,9 @@ def _app(model: Any, types: dict[str, str], tmp_path: Path) -> server.ScoringApp
 
 def _answer(app: server.ScoringApp, frame: pd.DataFrame) -> list[Any]:
     body = json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}).encode()
-    environ = {
-        "PATH_INFO": "/invocations",
-        "REQUEST_METHOD": "POST",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-    }
-    return json.loads(b"".join(app(environ, lambda status, headers: None)))["predictions"]
+    status, answer = post(app, body)
+    assert status == "200 OK", answer
+    return json.loads(answer)["predictions"]
 
 
 def test_a_plain_estimator_gets_the_matrix_and_answers_like_the_frame(tmp_path: Path) -> None:

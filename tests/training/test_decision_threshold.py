@@ -7,7 +7,6 @@ same training rows with the same CV splitter and the same estimator parameters.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from wsgi_client import post
 
 from mlplatform.errors import TrainingError
 from mlplatform.training.spec import load_spec
@@ -228,14 +228,7 @@ def test_fixed_threshold_is_used_as_is_by_batch_scoring_and_the_server(spark, im
         server.ServingConfig("imbalanced", 1, None, model_path, "predict", None), server.load_model(model_path)
     )
     body = json.dumps({"dataframe_split": json.loads(held_out[FEATURES].to_json(orient="split", index=False))}).encode()
-    environ = {
-        "PATH_INFO": "/invocations",
-        "REQUEST_METHOD": "POST",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-    }
-    answer = json.loads(b"".join(app(environ, lambda status, headers: None)))
+    answer = json.loads(post(app, body)[1])
     assert answer["predictions"] == expected.tolist()
 
 
