@@ -474,10 +474,10 @@ def _write_conf(run: ScoringPlan) -> dict[str, str]:
     """Arrow batch size, no per-row replaceWhere check; for a new scores table, file statistics on the keys only.
 
     Every row carries the run date as a literal, so Delta's check that each written row
-    matches ``replaceWhere`` cannot fail (it cost ~5% of the write). The other columns are
-    the prediction and one value per run (model, run id, ...): their min/max per file
-    skip nothing readers ask for (a run date is a partition, an entity a key) and cost
-    ~10% of the write each (scripts/bench/batch_scoring.py).
+    matches ``replaceWhere`` cannot fail (it cost ~6% of the write's CPU). The other columns
+    are the prediction and one value per run (model, run id, ...): their min/max per file
+    skip nothing readers ask for (a run date is a partition, an entity a key); on the
+    prediction and probability they cost ~10% of the write's CPU.
     """
 
     conf = {
@@ -486,8 +486,9 @@ def _write_conf(run: ScoringPlan) -> dict[str, str]:
     }
     if not tables.exists(run.table):
         if run.spec.keys:
-            quoted = [c if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", c) else f"`{c}`" for c in run.spec.keys]
-            conf["spark.databricks.delta.properties.defaults.dataSkippingStatsColumns"] = ",".join(quoted)
+            conf["spark.databricks.delta.properties.defaults.dataSkippingStatsColumns"] = tables.stats_columns_value(
+                run.spec.keys
+            )
         else:
             conf["spark.databricks.delta.properties.defaults.dataSkippingNumIndexedCols"] = "0"
     return conf

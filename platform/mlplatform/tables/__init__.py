@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from mlplatform.tables.checks import stats_columns_value
 from mlplatform.tables.commits import (
     Commit,
     Txn,
@@ -55,6 +56,7 @@ __all__ = [
     "write",
     "merge",
     "write_pandas",
+    "stats_columns_value",
     "set_descriptions",
     "history",
     "written_rows",

@@ -49,6 +49,11 @@ def check_write_args(uri: str, mode: str, partition_by: Sequence[str] | None) ->
             )
 
 
+def stats_columns_value(columns: Sequence[str]) -> str:
+    """The ``delta.dataSkippingStatsColumns`` value naming ``columns`` (quoted where they need it)."""
+    return ",".join(c if c.isidentifier() else quote_ident(c, "spark") for c in columns)
+
+
 def stats_properties(uri: str, columns: Sequence[str], stats_columns: Sequence[str] | None) -> dict[str, str]:
     """Table properties that limit file statistics to ``stats_columns`` (set when the table is created)."""
     if stats_columns is None:
@@ -64,7 +69,7 @@ def stats_properties(uri: str, columns: Sequence[str], stats_columns: Sequence[s
             f"stats_columns for table {uri} name column(s) {unknown} the DataFrame does not have",
             f"its columns are: {', '.join(columns)}",
         )
-    wanted = ",".join(quote_ident(c, "spark") if not c.isidentifier() else c for c in stats_columns)
+    wanted = stats_columns_value(stats_columns)
     if exists(uri):
         current = open_table(uri)[0].metadata().configuration.get(STATS_COLUMNS_PROPERTY)
         if current != wanted:
