@@ -28,7 +28,8 @@ def test_grid_matches_gridsearchcv(spark, make_spec, frame):
     from sklearn.tree import DecisionTreeClassifier
 
     space = {"max_depth": [2, 3, 5, None], "min_samples_leaf": [1, 5, 20]}
-    spec = make_spec(search={"strategy": "grid", "space": space})
+    metrics = {"primary": "roc_auc", "extra": ["balanced_accuracy"]}
+    spec = make_spec(search={"strategy": "grid", "space": space}, metrics=metrics)
     prepared = prepare(spec, frame)
     result, broadcaster = run_search(spark, spec, prepared)
     broadcaster.close()
@@ -36,16 +37,21 @@ def test_grid_matches_gridsearchcv(spark, make_spec, frame):
     train = prepared.frame[~prepared.frame[HOLDOUT_COLUMN]].reset_index(drop=True)
     fold = train[FOLD_COLUMN].to_numpy()
     folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(spec.cv.folds)]
-    reference = GridSearchCV(DecisionTreeClassifier(random_state=0), space, cv=folds, scoring="roc_auc")
+    # the label metrics come from the probabilities' argmax and one count of the four outcomes: as sklearn's
+    label_metrics = ["accuracy", "balanced_accuracy", "precision", "recall", "f1"]
+    scoring = {"roc_auc": "roc_auc", **{m: m for m in label_metrics}}
+    reference = GridSearchCV(DecisionTreeClassifier(random_state=0), space, cv=folds, scoring=scoring, refit="roc_auc")
     reference.fit(train[prepared.features], train["label"])
 
     assert result.best.params == reference.best_params_
     assert result.best.mean("roc_auc") == pytest.approx(reference.best_score_, rel=1e-12, abs=0)
-    ours = [t.mean("roc_auc") for t in sorted(result.trials, key=lambda t: t.number)]
-    np.testing.assert_allclose(ours, reference.cv_results_["mean_test_score"], rtol=1e-12)
+    trials = sorted(result.trials, key=lambda t: t.number)
+    for metric in ["roc_auc", *label_metrics]:
+        ours = [t.mean(metric) for t in trials]
+        np.testing.assert_allclose(ours, reference.cv_results_[f"mean_test_{metric}"], rtol=1e-12, err_msg=metric)
     np.testing.assert_allclose(
-        [t.std("roc_auc") for t in sorted(result.trials, key=lambda t: t.number)],
-        reference.cv_results_["std_test_score"],
+        [t.std("roc_auc") for t in trials],
+        reference.cv_results_["std_test_roc_auc"],
         rtol=1e-9,
     )
 

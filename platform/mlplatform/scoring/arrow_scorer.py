@@ -28,6 +28,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
+from mlplatform.estimators import final_estimator_name, predict_is_argmax_proba
 from mlplatform.probe import report_from
 from mlplatform.threads import native_thread_limit
 
@@ -38,7 +39,6 @@ __all__ = [
     "load_model",
     "NULL_MARKER",
     "PROBE_SAMPLE_ROWS",
-    "FROM_PROBA",
 ]
 
 # An executor error whose text carries this marker means: null features for a model
@@ -46,18 +46,6 @@ __all__ = [
 NULL_MARKER = "MLP-NULL-FEATURES"
 
 PROBE_SAMPLE_ROWS = 32
-
-# Estimators whose ``predict`` is exactly ``classes_[argmax(predict_proba)]``: for these
-# one ``predict_proba`` call yields both outputs (a second pass would double the cost).
-FROM_PROBA = frozenset(
-    {
-        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-        "sklearn.ensemble._forest.RandomForestClassifier",
-        "sklearn.ensemble._forest.ExtraTreesClassifier",
-        "sklearn.tree._classes.DecisionTreeClassifier",
-        "sklearn.tree._classes.ExtraTreeClassifier",
-    }
-)
 
 # numpy input loses column names; scikit-learn warns about that on every call.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
@@ -149,15 +137,6 @@ def _check_nulls(batch: pa.RecordBatch, spec: ScorerSpec) -> None:
     counts = _null_counts(batch, [f for f in spec.features if f not in spec.nullable])
     if counts:
         raise ValueError(f"{NULL_MARKER} {json.dumps(counts, sort_keys=True)} (in one batch of {batch.num_rows} rows)")
-
-
-def _estimator_name(model: Any) -> str:
-    final = model
-    steps = getattr(model, "steps", None)
-    if isinstance(steps, list) and steps:
-        final = steps[-1][1]
-    cls = type(final)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _nullable(model: Any, row: pa.RecordBatch, spec: ScorerSpec, has_proba: bool) -> list[str]:
@@ -325,7 +304,7 @@ def _sample_traits(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> dict[
         proba = np.asarray(model.predict_proba(frame))
         threshold = _decision_threshold(model, classes or [])
         derived = np.asarray(classes)[_from_proba(proba, threshold)]
-        safe = threshold is not None or _estimator_name(model) in FROM_PROBA
+        safe = threshold is not None or predict_is_argmax_proba(model)
         traits["predict_from_proba"] = safe and np.array_equal(derived, reference)
         traits["decision_threshold"] = threshold if traits["predict_from_proba"] else None
     return traits
@@ -345,7 +324,7 @@ def probe(batches: Iterator[pa.RecordBatch], spec: ScorerSpec) -> Iterator[pa.Re
     info: dict[str, Any] = {"worker": report_from(["numpy", "pyarrow", "pandas", "scikit-learn", "cloudpickle"])}
     try:
         model = load_model(spec)
-        info["estimator"] = _estimator_name(model)
+        info["estimator"] = final_estimator_name(model)
         names = getattr(model, "feature_names_in_", None)
         info["feature_names_in"] = [str(n) for n in names] if names is not None else None
         if info["feature_names_in"] and sorted(info["feature_names_in"]) == sorted(spec.features):
