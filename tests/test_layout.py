@@ -48,3 +48,15 @@ def test_every_package_under_platform_is_installed_and_the_jobs_with_it():
     assert listed - on_disk == {"mlplatform.jobs"}
     assert setuptools["package-dir"] == {"": "platform", "mlplatform.jobs": "jobs"}
     assert (REPO / "jobs" / "__init__.py").is_file()
+
+
+def test_test_modules_outside_packages_have_unique_names():
+    # pytest's rootdir-relative import keys such modules by file name alone, so two of one
+    # name stop the whole collection ("import file mismatch")
+    tests = REPO / "tests"
+    seen: dict[str, list[str]] = {}
+    for module in tests.rglob("test_*.py"):
+        if not (module.parent / "__init__.py").is_file():
+            seen.setdefault(module.name, []).append(str(module.relative_to(tests)))
+    clashes = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not clashes, f"rename one of each: {clashes}"
