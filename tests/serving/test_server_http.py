@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import numpy as np
 import pytest
 from conftest import MAX_BODY
 from serving_support import request
+
+from mlplatform.scoring.server import DRAIN_FACTOR
 
 
 def expected(store, rows=None) -> list[int]:
@@ -112,9 +115,25 @@ def test_bad_requests_get_a_json_error_saying_what_was_wrong(server, body, conte
         assert word in got["message"], got["message"]
 
 
-def test_oversized_body_is_refused_before_it_is_read(server):
-    status, body = request(server.port, "/invocations", b" " * (MAX_BODY + 1))
-    assert status == 413 and str(MAX_BODY) in body["message"] and "MLP_MAX_BODY_BYTES" in body["message"]
+def test_oversized_body_is_refused_with_an_answer_the_sender_can_read(server):
+    # The server throws a body up to DRAIN_FACTOR times the limit away instead of closing on
+    # a client still sending it, which would see a broken pipe instead of the 413.
+    for size in (MAX_BODY + 1, 2 * MAX_BODY, DRAIN_FACTOR * MAX_BODY) * 5:
+        status, body = request(server.port, "/invocations", b" " * size)
+        assert status == 413 and str(MAX_BODY) in body["message"] and "MLP_MAX_BODY_BYTES" in body["message"]
+    assert request(server.port, "/ping")[0] == 200
+
+
+def test_far_oversized_declared_body_is_refused_without_waiting_for_it(server):
+    # Content-Length far over the limit and no body sent: the answer comes at once, the
+    # worker does not wait for bytes it would throw away.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {100 * MAX_BODY}\r\n\r\n".encode()
+        )
+        head = conn.recv(65536).decode(errors="replace")
+    assert head.startswith("HTTP/1.1 413"), head
 
 
 def test_wrong_method_and_unknown_path(server):

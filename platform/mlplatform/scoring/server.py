@@ -79,6 +79,12 @@ warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
 CONFIG_FILE = "serving.json"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# A body over the limit is read and thrown away, never kept, when it is at most this many
+# times the limit: a server that answers 413 and closes while the client is still sending
+# makes the client see a broken pipe or a reset instead of the answer. Longer bodies are
+# refused at once, their sender left to see the connection close.
+DRAIN_FACTOR = 4
+DRAIN_CHUNK = 64 * 1024
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
@@ -665,6 +671,8 @@ class ScoringApp:
             except ValueError:
                 raise RequestError(f"Content-Length '{length_text}' is not a number") from None
             if length > limit:
+                if length <= DRAIN_FACTOR * limit:
+                    _discard(stream, length)
                 raise RequestError(
                     f"the body has {length} bytes, more than the limit of {limit} (MLP_MAX_BODY_BYTES); "
                     "send fewer rows per request",
@@ -674,6 +682,7 @@ class ScoringApp:
             return stream.read(length)
         body = stream.read(limit + 1)
         if len(body) > limit:
+            _discard(stream, (DRAIN_FACTOR - 1) * limit)
             raise RequestError(
                 f"the body is larger than the limit of {limit} bytes (MLP_MAX_BODY_BYTES); send fewer rows per request",
                 status=413,
@@ -723,6 +732,15 @@ def _respond(
         [("Content-Type", content_type), ("Content-Length", str(len(body))), *(headers or [])],
     )
     return [body]
+
+
+def _discard(stream: Any, budget: int) -> None:
+    """Read and drop up to ``budget`` bytes of a refused body, a chunk at a time."""
+    while budget > 0:
+        chunk = stream.read(min(DRAIN_CHUNK, budget))
+        if not chunk:
+            return
+        budget -= len(chunk)
 
 
 def _error(start_response: Callable[..., Any], status: int, code: str, message: str) -> list[bytes]:
