@@ -3,6 +3,7 @@ scans each input once, and a scoring run's drift is the same whichever engine me
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,55 @@ def test_an_unknown_engine_or_spark_without_a_session_is_one_line() -> None:
     with pytest.raises(MonitoringError, match=r"drift engine 'spark' needs an active Spark session"):
         choose_engine("spark", 10, None)
     assert choose_engine("auto", 10**9, None) == "pandas"
+
+
+def _merges_one_to_one(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> bool:
+    """The reference for same_rows: pandas' validated merge pairs every row of both sides."""
+    try:
+        merged = left.merge(right, on=keys, how="inner", validate="one_to_one")
+    except pd.errors.MergeError:
+        return False
+    return len(merged) == len(left) == len(right)
+
+
+def test_same_rows_agrees_with_a_validated_merge() -> None:
+    from mlplatform.scoring.drift_run import same_rows
+
+    rng = np.random.default_rng(7)
+    day = pd.Timestamp("2024-06-30", tz="UTC")
+    left = pd.DataFrame({"key": rng.permutation(5_000), "as_of": day, "x": rng.random(5_000)})
+    shuffled = left.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    changed = shuffled.assign(key=shuffled["key"].where(shuffled.index != 10, 10_000))
+    twice = shuffled.assign(key=shuffled["key"].where(shuffled.index != 10, shuffled["key"][11]))
+    other_day = shuffled.assign(as_of=shuffled["as_of"].where(shuffled.index != 3, day + pd.Timedelta(days=1)))
+    other_type = shuffled.assign(key=shuffled["key"].astype("float64"))
+    shorter = shuffled.iloc[1:]
+    cases = {"shuffled": shuffled, "changed": changed, "twice": twice, "other_day": other_day, "shorter": shorter}
+    for name, right in cases.items():
+        assert same_rows(left, right, ["key", "as_of"]) == _merges_one_to_one(left, right, ["key", "as_of"]), name
+    assert same_rows(left, shuffled, ["key", "as_of"])
+    assert not same_rows(left, other_type, ["key", "as_of"])  # the merge would pair them; the fast path does not
+
+
+def test_a_key_scored_twice_is_one_line_and_missing_scores_are_left_out_with_a_warning(
+    settings: Any, data: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from deltalake import DeltaTable
+
+    from mlplatform import tables
+    from mlplatform.monitoring.store import read_drift
+    from mlplatform.scoring.drift_run import measure_drift
+
+    result = _scored_run(settings, data)
+    scores = DeltaTable(result.table).to_pandas()
+    doubled = tables.write_pandas(
+        pd.concat([scores, scores.head(1)]), result.table, mode="overwrite", partition_by=PART
+    )
+    with pytest.raises(MonitoringError, match=r"the scoring set and the scores of churn on 2024-06-30 do not hold"):
+        measure_drift(settings, ["key"], dataclasses.replace(result, table_version=doubled), engine="pandas")
+    fewer = tables.write_pandas(scores.iloc[5:], result.table, mode="overwrite", partition_by=PART)
+    with caplog.at_level("WARNING", logger="mlplatform.scoring.drift_run"):
+        measure_drift(settings, ["key"], dataclasses.replace(result, table_version=fewer), engine="pandas")
+    assert f"{len(scores)} scoring-set rows and {len(scores) - 5} scores" in caplog.text
+    stored = read_drift(settings, "churn", run_date="2024-06-30")
+    assert set(stored["rows"]) == {len(scores) - 5}, stored["rows"]
