@@ -239,12 +239,18 @@ def score_batch(model: Any, batch: pa.RecordBatch, spec: ScorerSpec) -> pa.Recor
 
 
 def score_batches(batches: Iterator[pa.RecordBatch], spec: ScorerSpec) -> Iterator[pa.RecordBatch]:
-    """The ``mapInArrow`` function: the model is loaded on the first batch, once per worker."""
-    model = None
+    """The ``mapInArrow`` function: the model is loaded once per worker, before its thread pools are capped.
+
+    A partition without rows loads nothing.
+    """
+    batches = iter(batches)
+    first = next((batch for batch in batches if batch.num_rows), None)
+    if first is None:
+        return
+    model = load_model(spec)
     with native_thread_limit(spec.threads):
+        yield score_batch(model, first, spec)
         for batch in batches:
-            if model is None:
-                model = load_model(spec)
             if batch.num_rows:
                 yield score_batch(model, batch, spec)
 

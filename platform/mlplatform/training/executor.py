@@ -410,44 +410,52 @@ def run_task(task: dict[str, Any], payload: dict[str, Any], frame: Any) -> dict[
     started = time.time()
     result: dict[str, Any] = {"kind": task["kind"], "trial": task["trial"], "fold": task["fold"], "error": None}
     try:
-        features, label = payload["features"], payload["label"]
         params = {**payload.get("fixed_params", {}), **task["params"]}
         model = build_estimator(payload["estimator"], params, payload.get("calibration"))
-        if task["kind"] == "refit":
-            train = frame[~frame[HOLDOUT_COLUMN]]
-            test = frame[frame[HOLDOUT_COLUMN]]
-        else:
-            train = frame[(frame[FOLD_COLUMN] != task["fold"]) & ~frame[HOLDOUT_COLUMN]]
-            test = frame[frame[FOLD_COLUMN] == task["fold"]]
-        fit_start = time.perf_counter()
-        model.fit(train[features], train[label])
-        result["fit_time"] = time.perf_counter() - fit_start
-        score_start = time.perf_counter()
-        if task["kind"] == "refit":
-            names = payload["metrics"]
-            if task.get("threshold") is not None:
-                untuned = [n for n in names if not METRICS.get(n, (True, True))[1]]
-                result["untuned_metrics"] = _metrics(model, test[features], test[label], untuned)
-                model = with_threshold(model, task["threshold"])
-            result["evaluation"] = evaluation(model, test[features], test[label], names, features)
-            result["metrics"] = result["evaluation"]["metrics"]
-            result["holdout_outputs"] = model_outputs(model, test[features])
-            example = train[features].head(_EXAMPLE_ROWS)
-            result["example_predictions"] = [_plain(v) for v in model.predict(example)]
-            result["model_bytes"] = _pickle_model(model)
-        else:
-            scored = _scores(model, test[features])
-            result["metrics"] = _metrics(model, test[features], test[label], payload["metrics"], scored)
-            if payload.get("decision"):
-                result["decision_curve"] = decision_curve(
-                    test[label], scored[0], model.classes_[1], payload["decision"]
-                )
-        result["score_time"] = time.perf_counter() - score_start
+        # one trial per task slot: once the estimator's libraries are loaded, their OpenMP/BLAS
+        # pools get the slot's cores, not every core
+        with native_thread_limit(payload.get("task_cpus", 1)):
+            _fit_and_score(task, payload, frame, model, result)
     except Exception as exc:  # noqa: BLE001 - reported to the driver as the trial's failure
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["traceback"] = traceback.format_exc(limit=8)
     result["task_time"] = time.time() - started
     return result
+
+
+def _fit_and_score(
+    task: dict[str, Any], payload: dict[str, Any], frame: Any, model: Any, result: dict[str, Any]
+) -> None:
+    """Fit ``model`` on the task's training rows; put its fit and score times and its scores in ``result``."""
+    features, label = payload["features"], payload["label"]
+    if task["kind"] == "refit":
+        train = frame[~frame[HOLDOUT_COLUMN]]
+        test = frame[frame[HOLDOUT_COLUMN]]
+    else:
+        train = frame[(frame[FOLD_COLUMN] != task["fold"]) & ~frame[HOLDOUT_COLUMN]]
+        test = frame[frame[FOLD_COLUMN] == task["fold"]]
+    fit_start = time.perf_counter()
+    model.fit(train[features], train[label])
+    result["fit_time"] = time.perf_counter() - fit_start
+    score_start = time.perf_counter()
+    if task["kind"] == "refit":
+        names = payload["metrics"]
+        if task.get("threshold") is not None:
+            untuned = [n for n in names if not METRICS.get(n, (True, True))[1]]
+            result["untuned_metrics"] = _metrics(model, test[features], test[label], untuned)
+            model = with_threshold(model, task["threshold"])
+        result["evaluation"] = evaluation(model, test[features], test[label], names, features)
+        result["metrics"] = result["evaluation"]["metrics"]
+        result["holdout_outputs"] = model_outputs(model, test[features])
+        example = train[features].head(_EXAMPLE_ROWS)
+        result["example_predictions"] = [_plain(v) for v in model.predict(example)]
+        result["model_bytes"] = _pickle_model(model)
+    else:
+        scored = _scores(model, test[features])
+        result["metrics"] = _metrics(model, test[features], test[label], payload["metrics"], scored)
+        if payload.get("decision"):
+            result["decision_curve"] = decision_curve(test[label], scored[0], model.classes_[1], payload["decision"])
+    result["score_time"] = time.perf_counter() - score_start
 
 
 _FRAMES: dict[int, Any] = {}
@@ -476,9 +484,7 @@ def run_partition(broadcast: Any, tasks: Iterator[dict[str, Any]]) -> Iterator[d
     context = TaskContext.get()
     env = _report_of(tuple(payload.get("packages", ())))
     for task in tasks:
-        # one trial per task slot: its OpenMP/BLAS pools get the slot's cores, not every core
-        with native_thread_limit(payload.get("task_cpus", 1)):
-            result = run_task(task, payload, frame)
+        result = run_task(task, payload, frame)
         result["attempt"] = context.attemptNumber() if context else 0
         result["environment"] = env
         yield result
