@@ -1,4 +1,4 @@
-"""The search on Spark: same answer as scikit-learn, one Spark job per batch, one task per (trial, fold)."""
+"""The search on Spark: same answer as scikit-learn, one Spark job per batch, its fits grouped into Spark tasks."""
 
 from __future__ import annotations
 
@@ -93,6 +93,36 @@ def test_tpe_sends_one_job_per_batch_with_one_task_per_trial_and_fold(spark, mak
     assert evaluation["rows"] == 120 and sum(map(sum, evaluation["confusion_matrix"]["matrix"])) == 120
     assert evaluation["roc_curve"]["fpr"][0] == 0.0 and evaluation["roc_curve"]["tpr"][-1] == 1.0
     assert [r["feature"] for r in evaluation["feature_importances"]] and len(evaluation["feature_importances"]) == 6
+
+
+def test_grouped_fits_give_the_same_trials_in_fewer_spark_tasks(spark, make_spec, frame):
+    from mlplatform.launch.slots import task_slots
+    from mlplatform.training.runner import fits_per_task
+
+    space = {"max_depth": [2, 3, 4, 5, 6, None], "min_samples_leaf": [1, 5, 10, 20]}  # 24 trials x 3 folds
+    outcomes = {}
+    for given in (1, 5, None):
+        spec = make_spec(search={"strategy": "grid", "space": space, "fits_per_task": given})
+        group = f"training-grouped-{given}"
+        spark.sparkContext.setJobGroup(group, "test")
+        try:
+            result, broadcaster = run_search(spark, spec, prepare(spec, frame))
+            broadcaster.close()
+        finally:
+            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        outcomes[given] = (result, _jobs(spark, group))
+    slots = task_slots(dict(spark.sparkContext.getConf().getAll()))
+    per_task = fits_per_task(72, slots)
+    assert outcomes[1][1] == [[72]] and outcomes[5][1] == [[15]]  # ceil(72 / 5): the last task holds 2 fits
+    assert outcomes[None][1] == [[math.ceil(72 / per_task)]]
+    assert per_task > 1 or slots > 72 // 16  # on local[*] with up to 4 cores the default groups
+    reference = sorted(outcomes[1][0].trials, key=lambda t: t.number)
+    for given in (5, None):
+        result = outcomes[given][0]
+        assert result.batches == [72] and result.best.params == outcomes[1][0].best.params
+        trials = sorted(result.trials, key=lambda t: t.number)
+        assert [t.params for t in trials] == [t.params for t in reference]
+        assert [t.fold_metrics for t in trials] == [t.fold_metrics for t in reference]
 
 
 def test_random_search_is_one_job_and_seeded(spark, make_spec, frame):

@@ -59,6 +59,12 @@ def test_threshold_on_unknown_metric(spec_dict):
         load_spec(data=spec_dict(metrics={"thresholds": ["roc_auc at least 0.7"]}))
 
 
+def test_fits_per_task_below_one_is_named(spec_dict):
+    with pytest.raises(TrainingError, match="search.fits_per_task") as info:
+        load_spec(data=spec_dict(search={"strategy": "grid", "fits_per_task": 0, "space": {"max_depth": [2]}}))
+    assert "greater than or equal to 1" in str(info.value)
+
+
 def test_unknown_spec_key_is_named(spec_dict):
     with pytest.raises(TrainingError, match="unknown key 'search.trails'"):
         load_spec(data=spec_dict(search={"strategy": "random", "trails": 4, "space": {"max_depth": [2]}}))

@@ -1,10 +1,13 @@
-"""Run a search on Spark: each batch of (trial, fold) tasks is one Spark job.
+"""Run a search on Spark: each batch of (trial, fold) fits is one Spark job.
 
-The training data is broadcast once (an Arrow IPC buffer); a batch's tasks are
-parallelized with one partition per task, so a cluster with dynamic allocation
-sees as many pending tasks as there is work and scales out. Results come back with
-``collect()`` and are recorded by the driver keyed by (trial, fold): a task Spark
-re-runs after losing an executor is still counted once.
+The training data is broadcast once (an Arrow IPC buffer). A batch's fits are
+parallelized in consecutive groups, one Spark task per group: enough tasks for
+:data:`WAVES` per task slot, so the slots stay balanced while most fits skip a
+task's launch (~20-90 ms each on a local JVM). When dynamic allocation sets no
+``maxExecutors``, every fit is its own task, so the cluster sees as many pending
+tasks as there is work and scales out. Results come back with ``collect()`` and are
+recorded by the driver keyed by (trial, fold): a task Spark re-runs after losing an
+executor is still counted once.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from mlplatform.errors import TrainingError, error_line
+from mlplatform.launch.slots import task_slots
 from mlplatform.training.executor import encode_frame, run_partition, tuned_threshold
 from mlplatform.training.prepare import Prepared
 from mlplatform.training.search import Trial, make_strategy
@@ -33,12 +37,27 @@ __all__ = [
     "choose_threshold",
     "run_search",
     "run_refit",
+    "fits_per_task",
     "REPORTED_PACKAGES",
+    "WAVES",
 ]
 
 log = logging.getLogger(__name__)
 
 REPORTED_PACKAGES = ("scikit-learn", "numpy", "pandas", "pyarrow", "scipy", "cloudpickle")
+WAVES = 8  # Spark tasks per task slot when fits are grouped
+
+
+def fits_per_task(fits: int, slots: int | None, given: int | None = None) -> int:
+    """(trial, fold) fits per Spark task: ``given``, else enough tasks for :data:`WAVES` per slot.
+
+    One fit per task when the slots are unbounded (None: dynamic allocation without maxExecutors).
+    """
+    if given is not None:
+        return given
+    if slots is None:
+        return 1
+    return max(fits // (slots * WAVES), 1)
 
 
 @dataclass
@@ -140,11 +159,11 @@ class _Broadcaster:
         self.broadcast = self.sc.broadcast(payload)
         log.info("model %s: broadcast %.1f MB of training data once", spec.name, self.size / 1e6)
 
-    def run(self, tasks: list[dict[str, Any]], description: str) -> list[dict[str, Any]]:
-        """One Spark job with one partition per task; the tasks' results."""
+    def run(self, tasks: list[dict[str, Any]], description: str, per_task: int = 1) -> list[dict[str, Any]]:
+        """One Spark job, each Spark task running ``per_task`` consecutive tasks; the tasks' results."""
         self.sc.setJobDescription(description)
         try:
-            rdd = self.sc.parallelize(tasks, len(tasks))
+            rdd = self.sc.parallelize(tasks, math.ceil(len(tasks) / per_task))
             return rdd.mapPartitions(functools.partial(run_partition, self.broadcast)).collect()
         except Exception as exc:
             raise TrainingError(
@@ -217,6 +236,7 @@ def run_search(
     primary = spec.metrics.primary
     folds = spec.cv.folds
     broadcaster = _Broadcaster(spark, spec, prepared)
+    slots = task_slots(dict(spark.sparkContext.getConf().getAll()))
     results: list[TrialResult] = []
     batches: list[int] = []
     environment: dict[str, Any] = {}
@@ -231,11 +251,13 @@ def run_search(
             tasks = [
                 {"kind": "cv", "trial": t.number, "fold": f, "params": t.params} for t in batch for f in range(folds)
             ]
+            per_task = fits_per_task(len(tasks), slots, spec.search.fits_per_task)
             description = (
-                f"mlp train {spec.name}: batch {number} ({len(batch)} trials x {folds} folds = {len(tasks)} tasks)"
+                f"mlp train {spec.name}: batch {number} ({len(batch)} trials x {folds} folds = {len(tasks)} fits"
+                f" in {math.ceil(len(tasks) / per_task)} Spark tasks)"
             )
             log.info("%s", description)
-            raw = broadcaster.run(tasks, description)
+            raw = broadcaster.run(tasks, description, per_task)
             environment = environment or raw[0].get("environment", {})
             trials = {t.number: TrialResult(t.number, t.params, number) for t in batch}
             retried += _record(trials, raw, folds)

@@ -110,6 +110,12 @@ class SearchSpec(StrictModel):
         4, ge=1, description="Trials per Spark job for tpe; grid and random send all trials in one job."
     )
     seed: int = Field(0, description="Sampler seed.")
+    fits_per_task: int | None = Field(
+        None,
+        ge=1,
+        description="(trial, fold) fits per Spark task. Default: enough Spark tasks for 8 per task slot"
+        " (one fit each when dynamic allocation sets no maxExecutors); 1 gives every fit its own task.",
+    )
 
     @field_validator("space")
     @classmethod
