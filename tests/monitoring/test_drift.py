@@ -47,6 +47,47 @@ def _frame(rng: np.random.Generator, n: int, shift: float = 0.0, mix: tuple[floa
     )
 
 
+@pytest.mark.parametrize("inner_edges", [9, 32, 33, 60])  # both sides of the comparison/searchsorted switch
+def test_numeric_bin_counts_equal_pandas_cut_with_nulls_infinities_and_values_on_edges(inner_edges) -> None:
+    from mlplatform.monitoring.stats import numeric_bin_counts
+
+    rng = np.random.default_rng(inner_edges)
+    inner = np.unique(np.round(rng.normal(size=inner_edges), 2))
+    values = np.concatenate(
+        [
+            rng.normal(size=20_000),
+            inner,
+            inner,
+            [np.nan] * 37,
+            [-np.inf] * 3,
+            [np.inf] * 5,
+            np.round(rng.normal(size=500), 2),
+        ]
+    )
+    edges = [-math.inf, *inner, math.inf]
+    expected = pd.cut(pd.Series(values).dropna(), edges, right=True, include_lowest=True).value_counts(sort=False)
+    counts = numeric_bin_counts(rng.permutation(values), edges)
+    assert counts.tolist() == expected.to_numpy().tolist() and counts.sum() == np.count_nonzero(~np.isnan(values))
+
+
+def test_integer_and_nullable_integer_columns_are_summarised_as_their_numbers() -> None:
+    from mlplatform.monitoring.summary import summarize_column
+
+    rng = np.random.default_rng(3)
+    profile = build_profile(pd.DataFrame({"n": rng.integers(0, 50, 5000)}))
+    column = profile.features["n"]
+    for current in (
+        pd.Series(rng.integers(-5, 60, 4000)),
+        pd.Series(rng.integers(-5, 60, 4000)).astype("Int64").mask(lambda s: s % 7 == 0),
+    ):
+        summary = summarize_column(column, current, small_sample_rows=0)
+        numbers = current.astype("float64").dropna()
+        expected = pd.cut(numbers, list(column.edges), right=True).value_counts(sort=False).to_numpy()
+        low, high = column.minimum, column.maximum
+        assert list(summary.counts) == expected.tolist() and summary.non_null == len(numbers)
+        assert summary.outside == int(((numbers < low) | (numbers > high)).sum())
+
+
 def test_psi_and_js_equal_an_independent_numpy_scipy_computation() -> None:
     rng = np.random.default_rng(0)
     reference = _frame(rng, 40_000)

@@ -86,6 +86,8 @@ def numeric_values(series: "pd.Series", name: str) -> "np.ndarray":
     import numpy as np
     import pandas as pd
 
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf":  # numpy numbers hold no non-number
+        return series.to_numpy(dtype="float64")
     nulls = series.isna().to_numpy()
     try:
         values = pd.to_numeric(series, errors="coerce")

@@ -131,16 +131,17 @@ def summarize_column(reference: ColumnProfile, values: "pd.Series", small_sample
             outside=int(observed[[name not in known for name in observed.index]].sum()),
         )
     numbers = numeric_values(values, reference.name)
-    present = numbers[~np.isnan(numbers)]
-    outside = int(present.size)
-    if reference.minimum is not None and reference.maximum is not None:
-        outside = int(np.count_nonzero((present < reference.minimum) | (present > reference.maximum)))
-    small = present.size <= small_sample_rows
+    counts = numeric_bin_counts(numbers, reference.edges)
+    non_null = int(counts.sum())
+    outside = non_null
+    if reference.minimum is not None and reference.maximum is not None:  # NaN is neither below nor above
+        outside = int(np.count_nonzero(numbers < reference.minimum) + np.count_nonzero(numbers > reference.maximum))
+    small = non_null <= small_sample_rows
     return ColumnSummary(
         name=reference.name,
         rows=rows,
-        non_null=int(present.size),
-        counts=tuple(int(c) for c in numeric_bin_counts(present, reference.edges)),
+        non_null=non_null,
+        counts=tuple(int(c) for c in counts),
         outside=outside,
-        values=tuple(float(v) for v in np.sort(present)) if small else None,
+        values=tuple(float(v) for v in np.sort(numbers[~np.isnan(numbers)])) if small else None,
     )
