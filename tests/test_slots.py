@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
@@ -39,9 +40,14 @@ def test_task_slots_follow_the_master_executors_and_task_cpus(conf, slots):
     assert task_slots(conf) == slots
 
 
-def test_fits_are_grouped_to_leave_waves_per_slot_and_never_when_unbounded():
-    assert fits_per_task(96, 2) == 96 // (2 * WAVES)
-    assert fits_per_task(96, 2) * 2 * WAVES <= 96
-    assert fits_per_task(10, 2) == 1  # fewer fits than 8 per slot: one per task
-    assert fits_per_task(10_000, None) == 1
-    assert fits_per_task(96, 2, given=1) == 1 and fits_per_task(96, None, given=4) == 4
+@pytest.mark.parametrize("slots", [1, 2, 3, 16])
+def test_fits_are_grouped_to_leave_waves_per_slot_and_never_when_unbounded(slots):
+    wanted = slots * WAVES
+    for fits in range(1, 700):
+        per_task = fits_per_task(fits, slots)
+        tasks = math.ceil(fits / per_task)
+        assert per_task >= 1 and tasks >= min(fits, wanted)  # every slot keeps WAVES tasks to balance
+        assert fits < 2 * wanted or per_task >= 2  # enough fits for 2 per task: they are grouped
+        assert per_task == 1 or math.ceil(fits / (2 * per_task)) < wanted  # groups as large as that allows, within 2x
+        assert fits_per_task(fits, None) == 1  # unbounded slots: one fit per task
+        assert fits_per_task(fits, slots, given=3) == 3 and fits_per_task(fits, None, given=3) == 3
