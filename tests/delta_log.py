@@ -1,9 +1,10 @@
-"""What a Delta table's log records, read from its JSON commits (no Delta reader in between)."""
+"""What a Delta table's log records, read from its JSON commits (no Delta reader in between), and its files' footers."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import unquote
 
 
 def stats_columns_written(uri: str) -> set[str]:
@@ -13,3 +14,20 @@ def stats_columns_written(uri: str) -> set[str]:
     stats = [json.loads(a["stats"]) for a in adds if a.get("stats")]
     assert stats, f"no file statistics in {log}"
     return set().union(*(s.get("minValues", {}).keys() for s in stats))
+
+
+def parquet_stats_columns(uri: str) -> set[str]:
+    """Columns with Parquet min/max statistics in every row group of the first commit's files (their footers)."""
+    import pyarrow.parquet as pq
+
+    log = Path(uri) / "_delta_log" / "00000000000000000000.json"
+    paths = [json.loads(line)["add"]["path"] for line in log.read_text().splitlines() if '"add"' in line]
+    assert paths, f"no files added in {log}"
+    found: list[set[str]] = []
+    for path in paths:
+        meta = pq.ParquetFile(Path(uri) / unquote(path)).metadata
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            columns = (group.column(i) for i in range(group.num_columns))
+            found.append({c.path_in_schema for c in columns if c.is_stats_set and c.statistics.has_min_max})
+    return set.intersection(*found)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from delta_log import stats_columns_written
+from delta_log import parquet_stats_columns, stats_columns_written
 from scoring_support import FEATURES, make_frame, register_model, registered_input, write_delta
 
 from mlplatform.errors import ModelError, ScoringError
@@ -52,6 +52,11 @@ def test_predictions_equal_the_model_run_locally(spark: Any, settings: Any, chur
     keys = set(scores.columns) - {"prediction", "probability", *batch.OUTPUT_COLUMNS}
     assert keys == {"customer_id", "label"}
     assert stats_columns_written(result.table) == keys  # file statistics on the keys only
+    # Parquet's own row-group min/max: not on the run's one-value columns, and filters on them still find the rows
+    assert parquet_stats_columns(result.table) == keys | {"prediction", "probability"}
+    stored = spark.read.format("delta").load(result.table)
+    assert stored.where(f"scoring_run_id = '{result.run_id}' AND model_version = 1").count() == len(frame)
+    assert stored.where("model_version = 2 OR model_name = 'other'").count() == 0
 
     edges = tables.to_pandas(lineage.lineage_table(settings), filters=[("job_run", "=", result.run_id)])
     assert set(zip(edges["from_id"], edges["relation"], edges["to_id"])) == {
