@@ -480,7 +480,7 @@ def _write_conf(run: ScoringPlan) -> dict[str, str]:
     skip nothing readers ask for (a run date is a partition, an entity a key); on the
     prediction and probability they cost ~10% of the write's CPU. Parquet's own min/max of
     the one-value columns (the run date too: Delta writes it into the files as well), per row
-    group and page, cost ~5% more; a filter on them reads a one-entry dictionary per row group.
+    group and page, cost ~5% more; a filter on them still finds its rows (each file holds one value).
     """
 
     conf = {
