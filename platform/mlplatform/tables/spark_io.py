@@ -28,6 +28,7 @@ from mlplatform.tables.commits import (
     pin_version,
     txn_applied,
 )
+from mlplatform.tables.file_scan import plain_files, read_files
 from mlplatform.tables.handle import current_version, exists, open_table
 from mlplatform.tables.locate import normalize
 from mlplatform.tables.locking import commit_lock
@@ -82,11 +83,15 @@ def read(
     """
     uri = normalize(table)
     version = pin_version(uri, version, timestamp)
-    open_table(uri, version)  # names a missing table or version before Spark does
-    reader = spark.read.format("delta")
-    if version is not None:
-        reader = reader.option("versionAsOf", version)
-    frame = reader.load(_spark_location(uri))
+    dt, _ = open_table(uri, version)  # names a missing table or version before Spark does
+    files = plain_files(spark, dt, uri)
+    if files is not None:
+        frame = read_files(spark, dt, _spark_location(uri), files)
+    else:
+        reader = spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        frame = reader.load(_spark_location(uri))
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if isinstance(columns, str) or missing:
