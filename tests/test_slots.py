@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
+import itertools
 import os
 
 import pytest
 
 from mlplatform.launch.slots import task_slots
-from mlplatform.training.runner import WAVES, fits_per_task
+from mlplatform.training.runner import SHARE, task_sizes
 
 
 @pytest.mark.parametrize(
@@ -41,13 +41,17 @@ def test_task_slots_follow_the_master_executors_and_task_cpus(conf, slots):
 
 
 @pytest.mark.parametrize("slots", [1, 2, 3, 16])
-def test_fits_are_grouped_to_leave_waves_per_slot_and_never_when_unbounded(slots):
-    wanted = slots * WAVES
+def test_fits_are_handed_out_in_shrinking_groups_and_one_each_when_unbounded(slots):
     for fits in range(1, 700):
-        per_task = fits_per_task(fits, slots)
-        tasks = math.ceil(fits / per_task)
-        assert per_task >= 1 and tasks >= min(fits, wanted)  # every slot keeps WAVES tasks to balance
-        assert fits < 2 * wanted or per_task >= 2  # enough fits for 2 per task: they are grouped
-        assert per_task == 1 or math.ceil(fits / (2 * per_task)) < wanted  # groups as large as that allows, within 2x
-        assert fits_per_task(fits, None) == 1  # unbounded slots: one fit per task
-        assert fits_per_task(fits, slots, given=3) == 3 and fits_per_task(fits, None, given=3) == 3
+        sizes = task_sizes(fits, slots)
+        assert sum(sizes) == fits and min(sizes) >= 1
+        assert sizes == sorted(sizes, reverse=True)  # large groups first, single fits last
+        left = list(itertools.accumulate(sizes[::-1]))[::-1]  # fits not yet handed out before each task
+        assert all(size == max(rest // (SHARE * slots), 1) for size, rest in zip(sizes, left))
+        assert sizes[-min(fits, slots) :] == [1] * min(fits, slots)  # every slot ends on a single fit
+        if fits >= 8 * SHARE * slots:
+            assert len(sizes) <= fits / 2  # most fits skip a task launch
+        assert task_sizes(fits, None) == [1] * fits  # unbounded slots: one fit per task
+        given = task_sizes(fits, slots, given=3)
+        assert given == task_sizes(fits, None, given=3) and sum(given) == fits
+        assert given[:-1] == [3] * (len(given) - 1) and 1 <= given[-1] <= 3

@@ -12,10 +12,11 @@ A third write limits Delta's per-file statistics to two columns (``stats_columns
 which is where Delta's extra write time goes.
 
 The first read of a version is split into its phases: ``tables.read`` (the DataFrame:
-log listing, protocol and metadata) and the scan (Delta's state reconstruction jobs,
-then the data), each with the Spark jobs and tasks it ran (``statusTracker``). A cold
-read clears this JVM's DeltaLog cache first, as a reader in another session meets a
-version another writer committed.
+the version's log read by deltalake) and the scan, each with the Spark jobs and tasks it
+ran (``statusTracker``), beside delta-spark's own ``format("delta").load`` of the same
+version (its scan starts with the state reconstruction jobs ``tables.read`` skips for a
+plain table). A cold read clears this JVM's DeltaLog cache first, as a reader in another
+session meets a version another writer committed.
 
 Targets (issue 11): Delta write >= 0.8x and read >= 0.9x of Parquet's speed;
 ``to_pandas`` >= 0.8x of ``read_parquet``'s.
@@ -153,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         frame = phases.run("cold: tables.read (snapshot)", lambda: tables.read(spark, str(path)))
         phases.run("cold: scan (state + data)", lambda: frame.write.format("noop").mode("overwrite").save())  # type: ignore[attr-defined]
 
+    def delta_spark_phases(path: Path) -> None:
+        delta_log.clearCache()
+        frame = phases.run("delta-spark: format(delta).load", lambda: spark.read.format("delta").load(f"file://{path}"))
+        phases.run("delta-spark: scan (state + data)", lambda: frame.write.format("noop").mode("overwrite").save())  # type: ignore[attr-defined]
+
     def parquet_phases(path: Path) -> None:
         frame = phases.run("parquet: spark.read (listing)", lambda: spark.read.parquet(str(path)))
         phases.run("parquet: scan", lambda: frame.write.format("noop").mode("overwrite").save())  # type: ignore[attr-defined]
@@ -189,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 if pair is reads:  # the first read of a new version also builds Delta's snapshot of it
                     results["delta_read_again"].append(timed(reads[0][1]))
                     cold_read(delta_path)
+                    delta_spark_phases(delta_path)
                     parquet_phases(parquet_path)
             print(
                 f"run {run + 1}/{args.repeat}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in results.items()),
@@ -270,11 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'phase':<32} {'s':>7} {'jobs':>5} {'tasks':>6}")
     for name, figures in phase_median.items():
         print(f"{name:<32} {figures['s']:7.2f} {figures['jobs']:5.0f} {figures['tasks']:6.0f}")
-    cold = sum(f["s"] for n, f in phase_median.items() if n.startswith("cold"))
-    plain = sum(f["s"] for n, f in phase_median.items() if n.startswith("parquet"))
+    cold, delta_spark, plain = (
+        sum(f["s"] for n, f in phase_median.items() if n.startswith(prefix))
+        for prefix in ("cold", "delta-spark", "parquet")
+    )
     print(
         f"cold first read {cold:.2f}s vs Parquet {plain:.2f}s: "
-        f"speed {watch.cell(watch.ratio(plain, cold))} (target 0.9x)"
+        f"speed {watch.cell(watch.ratio(plain, cold))} (target 0.9x); "
+        f"delta-spark's own scan {delta_spark:.2f}s: {watch.cell(watch.ratio(plain, delta_spark))} of Parquet's speed"
     )
     print(watch.summary())
     benchlib.write_json(

@@ -97,7 +97,7 @@ def test_tpe_sends_one_job_per_batch_with_one_task_per_trial_and_fold(spark, mak
 
 def test_grouped_fits_give_the_same_trials_in_fewer_spark_tasks(spark, make_spec, frame):
     from mlplatform.launch.slots import task_slots
-    from mlplatform.training.runner import WAVES, fits_per_task
+    from mlplatform.training.runner import task_sizes
 
     space = {"max_depth": [2, 3, 4, 5, 6, None], "min_samples_leaf": [1, 5, 10, 20]}  # 24 trials x 3 folds
     outcomes = {}
@@ -112,10 +112,8 @@ def test_grouped_fits_give_the_same_trials_in_fewer_spark_tasks(spark, make_spec
             spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
         outcomes[given] = (result, _jobs(spark, group))
     slots = task_slots(dict(spark.sparkContext.getConf().getAll()))
-    per_task = fits_per_task(72, slots)
     assert outcomes[1][1] == [[72]] and outcomes[5][1] == [[15]]  # ceil(72 / 5): the last task holds 2 fits
-    assert outcomes[None][1] == [[math.ceil(72 / per_task)]]
-    assert per_task > 1 or 72 < 2 * slots * WAVES  # enough fits for 2 per task (local[*] up to 4 cores): grouped
+    assert outcomes[None][1] == [[len(task_sizes(72, slots))]] and len(task_sizes(72, slots)) < 72 / 2
     reference = sorted(outcomes[1][0].trials, key=lambda t: t.number)
     for given in (5, None):
         result = outcomes[given][0]

@@ -1,18 +1,20 @@
 """Run a search on Spark: each batch of (trial, fold) fits is one Spark job.
 
 The training data is broadcast once (an Arrow IPC buffer). A batch's fits are
-parallelized in consecutive groups, one Spark task per group: enough tasks for
-:data:`WAVES` per task slot, so the slots stay balanced while most fits skip a
-task's launch (~20-90 ms each on a local JVM). When dynamic allocation sets no
-``maxExecutors``, every fit is its own task, so the cluster sees as many pending
-tasks as there is work and scales out. Results come back with ``collect()`` and are
-recorded by the driver keyed by (trial, fold): a task Spark re-runs after losing an
-executor is still counted once.
+parallelized in consecutive groups, one Spark task per group, sized by guided
+self-scheduling (:func:`task_sizes`): each task takes 1/:data:`SHARE` of a slot's share
+of the fits not yet handed out, so the first tasks are large (most fits skip a task's
+launch, ~20-90 ms each on a local JVM) and the last ones single fits (the slots finish
+together). When dynamic allocation sets no ``maxExecutors``, every fit is its own
+task, so the cluster sees as many pending tasks as there is work and scales out.
+Results come back with ``collect()`` and are recorded by the driver keyed by
+(trial, fold): a task Spark re-runs after losing an executor is still counted once.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import time
@@ -37,27 +39,34 @@ __all__ = [
     "choose_threshold",
     "run_search",
     "run_refit",
-    "fits_per_task",
+    "task_sizes",
     "REPORTED_PACKAGES",
-    "WAVES",
+    "SHARE",
 ]
 
 log = logging.getLogger(__name__)
 
 REPORTED_PACKAGES = ("scikit-learn", "numpy", "pandas", "pyarrow", "scipy", "cloudpickle")
-WAVES = 8  # Spark tasks per task slot when fits are grouped
+SHARE = 2  # a Spark task takes 1/(SHARE x slots) of the fits not yet handed out
 
 
-def fits_per_task(fits: int, slots: int | None, given: int | None = None) -> int:
-    """(trial, fold) fits per Spark task: ``given``, else enough tasks for :data:`WAVES` per slot.
+def task_sizes(fits: int, slots: int | None, given: int | None = None) -> list[int]:
+    """How many consecutive (trial, fold) fits each Spark task runs, in launch order.
 
-    One fit per task when the slots are unbounded (None: dynamic allocation without maxExecutors).
+    ``given`` fits each (the last task the rest); one each when the slots are unbounded
+    (None: dynamic allocation without maxExecutors); otherwise guided self-scheduling:
+    each task takes 1/(SHARE x slots) of the fits left, at least one.
     """
     if given is not None:
-        return given
+        return [given] * (fits // given) + ([fits % given] if fits % given else [])
     if slots is None:
-        return 1
-    return max(fits // (slots * WAVES), 1)
+        return [1] * fits
+    sizes: list[int] = []
+    left = fits
+    while left:
+        sizes.append(max(left // (SHARE * slots), 1))
+        left -= sizes[-1]
+    return sizes
 
 
 @dataclass
@@ -159,11 +168,16 @@ class _Broadcaster:
         self.broadcast = self.sc.broadcast(payload)
         log.info("model %s: broadcast %.1f MB of training data once", spec.name, self.size / 1e6)
 
-    def run(self, tasks: list[dict[str, Any]], description: str, per_task: int = 1) -> list[dict[str, Any]]:
-        """One Spark job, each Spark task running ``per_task`` consecutive tasks; the tasks' results."""
+    def run(
+        self, tasks: list[dict[str, Any]], description: str, sizes: list[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """One Spark job, Spark task i running the next ``sizes[i]`` tasks (default one each); their results."""
         self.sc.setJobDescription(description)
+        bounds = [0, *itertools.accumulate(sizes or [1] * len(tasks))]
+        groups = [tasks[start:end] for start, end in itertools.pairwise(bounds)]
         try:
-            rdd = self.sc.parallelize(tasks, math.ceil(len(tasks) / per_task))
+            # one group per partition: parallelize splits a list of n elements into n slices of one
+            rdd = self.sc.parallelize(groups, len(groups)).flatMap(lambda group: group)
             return rdd.mapPartitions(functools.partial(run_partition, self.broadcast)).collect()
         except Exception as exc:
             raise TrainingError(
@@ -251,13 +265,13 @@ def run_search(
             tasks = [
                 {"kind": "cv", "trial": t.number, "fold": f, "params": t.params} for t in batch for f in range(folds)
             ]
-            per_task = fits_per_task(len(tasks), slots, spec.search.fits_per_task)
+            sizes = task_sizes(len(tasks), slots, spec.search.fits_per_task)
             description = (
                 f"mlp train {spec.name}: batch {number} ({len(batch)} trials x {folds} folds = {len(tasks)} fits"
-                f" in {math.ceil(len(tasks) / per_task)} Spark tasks)"
+                f" in {len(sizes)} Spark tasks)"
             )
             log.info("%s", description)
-            raw = broadcaster.run(tasks, description, per_task)
+            raw = broadcaster.run(tasks, description, sizes)
             environment = environment or raw[0].get("environment", {})
             trials = {t.number: TrialResult(t.number, t.params, number) for t in batch}
             retried += _record(trials, raw, folds)

@@ -113,8 +113,8 @@ class SearchSpec(StrictModel):
     fits_per_task: int | None = Field(
         None,
         ge=1,
-        description="(trial, fold) fits per Spark task. Default: enough Spark tasks for 8 per task slot"
-        " (one fit each when dynamic allocation sets no maxExecutors); 1 gives every fit its own task.",
+        description="(trial, fold) fits per Spark task. Default: shrinking groups, each task 1/(2 x slots) of"
+        " the fits left (one fit each when dynamic allocation sets no maxExecutors); 1 gives every fit its own task.",
     )
 
     @field_validator("space")
