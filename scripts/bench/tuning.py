@@ -8,7 +8,7 @@ RandomForestClassifier n_estimators x max_depth x min_samples_leaf) with the sam
 3 stratified folds of the same data, on the same machine, in the same run:
 
 - ours: ``mlplatform.training.runner.run_search`` on ``local[2]`` (one Spark job, the
-  (trial, fold) fits grouped into 8 Spark tasks per task slot, data broadcast once)
+  (trial, fold) fits in shrinking groups of Spark tasks, data broadcast once)
 - scikit-learn ``GridSearchCV(n_jobs=2)`` and ``RandomizedSearchCV(n_jobs=2, n_iter=32)``
   (loky processes; the randomized search samples the whole grid without replacement)
 - hyperopt ``SparkTrials(parallelism=2)`` (one Spark job per trial, each trial a

@@ -7,6 +7,7 @@ is four jobs before the data's).
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import pytest
@@ -14,6 +15,7 @@ from deltalake import DeltaTable
 from pyspark.testing import assertDataFrameEqual
 
 from mlplatform import tables
+from mlplatform.errors import TableError
 from mlplatform.tables.file_scan import MAX_FILES_CONF
 
 _LISTING_THRESHOLD = "spark.sql.sources.parallelPartitionDiscovery.threshold"
@@ -99,3 +101,12 @@ def test_delta_plans_the_scan_where_a_file_scan_would_be_wrong_or_slower(spark, 
     assert jobs > 1  # Delta's state reconstruction ran
     assertDataFrameEqual(frame, _delta(spark, table))
     assert frame.count() == (15 if case == "deletion vectors" else 30)
+
+
+def test_a_data_file_deleted_behind_deltas_back_is_named(spark, table):
+    tables.write(spark.createDataFrame([(1, "a"), (2, "b")], "id int, s string").repartition(2), table)
+    gone = DeltaTable(table).file_uris()[0]
+    os.remove(gone)
+    with pytest.raises(TableError, match=r"version 0 lists data files that are gone") as err:
+        tables.read(spark, table)
+    assert table in str(err.value) and os.path.basename(gone) in str(err.value)

@@ -22,6 +22,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Iterator
 
+from mlplatform.errors import TableError, error_line
+from mlplatform.tables.locate import spark_location
 from mlplatform.tables.reader import quote_ident
 
 if TYPE_CHECKING:
@@ -97,21 +99,26 @@ def _serial_listing(spark: "SparkSession", count: int) -> Iterator[None]:
             spark.conf.set(_LISTING_THRESHOLD_CONF, previous)
 
 
-def read_files(spark: "SparkSession", dt: "DeltaTable", location: str, files: list[str]) -> "DataFrame":
-    """The version's rows: a Parquet scan of ``files`` with the table's schema and partition folders.
-
-    ``location`` is the table root as Spark addresses it (``file://`` for local tables).
-    """
+def read_files(spark: "SparkSession", dt: "DeltaTable", uri: str, files: list[str]) -> "DataFrame":
+    """The version's rows: a Parquet scan of ``files`` with the table's schema and partition folders."""
     from pyspark.sql.types import StructType
 
     schema = StructType.fromJson(json.loads(dt.schema().to_json()))
     if not files:
         return spark.createDataFrame([], schema)
-    local = location.startswith("file:")
-    paths = [f"file://{f}" if local and "://" not in f else f for f in files]
-    reader = spark.read.schema(schema).option("basePath", location)
-    with _serial_listing(spark, len(paths)) if local else contextlib.nullcontext():
-        frame = reader.parquet(*paths)
+    local = "://" not in uri
+    paths = [spark_location(f) for f in files]
+    reader = spark.read.schema(schema).option("basePath", spark_location(uri))
+    try:
+        with _serial_listing(spark, len(paths)) if local else contextlib.nullcontext():
+            frame = reader.parquet(*paths)
+    except Exception as exc:  # noqa: BLE001 - Spark's AnalysisException, a Py4J error below it
+        if "PATH_NOT_FOUND" not in str(exc):
+            raise
+        raise TableError(
+            f"table {uri} version {dt.version()} lists data files that are gone: {error_line(exc, limit=300)}",
+            "files were deleted outside Delta; restore them, or read an older version that does not use them",
+        ) from exc
     if frame.columns == schema.names:
         return frame
     return frame.select(*[quote_ident(name, "spark") for name in schema.names])

@@ -8,7 +8,7 @@ from pathlib import Path
 from mlplatform.config import Settings
 from mlplatform.errors import TableError
 
-__all__ = ["table_uri", "normalize", "local_path", "resolve_name"]
+__all__ = ["table_uri", "normalize", "local_path", "resolve_name", "spark_location"]
 
 
 def table_uri(settings: Settings, *parts: str) -> str:
@@ -51,6 +51,15 @@ def normalize(table: str | os.PathLike[str]) -> str:
 def local_path(uri: str) -> Path | None:
     """The local folder of a normalized table location, or ``None`` for remote storage."""
     return None if "://" in uri else Path(uri)
+
+
+def spark_location(uri: str) -> str:
+    """A normalized location as Spark must get it: local paths as ``file://``.
+
+    A bare path means the default file system, which is HDFS on any machine whose
+    ``HADOOP_CONF_DIR`` names a cluster; the platform's local paths are local.
+    """
+    return uri if "://" in uri else f"file://{uri}"
 
 
 def resolve_name(settings: Settings, name: str) -> str:

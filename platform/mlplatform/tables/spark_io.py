@@ -30,7 +30,7 @@ from mlplatform.tables.commits import (
 )
 from mlplatform.tables.file_scan import plain_files, read_files
 from mlplatform.tables.handle import current_version, exists, open_table
-from mlplatform.tables.locate import normalize
+from mlplatform.tables.locate import normalize, spark_location
 from mlplatform.tables.locking import commit_lock
 from mlplatform.tables.reader import quote_ident, sql_literal
 
@@ -51,17 +51,8 @@ _RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
 _LISTING_PARALLELISM_CONF = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 
 
-def _spark_location(uri: str) -> str:
-    """A normalized location as Spark must get it: local paths as ``file://``.
-
-    A bare path means the default file system, which is HDFS on any machine whose
-    ``HADOOP_CONF_DIR`` names a cluster; the platform's local paths are local.
-    """
-    return uri if "://" in uri else f"file://{uri}"
-
-
 def _sql_path(uri: str) -> str:
-    return "delta." + quote_ident(_spark_location(uri), "spark")
+    return "delta." + quote_ident(spark_location(uri), "spark")
 
 
 def read(
@@ -86,12 +77,12 @@ def read(
     dt, _ = open_table(uri, version)  # names a missing table or version before Spark does
     files = plain_files(spark, dt, uri)
     if files is not None:
-        frame = read_files(spark, dt, _spark_location(uri), files)
+        frame = read_files(spark, dt, uri, files)
     else:
         reader = spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
-        frame = reader.load(_spark_location(uri))
+        frame = reader.load(spark_location(uri))
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if isinstance(columns, str) or missing:
@@ -278,7 +269,7 @@ def write(
             writer = writer.option("mergeSchema", "true")
         if txn is not None:
             writer = writer.option("txnAppId", txn.app_id).option("txnVersion", str(txn.version))
-        writer.save(_spark_location(uri))
+        writer.save(spark_location(uri))
 
     action = f"{'replace where ' + replace_where if replace_where else mode} write"
     # An overwrite decided what to delete from a snapshot that is now stale: never retried.
@@ -360,7 +351,7 @@ def merge(
         if txn is not None:
             session.conf.set(_TXN_APP_CONF, txn.app_id)
             session.conf.set(_TXN_VERSION_CONF, str(txn.version))
-        target = DeltaTable.forPath(session, _spark_location(uri)).alias("t")
+        target = DeltaTable.forPath(session, spark_location(uri)).alias("t")
         target.merge(df.alias("s"), condition).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
 
     _run_commit(uri, f"merge on {list(keys)}", attempt, lambda: not _reads_table(df, uri), txn)
@@ -389,7 +380,7 @@ def _create_with(df: "DataFrame", uri: str, metadata: Mapping[str, Any] | None, 
         writer = writer.option("txnAppId", txn.app_id).option("txnVersion", str(txn.version))
     try:
         with commit_lock(uri, "spark"):
-            writer.save(_spark_location(uri))
+            writer.save(spark_location(uri))
     except Exception as exc:  # noqa: BLE001
         if exists(uri) and "already exists" in str(exc).lower():
             log.info("table %s was created concurrently; merging into it", uri)
@@ -434,7 +425,7 @@ def optimize_spark(
 
     session = spark.newSession()
     session.conf.set(_USER_METADATA_CONF, metadata_json(meta))
-    builder = DeltaTable.forPath(session, _spark_location(uri)).optimize()
+    builder = DeltaTable.forPath(session, spark_location(uri)).optimize()
     if where:
         builder = builder.where(where)
     with commit_lock(uri, "spark"):
