@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def cold_read(path: Path) -> None:
         delta_log.clearCache()
-        frame = phases.run("cold: tables.read (snapshot)", lambda: tables.read(spark, str(path)))
-        phases.run("cold: scan (state + data)", lambda: frame.write.format("noop").mode("overwrite").save())  # type: ignore[attr-defined]
+        frame = phases.run("cold: tables.read (deltalake log)", lambda: tables.read(spark, str(path)))
+        phases.run("cold: scan", lambda: frame.write.format("noop").mode("overwrite").save())  # type: ignore[attr-defined]
 
     def delta_spark_phases(path: Path) -> None:
         delta_log.clearCache()
