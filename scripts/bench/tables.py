@@ -25,9 +25,11 @@ Targets (issue 11): Delta write >= 0.8x and read >= 0.9x of Parquet's speed;
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,14 +77,48 @@ class Phases:
         }
 
 
+def pandas_side(path: str, first: str) -> dict[str, float]:
+    """Seconds of ``tables.to_pandas`` and ``pandas.read_parquet`` of ``path`` in this process, ``first`` first."""
+    import pandas as pd
+
+    from mlplatform import tables
+
+    calls: dict[str, Callable[[], object]] = {
+        "to_pandas": lambda: tables.to_pandas(path),
+        "read_parquet": lambda: pd.read_parquet(path),  # the Delta table's own files
+    }
+    for call in calls.values():
+        call()
+    order = sorted(calls, key=lambda name: name != first)
+    return {name: timed(calls[name]) for name in order}
+
+
+def pandas_process(path: Path, first: str) -> dict[str, float]:
+    """:func:`pandas_side` in a fresh Python process (no JVM, no Spark), as a notebook reads a table."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--pandas-side", str(path), "--first", first],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the pandas side failed on {path}:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pandas-side", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--first", default="to_pandas", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows instead of {ROWS:,}")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", default=None, help="scratch folder (default: a temporary one, removed after)")
     benchlib.add_arguments(parser, __file__)
     args = parser.parse_args(argv)
+    if args.pandas_side:
+        print(json.dumps(pandas_side(args.pandas_side, args.first)))
+        return 0
     watch = benchlib.LoadWatch.from_args(args).start()
     rows = args.rows or (QUICK_ROWS if args.quick else ROWS)
     scratch = Path(args.dir or tempfile.mkdtemp(prefix="mlp-bench-tables-"))
@@ -185,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                     lambda: spark.read.parquet(str(parquet_path)).write.format("noop").mode("overwrite").save(),
                 ),
             ]
-            local = [
-                ("to_pandas", lambda: tables.to_pandas(str(delta_path))),
-                ("read_parquet", lambda: pd.read_parquet(str(delta_path))),  # the Delta table's own files
-            ]
-            for pair in (writes, reads, local):
+            for pair in (writes, reads):
                 for name, call in pair if run % 2 == 0 else reversed(pair):
                     results[name].append(timed(call))
                 if pair is reads:  # the first read of a new version also builds Delta's snapshot of it
@@ -197,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                     cold_read(delta_path)
                     delta_spark_phases(delta_path)
                     parquet_phases(parquet_path)
+            for name, seconds in pandas_process(delta_path, "to_pandas" if run % 2 == 0 else "read_parquet").items():
+                results[name].append(seconds)
             print(
                 f"run {run + 1}/{args.repeat}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in results.items()),
                 flush=True,
