@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from scoring_support import registered_input
+from spark_jobs import job_group
 
 from mlplatform.errors import ScoringError
 
@@ -19,27 +20,14 @@ def churn(hgb: Any, module_home: Path, spark: Any) -> dict[str, Any]:
     return registered_input(module_home, spark, hgb, "churn_jobs", 2000, seed=3, files=4)
 
 
-def _jobs_of(spark: Any, group: str) -> list[str]:
-    """The stage names of each Spark job of ``group`` (call sites such as ``take at batch.py:358``)."""
-    tracker = spark.sparkContext.statusTracker()
-    names = []
-    for job in sorted(tracker.getJobIdsForGroup(group)):
-        stages = [tracker.getStageInfo(s) for s in tracker.getJobInfo(job).stageIds]
-        names.append(" | ".join(s.name for s in stages if s is not None))
-    return names
-
-
 def test_the_probe_brings_no_input_rows_to_the_driver(spark: Any, settings: Any, churn: dict[str, Any]) -> None:
     from mlplatform import tables
     from mlplatform.scoring import batch
 
     tables.read(spark, churn["uri"]).count()  # the input's Delta snapshot is computed outside the measured group
-    spark.sparkContext.setJobGroup("plan", "batch.plan")
-    try:
+    with job_group(spark, "batch.plan") as group:
         run = batch.plan(spark, settings, "churn_jobs", churn["uri"], RUN_DATE)
-    finally:
-        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-    jobs = _jobs_of(spark, "plan")
+    jobs = group.stage_names()
     assert jobs and "collect at" in jobs[-1], jobs  # the probe's report, the last job
     assert not [j for j in jobs if "take at" in j], jobs  # no job takes sample rows to the driver
     assert run.sample["sample_rows"] > 0

@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 from deltalake import DeltaTable
 from pyspark.testing import assertDataFrameEqual
+from spark_jobs import job_group
 
 from mlplatform import tables
 from mlplatform.errors import TableError
@@ -31,15 +32,10 @@ def _delta(spark, table: str, version: int | None = None):
 def _cold_read_jobs(spark, table: str, **kwargs) -> tuple[object, int]:
     """The frame of a first read in a JVM that has not seen the table, and the jobs its plan and scan ran."""
     spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
-    context = spark.sparkContext
-    group = f"cold-read-{datetime.now().timestamp()}"
-    context.setJobGroup(group, "cold read")
-    try:
+    with job_group(spark, "cold read") as group:
         frame = tables.read(spark, table, **kwargs)
         frame.collect()
-    finally:
-        context.setLocalProperty("spark.jobGroup.id", None)
-    return frame, len(context.statusTracker().getJobIdsForGroup(group))
+    return frame, len(group.stages())
 
 
 def test_a_plain_table_is_read_from_its_log_in_one_spark_job(spark, table):

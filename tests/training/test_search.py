@@ -6,21 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from spark_jobs import job_group
 
 from mlplatform.errors import TrainingError
 from mlplatform.training.executor import FOLD_COLUMN, HOLDOUT_COLUMN
 from mlplatform.training.prepare import prepare
 from mlplatform.training.runner import run_refit, run_search
-
-
-def _jobs(spark, group: str) -> list[list[int]]:
-    """Task counts of every stage of every job in ``group``, in job order."""
-    tracker = spark.sparkContext.statusTracker()
-    out = []
-    for job in sorted(tracker.getJobIdsForGroup(group)):
-        info = tracker.getJobInfo(job)
-        out.append([tracker.getStageInfo(s).numTasks for s in info.stageIds])
-    return out
 
 
 def test_grid_matches_gridsearchcv(spark, make_spec, frame):
@@ -77,14 +68,11 @@ def test_tpe_sends_one_job_per_batch_with_one_task_per_trial_and_fold(spark, mak
         "min_samples_leaf": {"type": "int", "low": 1, "high": 30, "log": True},
     }
     spec = make_spec(search={"strategy": "tpe", "trials": 5, "parallelism": 2, "space": space}, cv={"folds": 2})
-    spark.sparkContext.setJobGroup("training-tpe-batches", "test")
-    try:
+    with job_group(spark, "training-tpe-batches") as group:
         result, broadcaster = run_search(spark, spec, prepare(spec, frame))
         refit = run_refit(broadcaster, spec, result.best)
-    finally:
-        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
     # ceil(5 / 2) = 3 batches of 2, 2 and 1 trials x 2 folds, then the refit: one stage, one task each
-    assert _jobs(spark, "training-tpe-batches") == [[4], [4], [2], [1]]
+    assert group.task_counts() == [[4], [4], [2], [1]]
     assert result.batches == [4, 4, 2]
     assert sorted(t.number for t in result.trials) == [0, 1, 2, 3, 4]
     assert all(len(t.fit_times) == 2 and len(t.fold_metrics["roc_auc"]) == 2 for t in result.trials)
@@ -103,14 +91,10 @@ def test_grouped_fits_give_the_same_trials_in_fewer_spark_tasks(spark, make_spec
     outcomes = {}
     for given in (1, 5, None):
         spec = make_spec(search={"strategy": "grid", "space": space, "fits_per_task": given})
-        group = f"training-grouped-{given}"
-        spark.sparkContext.setJobGroup(group, "test")
-        try:
+        with job_group(spark, f"training-grouped-{given}") as group:
             result, broadcaster = run_search(spark, spec, prepare(spec, frame))
             broadcaster.close()
-        finally:
-            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-        outcomes[given] = (result, _jobs(spark, group))
+        outcomes[given] = (result, group.task_counts())
     slots = task_slots(dict(spark.sparkContext.getConf().getAll()))
     assert outcomes[1][1] == [[72]] and outcomes[5][1] == [[15]]  # ceil(72 / 5): the last task holds 2 fits
     assert outcomes[None][1] == [[len(task_sizes(72, slots))]] and len(task_sizes(72, slots)) < 72 / 2
