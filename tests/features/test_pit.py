@@ -220,6 +220,33 @@ def test_spark_engine_known_time_cutoff_matches_brute_force(spark):
     pd.testing.assert_frame_equal(got, expected)
 
 
+def test_spark_engine_joins_several_sets_in_one_window_per_key_set_like_the_arrow_engine(spark):
+    """Two sets keyed by k (one with a known-time cutoff) share a window; a set keyed by (k, region) has its own."""
+    labels, plain = random_case(21)
+    _, late = random_case(22, created=True)
+    labels = labels.assign(region=np.where(labels["k"].fillna(0) % 3 == 0, "north", "south"))
+    regional = plain.assign(region=np.where(plain["k"] % 2 == 0, "north", "south"), x=plain["x"] * 10)
+    inputs = [
+        (JoinInput("plain", ("k",), "event_time", None, timedelta(days=3), (("x", "a_x"), ("s", "a_s"))), plain),
+        (JoinInput("by_region", ("k", "region"), "event_time", None, None, (("x", "c_x"),)), regional),
+        (JoinInput("late", ("k",), "event_time", "known_at", timedelta(days=5), (("x", "b_x"), ("n", "b_n"))), late),
+    ]
+    expected = join_arrow(to_arrow(labels), "label_time", [(inp, to_arrow(f)) for inp, f in inputs]).to_pandas()
+    ldf = spark.createDataFrame(to_arrow(labels.assign(_row=np.arange(len(labels)))).to_pandas())
+    out = join_spark(ldf, "label_time", [(inp, spark.createDataFrame(f)) for inp, f in inputs])
+    names = ["k", "label_time", "y", "region", "_row", "a_x", "a_s", "c_x", "b_x", "b_n"]
+    assert out.columns == names  # label columns, then each set's in the order given
+    got = out.toPandas().sort_values("_row").drop(columns="_row").reset_index(drop=True)
+    assert got[["a_x", "c_x", "b_x"]].notna().sum().min() > 50  # every set matched rows
+    for column in ("a_x", "c_x", "b_x"):
+        np.testing.assert_array_equal(got[column].to_numpy("float64"), expected[column].to_numpy("float64"))
+    assert (
+        got["a_s"].where(got["a_s"].notna(), None).tolist()
+        == expected["a_s"].where(expected["a_s"].notna(), None).tolist()
+    )
+    assert pd.to_numeric(got["b_n"]).fillna(-1).tolist() == pd.to_numeric(expected["b_n"]).fillna(-1).tolist()
+
+
 def test_spark_engine_rejects_key_type_mismatch(spark):
     labels, feats = random_case(13)
     ldf = spark.createDataFrame(labels.assign(k=labels["k"].astype(str)))
