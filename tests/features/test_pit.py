@@ -220,22 +220,29 @@ def test_spark_engine_known_time_cutoff_matches_brute_force(spark):
     pd.testing.assert_frame_equal(got, expected)
 
 
-def test_spark_engine_joins_several_sets_in_one_window_per_key_set_like_the_arrow_engine(spark):
-    """Two sets keyed by k (one with a known-time cutoff) share a window; a set keyed by (k, region) has its own."""
+def test_spark_engine_joins_several_feature_sets_like_the_arrow_engine(spark):
+    """Two sets keyed by k (the second with a known-time cutoff: its label rows are not shuffled again),
+    then a set keyed by (k, region)."""
     labels, plain = random_case(21)
     _, late = random_case(22, created=True)
     labels = labels.assign(region=np.where(labels["k"].fillna(0) % 3 == 0, "north", "south"))
-    regional = plain.assign(region=np.where(plain["k"] % 2 == 0, "north", "south"), x=plain["x"] * 10)
+    # an int key against the labels' bigint: that set's rows are not pre-partitioned
+    regional = plain.assign(
+        k=plain["k"].astype("int32"), region=np.where(plain["k"] % 2 == 0, "north", "south"), x=plain["x"] * 10
+    )
     inputs = [
         (JoinInput("plain", ("k",), "event_time", None, timedelta(days=3), (("x", "a_x"), ("s", "a_s"))), plain),
-        (JoinInput("by_region", ("k", "region"), "event_time", None, None, (("x", "c_x"),)), regional),
         (JoinInput("late", ("k",), "event_time", "known_at", timedelta(days=5), (("x", "b_x"), ("n", "b_n"))), late),
+        (JoinInput("by_region", ("k", "region"), "event_time", None, None, (("x", "c_x"),)), regional),
     ]
     expected = join_arrow(to_arrow(labels), "label_time", [(inp, to_arrow(f)) for inp, f in inputs]).to_pandas()
     ldf = spark.createDataFrame(to_arrow(labels.assign(_row=np.arange(len(labels)))).to_pandas())
     out = join_spark(ldf, "label_time", [(inp, spark.createDataFrame(f)) for inp, f in inputs])
-    names = ["k", "label_time", "y", "region", "_row", "a_x", "a_s", "c_x", "b_x", "b_n"]
+    names = ["k", "label_time", "y", "region", "_row", "a_x", "a_s", "b_x", "b_n", "c_x"]
     assert out.columns == names  # label columns, then each set's in the order given
+    plan = out._jdf.queryExecution().executedPlan().toString()
+    # the labels, plain and late each shuffled once into the same partitions; by_region's union as a whole
+    assert plan.count("REPARTITION_BY_NUM") == 3 and plan.count("Exchange hashpartitioning") == 4, plan
     got = out.toPandas().sort_values("_row").drop(columns="_row").reset_index(drop=True)
     assert got[["a_x", "c_x", "b_x"]].notna().sum().min() > 50  # every set matched rows
     for column in ("a_x", "c_x", "b_x"):

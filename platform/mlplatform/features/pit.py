@@ -20,7 +20,8 @@ Two engines:
 - :func:`join_spark` unions the label rows with each feature set's rows and
   takes ``last(struct, ignorenulls)`` over a window per key ordered by time
   (``max`` of a struct led by the event time when a created timestamp bounds
-  what is known), then keeps the label rows. One shuffle per feature set, no join.
+  what is known), then keeps the label rows. No join: each feature set is shuffled once,
+  the label rows once per change of key columns.
 """
 
 from __future__ import annotations
@@ -287,6 +288,8 @@ def join_spark(labels: "DataFrame", label_time: str, inputs: Sequence[tuple[Join
     label_cols = list(labels.columns)
     out = labels.withColumn("__t", _spark_micros(F.col(label_time)))
     out_names = list(label_cols)
+    partitions = int(labels.sparkSession.conf.get("spark.sql.shuffle.partitions") or 200)
+    partitioned_by: tuple[str, ...] | None = None
     for inp, feats in inputs:
         _spark_columns(
             labels.columns,
@@ -314,6 +317,17 @@ def join_spark(labels: "DataFrame", label_time: str, inputs: Sequence[tuple[Join
         feature_rows = feats.select(
             *[F.col(k) for k in inp.keys], value.alias("__v"), known.alias("__o"), F.lit(0).alias("__k")
         )
+        # Both sides hash-partitioned alike: the union keeps that partitioning (Spark's
+        # unionOutputPartitioning), so the window adds no shuffle of the union, and label rows
+        # the previous set's window left partitioned by these keys are not shuffled again.
+        # Keys of different integer types hash differently: then Spark shuffles the union.
+        if all(labels.schema[k].dataType == feats.schema[k].dataType for k in inp.keys):
+            feature_rows = feature_rows.repartition(partitions, *inp.keys)
+            if partitioned_by != inp.keys:
+                out = out.repartition(partitions, *inp.keys)
+            partitioned_by = inp.keys
+        else:
+            partitioned_by = None
         label_rows = (
             out.withColumn("__v", F.lit(None).cast(feature_rows.schema["__v"].dataType))
             .withColumn("__o", F.col("__t"))
